@@ -1,0 +1,5 @@
+//! `kubectl ks-migrate`: a thin entry point; everything lives in the `kupgrade` library.
+
+fn main() -> std::process::ExitCode {
+    kupgrade::migrate::main()
+}
