@@ -21,6 +21,7 @@ class Cluster:
         self.nodes = []  # (name, ip, cidr, control_plane)
         self._ipnext = {}
         self._rr = 0
+        self.avoid = set()  # nodes the scheduler would not pick (e.g. NotReady)
 
     # -- plumbing -------------------------------------------------------
     def add(self, *objs):
@@ -61,6 +62,9 @@ class Cluster:
 
     def workers(self):
         return [n[0] for n in self.nodes if not n[3]]
+
+    def placeable(self):
+        return [n for n in self.workers() if n not in self.avoid]
 
     def cps(self):
         return [n[0] for n in self.nodes if n[3]]
@@ -117,7 +121,7 @@ class Cluster:
     def _mkpod(self, pname, ns, containers, labels, owners, st, nodes, t, sa, tolerations,
                node_selector=None, volumes=None, annotations=None, host_network=False,
                priority_class=None, extra_spec=None, qos="Burstable"):
-        node_name = st.get("node") or self.pick(nodes or self.workers())
+        node_name = st.get("node") or self.pick(nodes or self.placeable())
         phase = st.get("phase", "Running")
         ready = st.get("ready", True) and phase == "Running"
         scheduled = st.get("scheduled", True)
@@ -266,7 +270,7 @@ class Cluster:
         if annotations:
             job["metadata"]["annotations"] = annotations
         self.add(job)
-        node = node or self.pick(self.workers())
+        node = node or self.pick(self.placeable())
         pname = f"{name}-{h(name + 'jobpod', 5)}"
         sts = [k8s.container_status(c, ns + pname, t_start, ready=False, started=False,
                                     state={"terminated": {"containerID": "containerd://" + k8s.hexid(pname + c["name"]),

@@ -79,7 +79,7 @@ def kube_system(c, version, etcd="3.5.10-0", coredns="v1.9.3", calico="v3.26.1",
         "bindAddress": "0.0.0.0", "clusterCIDR": pod_subnet, "mode": "ipvs",
         "ipvs": {"strictARP": False, "scheduler": "rr"}})}, labels={"app": "kube-proxy"}))
 
-    dns_nodes = cps if len(c.workers()) == 0 else c.workers()[:2]
+    dns_nodes = cps if len(c.placeable()) == 0 else c.placeable()[:2]
     c.deploy("coredns", "kube-system",
              [ctr("coredns", f"registry.k8s.io/coredns/coredns:{coredns}", args=["-conf", "/etc/coredns/Corefile"],
                   ports=[{"containerPort": 53, "name": "dns", "protocol": "UDP"},
@@ -136,7 +136,7 @@ def kube_system(c, version, etcd="3.5.10-0", coredns="v1.9.3", calico="v3.26.1",
              labels={"name": "openebs-localpv-provisioner", "openebs.io/component-name": "openebs-localpv-provisioner",
                      "openebs.io/version": "3.3.0"},
              selector={"name": "openebs-localpv-provisioner", "openebs.io/component-name": "openebs-localpv-provisioner"},
-             sa="openebs-maya-operator", nodes=c.workers()[-1:] or cps, strategy={"type": "Recreate"})
+             sa="openebs-maya-operator", nodes=c.placeable()[-1:] or cps, strategy={"type": "Recreate"})
     # etcd Service + Endpoints as KubeKey / ks-installer monitoring create them (no selector).
     c.svc("etcd", "kube-system", [{"name": "etcd", "port": 2379, "protocol": "TCP", "targetPort": 2379}],
           None, labels={"app.kubernetes.io/name": "etcd"}, headless=True)
@@ -470,7 +470,7 @@ def ks_installer_v3(c, version="v3.4.1"):
 
 def redis_v3(c):
     """Plain (non-Helm) redis from ks-installer roles/common/templates/redis.yaml.j2 (enableHA=false)."""
-    local_pv(c, "redis-pvc", "kubesphere-system", "2Gi", c.workers()[0])
+    local_pv(c, "redis-pvc", "kubesphere-system", "2Gi", c.placeable()[0])
     c.add(k8s.configmap("redis-configmap", "kubesphere-system",
                         {"redis.conf": "requirepass REDIS_PASSWORD\nmasterauth REDIS_PASSWORD\nappendonly yes\n"},
                         labels={"app": "redis"}))
@@ -483,7 +483,7 @@ def redis_v3(c):
              labels={"app": "redis", "tier": "database", "version": "redis-4.0"},
              selector={"app": "redis", "tier": "database"},
              pod_labels={"app": "redis", "tier": "database", "version": "redis-4.0"},
-             nodes=c.workers()[:1],
+             nodes=c.placeable()[:1],
              volumes=[{"name": "redis-pvc", "persistentVolumeClaim": {"claimName": "redis-pvc"}},
                       {"name": "redis-config", "configMap": {"name": "redis-configmap", "defaultMode": 420}}])
     c.svc("redis", "kubesphere-system", [{"name": "redis", "port": 6379, "protocol": "TCP", "targetPort": 6379}],
