@@ -1,7 +1,30 @@
 //! kupgrade: the shared library of the kubectl upgrade plugin suite.
+//!
+//! Four kubectl plugins (`upgrade-plan`, `ks-migrate`, `untaint-member`, `health`) are thin
+//! binaries over this crate. The shared parts are the connection flags and client
+//! ([`cli`], [`client`]), typed errors and exit statuses ([`error`]), the runner ([`run`]) and
+//! the printers ([`output`]); the domain parts ([`version`], [`helm`], [`kubesphere`], [`list`])
+//! are used by several plugins; each plugin's logic lives in its own module and computes a
+//! typed, serializable report that the printers render.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod health { pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS } }
-pub mod plan { pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS } }
-pub mod migrate { pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS } }
-pub mod untaint { pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS } }
+pub mod cli;
+pub mod client;
+pub mod error;
+pub mod output;
+pub mod run;
+
+pub mod health;
+pub mod migrate;
+pub mod plan;
+pub mod untaint;
+
+pub use error::{Error, ExitStatus, Result};
+
+/// `--version` text: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KUPGRADE_GIT_COMMIT"),
+    ")"
+);

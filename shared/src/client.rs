@@ -1,0 +1,449 @@
+//! Builds the one `kube::Client` a command uses, from kubectl's connection flags.
+//!
+//! The ladder is kubectl's: `--kubeconfig` alone, else the files in `$KUBECONFIG` merged (first
+//! to set a value wins; missing files skipped, as client-go does), else `~/.kube/config`, else
+//! the in-cluster service account. Then the flags override the chosen context, cluster and user
+//! (`--context`, `--cluster`, `--user`, `--server`, `--token`, `--certificate-authority`,
+//! `--insecure-skip-tls-verify`, `--as`, `--as-group`), and `--request-timeout` bounds each
+//! request. Exec credential plugins and client certificates are handled by kube-rs.
+
+use std::{path::PathBuf, time::Duration};
+
+use kube::config::{
+    AuthInfo, Cluster as KcCluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo,
+    NamedCluster, NamedContext,
+};
+
+use crate::{
+    cli::KubeArgs,
+    error::{Error, Result},
+};
+
+/// A connection to the cluster of the selected context.
+#[derive(Clone)]
+pub struct Cluster {
+    /// The client every call goes through.
+    pub client: kube::Client,
+    /// The namespace: `-n`, else the context's, else `default`.
+    pub namespace: String,
+    /// The context used, when one was.
+    pub context: Option<String>,
+    /// The API server URL.
+    pub server: String,
+    /// Things the user should know (TLS verification off); the runner prints them to stderr.
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("namespace", &self.namespace)
+            .field("context", &self.context)
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+const OVERRIDE_NAME: &str = "kupgrade-flags";
+/// kube-rs connects without a deadline by default; an unreachable address must not hang a CI job.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects as kubectl would with the same flags.
+pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
+    let (config, context) = load_config(args).await?;
+    let mut warnings = Vec::new();
+    if config.accept_invalid_certs {
+        warnings.push(
+            "TLS verification is off (insecure-skip-tls-verify): the server's identity is not checked"
+                .to_string(),
+        );
+    }
+    let server = config.cluster_url.to_string();
+    let namespace = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let client = kube::Client::try_from(config).map_err(|e| Error::LoadKubeconfig {
+        path: None,
+        reason: e.to_string(),
+    })?;
+    Ok(Cluster {
+        client,
+        namespace,
+        context,
+        server,
+        warnings,
+    })
+}
+
+/// Resolves the kube-rs `Config` for the flags, with the context name used.
+pub async fn load_config(args: &KubeArgs) -> Result<(kube::Config, Option<String>)> {
+    let kubeconfig = match read_kubeconfig(args)? {
+        Some(kc) => Some(kc),
+        None if args.server.is_some() => Some(Kubeconfig::default()),
+        None => None,
+    };
+    let Some(mut kubeconfig) = kubeconfig else {
+        // In a pod, the service account is the cluster's way of saying where it is.
+        return match kube::Config::incluster() {
+            Ok(mut config) => {
+                apply_timeouts(&mut config, args.request_timeout);
+                if let Some(ns) = &args.namespace {
+                    config.default_namespace = ns.clone();
+                }
+                Ok((config, None))
+            }
+            Err(_) => Err(Error::NoKubeconfig),
+        };
+    };
+    let context = apply_overrides(&mut kubeconfig, args)?;
+    let options = KubeConfigOptions {
+        context: context.clone(),
+        cluster: args.cluster.clone(),
+        user: args.user.clone(),
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| Error::LoadKubeconfig {
+            path: args.kubeconfig.clone(),
+            reason: describe_kubeconfig_error(&e),
+        })?;
+    apply_timeouts(&mut config, args.request_timeout);
+    Ok((config, context))
+}
+
+fn describe_kubeconfig_error(err: &kube::config::KubeconfigError) -> String {
+    use std::error::Error as _;
+    let mut text = err.to_string();
+    if let Some(src) = err.source() {
+        let s = src.to_string();
+        if !text.contains(&s) {
+            text = format!("{text}: {s}");
+        }
+    }
+    text
+}
+
+fn apply_timeouts(config: &mut kube::Config, timeout: Duration) {
+    if timeout.is_zero() {
+        config.connect_timeout = Some(DEFAULT_CONNECT_TIMEOUT);
+    } else {
+        config.connect_timeout = Some(timeout.min(DEFAULT_CONNECT_TIMEOUT));
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+        config.reset_reader_on_write = true;
+    }
+}
+
+/// Reads the kubeconfig kubectl would read, or `None` when there is none.
+pub fn read_kubeconfig(args: &KubeArgs) -> Result<Option<Kubeconfig>> {
+    if let Some(path) = &args.kubeconfig {
+        if !path.exists() {
+            return Err(Error::LoadKubeconfig {
+                path: Some(path.clone()),
+                reason: "no such file".into(),
+            });
+        }
+        return read_file(path).map(Some);
+    }
+    let paths: Vec<PathBuf> = match std::env::var_os("KUBECONFIG") {
+        Some(value) => std::env::split_paths(&value)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => Vec::new(),
+    };
+    let paths = if paths.is_empty() {
+        home_kubeconfig().into_iter().collect()
+    } else {
+        paths
+    };
+    let mut merged: Option<Kubeconfig> = None;
+    for path in paths.iter().filter(|p| p.exists()) {
+        let next = read_file(path)?;
+        merged = Some(match merged {
+            None => next,
+            Some(m) => m.merge(next).map_err(|e| Error::LoadKubeconfig {
+                path: Some(path.clone()),
+                reason: e.to_string(),
+            })?,
+        });
+    }
+    Ok(merged)
+}
+
+fn home_kubeconfig() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube").join("config"))
+}
+
+fn read_file(path: &PathBuf) -> Result<Kubeconfig> {
+    Kubeconfig::read_from(path).map_err(|e| Error::LoadKubeconfig {
+        path: Some(path.clone()),
+        reason: match &e {
+            kube::config::KubeconfigError::ReadConfig(io, _) => io.to_string(),
+            kube::config::KubeconfigError::Parse(p) => format!("not a valid kubeconfig: {p}"),
+            other => describe_kubeconfig_error(other),
+        },
+    })
+}
+
+/// Applies the override flags to the kubeconfig and returns the context to use.
+fn apply_overrides(kc: &mut Kubeconfig, args: &KubeArgs) -> Result<Option<String>> {
+    let mut context_name = args.context.clone().or_else(|| kc.current_context.clone());
+    if let Some(name) = &context_name
+        && !kc.contexts.iter().any(|c| &c.name == name)
+    {
+        if args.context.is_some() {
+            let known: Vec<_> = kc
+                .contexts
+                .iter()
+                .map(|c| format!("`{}`", c.name))
+                .collect();
+            return Err(Error::LoadKubeconfig {
+                path: args.kubeconfig.clone(),
+                reason: format!(
+                    "context `{name}` not found (known: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            });
+        }
+        // A current-context that names nothing: only usable with --server.
+        context_name = None;
+    }
+    let needs_synthetic = context_name.is_none();
+    if needs_synthetic {
+        if args.server.is_none() && args.cluster.is_none() {
+            return Err(Error::LoadKubeconfig {
+                path: args.kubeconfig.clone(),
+                reason: "no current context is set; pass --context".into(),
+            });
+        }
+        kc.contexts.push(NamedContext {
+            name: OVERRIDE_NAME.into(),
+            context: Some(Context {
+                cluster: args.cluster.clone().unwrap_or_else(|| OVERRIDE_NAME.into()),
+                user: Some(args.user.clone().unwrap_or_else(|| OVERRIDE_NAME.into())),
+                namespace: None,
+                extensions: None,
+                other: Default::default(),
+            }),
+            other: Default::default(),
+        });
+        context_name = Some(OVERRIDE_NAME.into());
+    }
+    let ctx = kc
+        .contexts
+        .iter()
+        .find(|c| Some(&c.name) == context_name.as_ref())
+        .and_then(|c| c.context.clone());
+    let cluster_name = args
+        .cluster
+        .clone()
+        .or_else(|| ctx.as_ref().map(|c| c.cluster.clone()))
+        .unwrap_or_else(|| OVERRIDE_NAME.into());
+    let user_name = args
+        .user
+        .clone()
+        .or_else(|| ctx.as_ref().and_then(|c| c.user.clone()))
+        .unwrap_or_else(|| OVERRIDE_NAME.into());
+
+    if args.cluster.is_some() && !kc.clusters.iter().any(|c| c.name == cluster_name) {
+        return Err(Error::LoadKubeconfig {
+            path: args.kubeconfig.clone(),
+            reason: format!("cluster `{cluster_name}` not found"),
+        });
+    }
+    if args.user.is_some() && !kc.auth_infos.iter().any(|c| c.name == user_name) {
+        return Err(Error::LoadKubeconfig {
+            path: args.kubeconfig.clone(),
+            reason: format!("user `{user_name}` not found"),
+        });
+    }
+
+    let touches_cluster = args.server.is_some()
+        || args.certificate_authority.is_some()
+        || args.insecure_skip_tls_verify;
+    if touches_cluster || !kc.clusters.iter().any(|c| c.name == cluster_name) {
+        if !kc.clusters.iter().any(|c| c.name == cluster_name) {
+            kc.clusters.push(NamedCluster {
+                name: cluster_name.clone(),
+                cluster: Some(KcCluster::default()),
+                other: Default::default(),
+            });
+        }
+        let named = kc
+            .clusters
+            .iter_mut()
+            .find(|c| c.name == cluster_name)
+            .expect("pushed above");
+        let cluster = named.cluster.get_or_insert_with(KcCluster::default);
+        if let Some(server) = &args.server {
+            cluster.server = Some(server.clone());
+        }
+        if let Some(ca) = &args.certificate_authority {
+            cluster.certificate_authority = Some(ca.to_string_lossy().into_owned());
+            cluster.certificate_authority_data = None;
+        }
+        if args.insecure_skip_tls_verify {
+            cluster.insecure_skip_tls_verify = Some(true);
+            cluster.certificate_authority = None;
+            cluster.certificate_authority_data = None;
+        }
+    }
+
+    let touches_user =
+        args.token.is_some() || args.impersonate.is_some() || !args.impersonate_groups.is_empty();
+    if touches_user || !kc.auth_infos.iter().any(|c| c.name == user_name) {
+        if !kc.auth_infos.iter().any(|c| c.name == user_name) {
+            kc.auth_infos.push(NamedAuthInfo {
+                name: user_name.clone(),
+                auth_info: Some(AuthInfo::default()),
+                other: Default::default(),
+            });
+        }
+        let named = kc
+            .auth_infos
+            .iter_mut()
+            .find(|c| c.name == user_name)
+            .expect("pushed above");
+        let auth = named.auth_info.get_or_insert_with(AuthInfo::default);
+        if let Some(token) = &args.token {
+            auth.token = Some(token.clone().into());
+            auth.token_file = None;
+            auth.exec = None;
+            auth.auth_provider = None;
+        }
+        if let Some(user) = &args.impersonate {
+            auth.impersonate = Some(user.clone());
+        }
+        if !args.impersonate_groups.is_empty() {
+            auth.impersonate_groups = Some(args.impersonate_groups.clone());
+        }
+    }
+
+    // The selected context must point at the (possibly synthetic) cluster and user.
+    if let Some(named) = kc
+        .contexts
+        .iter_mut()
+        .find(|c| Some(&c.name) == context_name.as_ref())
+        && let Some(ctx) = named.context.as_mut()
+    {
+        ctx.cluster = cluster_name;
+        ctx.user = Some(user_name);
+    }
+    Ok(context_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KC: &str = r#"
+apiVersion: v1
+kind: Config
+current-context: one
+contexts:
+- name: one
+  context: {cluster: c1, user: u1, namespace: team-a}
+- name: two
+  context: {cluster: c2, user: u2}
+clusters:
+- name: c1
+  cluster: {server: "https://10.0.0.1:6443"}
+- name: c2
+  cluster: {server: "https://10.0.0.2:6443", insecure-skip-tls-verify: true}
+users:
+- name: u1
+  user: {token: secret-one}
+- name: u2
+  user: {token: secret-two}
+"#;
+
+    fn args_with(path: &std::path::Path) -> KubeArgs {
+        KubeArgs {
+            kubeconfig: Some(path.to_path_buf()),
+            ..Default::default()
+        }
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[tokio::test]
+    async fn context_namespace_and_server_come_from_the_kubeconfig() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "kc", KC);
+        let (config, ctx) = load_config(&args_with(&path)).await.unwrap();
+        assert_eq!(ctx.as_deref(), Some("one"));
+        assert_eq!(config.default_namespace, "team-a");
+        assert_eq!(config.cluster_url.to_string(), "https://10.0.0.1:6443/");
+    }
+
+    #[tokio::test]
+    async fn flags_override_context_server_and_impersonation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "kc", KC);
+        let mut args = args_with(&path);
+        args.context = Some("two".into());
+        args.server = Some("https://127.0.0.1:9443".into());
+        args.impersonate = Some("alice".into());
+        args.impersonate_groups = vec!["devs".into()];
+        args.request_timeout = Duration::from_secs(7);
+        let (config, ctx) = load_config(&args).await.unwrap();
+        assert_eq!(ctx.as_deref(), Some("two"));
+        assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:9443/");
+        assert!(config.accept_invalid_certs);
+        assert_eq!(config.auth_info.impersonate.as_deref(), Some("alice"));
+        assert_eq!(
+            config.auth_info.impersonate_groups,
+            Some(vec!["devs".to_string()])
+        );
+        assert_eq!(config.read_timeout, Some(Duration::from_secs(7)));
+        assert_eq!(config.default_namespace, "default");
+    }
+
+    #[tokio::test]
+    async fn unknown_context_is_named_with_the_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "kc", KC);
+        let mut args = args_with(&path);
+        args.context = Some("nope".into());
+        let err = load_config(&args).await.unwrap_err().to_string();
+        assert!(
+            err.contains("context `nope` not found (known: `one`, `two`)"),
+            "{err}"
+        );
+        assert!(!err.contains("secret-one"));
+    }
+
+    #[tokio::test]
+    async fn not_yaml_and_missing_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = write(&dir, "bad", "{{{ not: yaml");
+        let err = load_config(&args_with(&bad)).await.unwrap_err().to_string();
+        assert!(err.starts_with("cannot load kubeconfig"), "{err}");
+        let missing = dir.path().join("missing");
+        let err = load_config(&args_with(&missing))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no such file"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn server_and_token_work_without_any_kubeconfig() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = write(&dir, "empty", "");
+        let mut args = args_with(&empty);
+        args.server = Some("https://127.0.0.1:6443".into());
+        args.token = Some("t".into());
+        let (config, _) = load_config(&args).await.unwrap();
+        assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/");
+    }
+}

@@ -1,0 +1,374 @@
+//! Typed errors of the library and the exit statuses every plugin shares.
+//!
+//! Every failure a user can meet is one variant here, carrying the evidence (path, context,
+//! action, server). [`Error::exit_status`] maps it to the documented exit code and
+//! [`Error::hint`] gives the one line of advice that helps most. Rendering (one line plus an
+//! optional `hint:`) happens once, in [`crate::run`].
+
+use std::{fmt, path::PathBuf, process::ExitCode};
+
+/// The exit statuses of all four plugins, documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitStatus {
+    /// 0: the command ran and found nothing to act on.
+    Success,
+    /// 1: the command ran and found problems the user must act on (unhealthy cluster,
+    /// blocking findings, a refused precondition, a wait that timed out).
+    Findings,
+    /// 2: the command could not run: bad flags or input, kubeconfig problems, API errors.
+    Error,
+}
+
+impl ExitStatus {
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::Findings => 1,
+            Self::Error => 2,
+        }
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(status.code())
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the suite.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The kubeconfig could not be found, read or understood.
+    #[error("cannot load kubeconfig{}: {reason}", path_suffix(.path))]
+    LoadKubeconfig {
+        /// The file, when one was named.
+        path: Option<PathBuf>,
+        /// What was wrong, in kube-rs's words.
+        reason: String,
+    },
+
+    /// No kubeconfig exists and nothing else says where the cluster is.
+    #[error("no kubeconfig found (looked at $KUBECONFIG and ~/.kube/config) and no --server given")]
+    NoKubeconfig,
+
+    /// A flag or argument is invalid.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong with the input.
+        message: String,
+    },
+
+    /// A call to the Kubernetes API failed.
+    #[error("cannot {action}: {}", describe_kube_error(.source))]
+    Api {
+        /// What we were doing, e.g. "list nodes".
+        action: String,
+        /// The error kube-rs returned.
+        #[source]
+        source: Box<kube::Error>,
+    },
+
+    /// Reading or writing a local file failed.
+    #[error("cannot {action} `{}`: {source}", .path.display())]
+    Io {
+        /// What we were doing, e.g. "write backup".
+        action: String,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Some input could not be parsed (a version, a values file, a template, a Helm payload).
+    #[error("cannot parse {what}: {reason}")]
+    Parse {
+        /// What was being parsed, e.g. "version `1.x`".
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
+
+    /// A precondition refused the command; nothing was changed.
+    #[error("{message}")]
+    Refused {
+        /// Why the command refused to go on.
+        message: String,
+        /// What the user can do about it.
+        hint: Option<String>,
+    },
+
+    /// A command run on the user's behalf (helm) failed.
+    #[error("`{command}` failed: {reason}")]
+    Command {
+        /// The command line, without secrets.
+        command: String,
+        /// Exit status or stderr summary.
+        reason: String,
+    },
+
+    /// Waiting for a condition ran out of time.
+    #[error("timed out after {seconds}s waiting for {what}")]
+    Timeout {
+        /// What we waited for.
+        what: String,
+        /// How long we waited.
+        seconds: u64,
+    },
+
+    /// The user interrupted the command (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
+}
+
+fn path_suffix(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| format!(" `{}`", p.display()))
+        .unwrap_or_default()
+}
+
+impl Error {
+    /// Wraps a kube-rs error with what we were doing.
+    pub fn api(action: impl Into<String>, source: kube::Error) -> Self {
+        Self::Api {
+            action: action.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// A usage error.
+    pub fn usage(message: impl fmt::Display) -> Self {
+        Self::Usage {
+            message: message.to_string(),
+        }
+    }
+
+    /// A parse error.
+    pub fn parse(what: impl Into<String>, reason: impl fmt::Display) -> Self {
+        Self::Parse {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A refusal with an optional hint.
+    pub fn refused(message: impl Into<String>, hint: Option<String>) -> Self {
+        Self::Refused {
+            message: message.into(),
+            hint,
+        }
+    }
+
+    /// A local file error.
+    pub fn io(action: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            action: action.into(),
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The HTTP status code, when the API server answered with an error Status.
+    pub fn api_code(&self) -> Option<u16> {
+        match self {
+            Self::Api { source, .. } => match source.as_ref() {
+                kube::Error::Api(status) => Some(status.code),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// True when the API answered 404 NotFound.
+    pub fn is_not_found(&self) -> bool {
+        self.api_code() == Some(404)
+    }
+
+    /// True when the API answered 403 Forbidden.
+    pub fn is_forbidden(&self) -> bool {
+        self.api_code() == Some(403)
+    }
+
+    /// True when the API answered 409 Conflict.
+    pub fn is_conflict(&self) -> bool {
+        self.api_code() == Some(409)
+    }
+
+    /// The exit status this error ends the command with.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Self::Refused { .. } | Self::Timeout { .. } => ExitStatus::Findings,
+            _ => ExitStatus::Error,
+        }
+    }
+
+    /// One line of advice, when one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::NoKubeconfig => {
+                Some("set KUBECONFIG, pass --kubeconfig, or give --server and --token".into())
+            }
+            Self::LoadKubeconfig { .. } => Some(
+                "check the file with `kubectl config view`; `--context` names one of `kubectl config get-contexts`"
+                    .into(),
+            ),
+            Self::Refused { hint, .. } => hint.clone(),
+            Self::Api { source, .. } => kube_error_hint(source),
+            _ => None,
+        }
+    }
+}
+
+/// Turns a kube-rs error into the few words a user needs: the server's own message for API
+/// errors, and the root cause (connection refused, unknown CA, timeout) for transport errors.
+pub fn describe_kube_error(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) => {
+            let reason = if status.reason.is_empty() {
+                "Error"
+            } else {
+                status.reason.as_str()
+            };
+            if status.message.is_empty() {
+                format!("{} {}", status.code, reason)
+            } else {
+                format!("{} ({} {})", status.message, status.code, reason)
+            }
+        }
+        kube::Error::Auth(e) => format!("authentication failed: {}", root_cause(e)),
+        kube::Error::SerdeError(e) => format!("unexpected response from the server: {e}"),
+        other => transport_cause(other),
+    }
+}
+
+fn transport_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let root = root_cause(err);
+    let lower = root.to_lowercase();
+    if lower.contains("connection refused") {
+        "connection refused: is the API server running and the address right?".into()
+    } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+        "TLS: the server's certificate is signed by an unknown certificate authority".into()
+    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+        "TLS: the server's certificate is not valid for this host name".into()
+    } else if lower.contains("expired") && lower.contains("cert") {
+        "TLS: the server's certificate has expired".into()
+    } else if lower.contains("timed out") || lower.contains("elapsed") {
+        "the request timed out".into()
+    } else if lower.contains("dns error") || lower.contains("failed to lookup") {
+        format!("the server's host name does not resolve ({root})")
+    } else {
+        root
+    }
+}
+
+/// The innermost message of an error chain, which is where transport errors say what happened.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        messages.push(e.to_string());
+        cur = e.source();
+    }
+    // The last message that is not empty and not a generic wrapper.
+    messages
+        .iter()
+        .rev()
+        .find(|m| !m.is_empty() && m.as_str() != "client error (Connect)")
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn kube_error_hint(err: &kube::Error) -> Option<String> {
+    match err {
+        kube::Error::Api(status) => match status.code {
+            401 => Some(
+                "the credentials were rejected: the token or certificate may have expired; log in again or check the user of the context"
+                    .into(),
+            ),
+            403 => Some(
+                "ask a cluster administrator for the permission named above; the README lists the minimal ClusterRole of each plugin"
+                    .into(),
+            ),
+            429 => Some("the API server is overloaded; try again in a moment".into()),
+            500..=599 => Some("the API server failed; try again, and check its health".into()),
+            _ => None,
+        },
+        _ => {
+            let text = transport_cause(err);
+            if text.starts_with("TLS: the server's certificate is signed by an unknown") {
+                Some("check certificate-authority in the kubeconfig, or --certificate-authority".into())
+            } else if text.starts_with("connection refused") || text.contains("does not resolve") {
+                Some("check the server address of the context (`kubectl config view --minify`)".into())
+            } else if text == "the request timed out" {
+                Some("raise --request-timeout, or check the network path to the API server".into())
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Extension to attach "what we were doing" to kube-rs results.
+pub trait KubeResultExt<T> {
+    /// Maps a kube-rs error to [`Error::Api`] with the given action.
+    fn ctx(self, action: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> KubeResultExt<T> for std::result::Result<T, kube::Error> {
+    fn ctx(self, action: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::api(action(), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn status(code: u16, reason: &str, message: &str) -> kube::Error {
+        let mut s = Status::failure(message, reason);
+        s.code = code;
+        kube::Error::Api(Box::new(s))
+    }
+
+    #[test]
+    fn forbidden_keeps_the_servers_message_and_hints_at_rbac() {
+        let err = Error::api(
+            "list nodes",
+            status(
+                403,
+                "Forbidden",
+                "nodes is forbidden: User \"alice\" cannot list resource \"nodes\" in API group \"\" at the cluster scope",
+            ),
+        );
+        assert_eq!(
+            err.to_string(),
+            "cannot list nodes: nodes is forbidden: User \"alice\" cannot list resource \"nodes\" in API group \"\" at the cluster scope (403 Forbidden)"
+        );
+        assert!(err.is_forbidden());
+        assert_eq!(err.exit_status(), ExitStatus::Error);
+        assert!(err.hint().unwrap().contains("ClusterRole"));
+    }
+
+    #[test]
+    fn unauthorized_hints_at_expired_credentials() {
+        let err = Error::api("get version", status(401, "Unauthorized", "Unauthorized"));
+        assert_eq!(
+            err.to_string(),
+            "cannot get version: Unauthorized (401 Unauthorized)"
+        );
+        assert!(err.hint().unwrap().contains("expired"));
+    }
+
+    #[test]
+    fn refusals_are_findings_not_errors() {
+        let err = Error::refused("member `m1` is not Ready", Some("wait for it".into()));
+        assert_eq!(err.exit_status(), ExitStatus::Findings);
+        assert_eq!(err.hint().as_deref(), Some("wait for it"));
+        assert_eq!(ExitStatus::Findings.code(), 1);
+    }
+}
