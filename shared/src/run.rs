@@ -88,6 +88,10 @@ where
     F: FnOnce(A, Printer) -> Fut,
     Fut: Future<Output = Result<ExitStatus>>,
 {
+    // kubectl's completion shims call `<plugin> __complete <words...>` (see `complete`).
+    if let Some(code) = crate::complete::answer_if_requested::<A>() {
+        return code;
+    }
     let args = match A::try_parse() {
         Ok(args) => args,
         Err(e) => {
