@@ -1,0 +1,304 @@
+//! Checks of the API surface:
+//! - `api-services`: every APIService `Available=True` (an unavailable aggregated API breaks
+//!   discovery, `kubectl api-resources` and namespace deletion);
+//! - `webhooks`: no Validating/MutatingWebhookConfiguration webhook that fails closed
+//!   (`failurePolicy: Fail`, the v1 default) while its service has no ready endpoint address:
+//!   every request it matches is rejected.
+//!
+//! The Endpoints of each distinct webhook service are read with one GET each (at most 8 at a
+//! time); there is rarely more than a handful.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt, stream};
+use k8s_openapi::{
+    api::{
+        admissionregistration::v1::{
+            MutatingWebhookConfiguration, ValidatingWebhookConfiguration, WebhookClientConfig,
+        },
+        core::v1::Endpoints,
+    },
+    kube_aggregator::pkg::apis::apiregistration::v1::APIService,
+};
+use kube::{Api, api::ListParams};
+
+use super::{Ctx, Finding, Outcome};
+use crate::list;
+
+pub(super) async fn run_api_services(ctx: &Ctx<'_>) -> Outcome {
+    let api: Api<APIService> = Api::all(ctx.client.clone());
+    let services = list::list_all(&api, &ListParams::default(), "list apiservices").await?;
+    let findings: Vec<Finding> = services.iter().filter_map(api_service).collect();
+    let summary = format!(
+        "{} APIServices, {} Available",
+        services.len(),
+        services.len() - findings.len()
+    );
+    Ok((summary, findings))
+}
+
+pub(super) fn api_service(s: &APIService) -> Option<Finding> {
+    let name = s.metadata.name.as_deref().unwrap_or_default();
+    let available = s
+        .status
+        .as_ref()
+        .and_then(|st| st.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Available"));
+    let message = match available {
+        Some(c) if c.status == "True" => return None,
+        Some(c) => {
+            let mut m = format!("Available={}", c.status);
+            if let Some(r) = c.reason.as_deref().filter(|r| !r.is_empty()) {
+                m.push_str(&format!(" ({r})"));
+            }
+            if let Some(msg) = c.message.as_deref().filter(|m| !m.is_empty()) {
+                m.push_str(&format!(": {msg}"));
+            }
+            m
+        }
+        None => "no Available condition reported".into(),
+    };
+    let backend = s
+        .spec
+        .as_ref()
+        .and_then(|sp| sp.service.as_ref())
+        .map(|svc| {
+            format!(
+                "; served by service `{}/{}`",
+                svc.namespace.as_deref().unwrap_or_default(),
+                svc.name.as_deref().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    Some(Finding::fail(
+        "APIService",
+        None,
+        name,
+        "Unavailable",
+        format!("{message}{backend}"),
+    ))
+}
+
+/// A webhook that fails closed and calls a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ClosedWebhook {
+    /// `ValidatingWebhookConfiguration` or `MutatingWebhookConfiguration`.
+    pub kind: &'static str,
+    /// The configuration's name.
+    pub config: String,
+    /// The webhook's name.
+    pub webhook: String,
+    /// Service namespace and name.
+    pub service: (String, String),
+}
+
+fn closed(
+    kind: &'static str,
+    config: &str,
+    webhook: &str,
+    policy: Option<&str>,
+    client: &WebhookClientConfig,
+) -> Option<ClosedWebhook> {
+    // admissionregistration/v1 defaults failurePolicy to Fail.
+    if policy.unwrap_or("Fail") != "Fail" {
+        return None;
+    }
+    let svc = client.service.as_ref()?;
+    Some(ClosedWebhook {
+        kind,
+        config: config.to_string(),
+        webhook: webhook.to_string(),
+        service: (svc.namespace.clone(), svc.name.clone()),
+    })
+}
+
+/// The fail-closed, service-backed webhooks of the configurations.
+pub(super) fn closed_webhooks(
+    validating: &[ValidatingWebhookConfiguration],
+    mutating: &[MutatingWebhookConfiguration],
+) -> Vec<ClosedWebhook> {
+    let mut out = Vec::new();
+    for c in validating {
+        let name = c.metadata.name.as_deref().unwrap_or_default();
+        for w in c.webhooks.iter().flatten() {
+            out.extend(closed(
+                "ValidatingWebhookConfiguration",
+                name,
+                &w.name,
+                w.failure_policy.as_deref(),
+                &w.client_config,
+            ));
+        }
+    }
+    for c in mutating {
+        let name = c.metadata.name.as_deref().unwrap_or_default();
+        for w in c.webhooks.iter().flatten() {
+            out.extend(closed(
+                "MutatingWebhookConfiguration",
+                name,
+                &w.name,
+                w.failure_policy.as_deref(),
+                &w.client_config,
+            ));
+        }
+    }
+    out
+}
+
+/// `(ready, not ready)` addresses of an Endpoints object.
+pub(super) fn addresses(ep: &Endpoints) -> (usize, usize) {
+    ep.subsets.iter().flatten().fold((0, 0), |(r, n), s| {
+        (
+            r + s.addresses.as_ref().map_or(0, Vec::len),
+            n + s.not_ready_addresses.as_ref().map_or(0, Vec::len),
+        )
+    })
+}
+
+pub(super) async fn run_webhooks(ctx: &Ctx<'_>) -> Outcome {
+    let params = ListParams::default();
+    let v: Api<ValidatingWebhookConfiguration> = Api::all(ctx.client.clone());
+    let m: Api<MutatingWebhookConfiguration> = Api::all(ctx.client.clone());
+    let (validating, mutating) = futures::try_join!(
+        list::list_all(&v, &params, "list validatingwebhookconfigurations"),
+        list::list_all(&m, &params, "list mutatingwebhookconfigurations"),
+    )?;
+    let hooks = closed_webhooks(&validating, &mutating);
+    let services: BTreeSet<(String, String)> = hooks.iter().map(|h| h.service.clone()).collect();
+    let client = ctx.client;
+    let endpoints: BTreeMap<(String, String), Option<(usize, usize)>> = stream::iter(services)
+        .map(|(ns, name)| async move {
+            let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
+            let ep = list::get_opt(&api, &name, &format!("get endpoints `{ns}/{name}`")).await?;
+            Ok::<_, crate::Error>(((ns, name), ep.as_ref().map(addresses)))
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<crate::Result<_>>()?;
+    let findings: Vec<Finding> = hooks
+        .iter()
+        .filter_map(|h| webhook_finding(h, endpoints.get(&h.service).copied().flatten()))
+        .collect();
+    let summary = format!(
+        "{} webhook configurations, {} fail-closed webhooks: {}",
+        validating.len() + mutating.len(),
+        hooks.len(),
+        if findings.is_empty() {
+            "all have ready endpoints".to_string()
+        } else {
+            format!("{} without ready endpoints", findings.len())
+        }
+    );
+    Ok((summary, findings))
+}
+
+/// A finding when the webhook's service has no ready address (`None`: no Endpoints object).
+pub(super) fn webhook_finding(h: &ClosedWebhook, eps: Option<(usize, usize)>) -> Option<Finding> {
+    let (ns, svc) = &h.service;
+    let why = match eps {
+        Some((ready, _)) if ready > 0 => return None,
+        Some((_, 0)) => format!("service `{ns}/{svc}` has no endpoint addresses"),
+        Some((_, n)) => {
+            format!("service `{ns}/{svc}` has no ready endpoint addresses ({n} not ready)")
+        }
+        None => format!("service `{ns}/{svc}` has no Endpoints"),
+    };
+    Some(Finding::fail(
+        h.kind,
+        None,
+        &h.config,
+        "NoReadyEndpoints",
+        format!(
+            "webhook `{}` fails closed (failurePolicy Fail) and {why}: requests it matches are rejected",
+            h.webhook
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unavailable_api_services_carry_the_condition() {
+        let s: APIService = serde_json::from_value(json!({
+            "metadata": {"name": "v1beta1.metrics.k8s.io"},
+            "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100,
+                "versionPriority": 100, "service": {"name": "metrics-server", "namespace": "kube-system"}},
+            "status": {"conditions": [{"type": "Available", "status": "False", "reason": "MissingEndpoints",
+                "message": "endpoints for service/metrics-server in \"kube-system\" have no addresses with port name \"https\""}]}
+        }))
+        .unwrap();
+        let f = api_service(&s).unwrap();
+        assert_eq!(f.reason, "Unavailable");
+        assert_eq!(
+            f.message,
+            "Available=False (MissingEndpoints): endpoints for service/metrics-server in \"kube-system\" have no addresses with port name \"https\"; served by service `kube-system/metrics-server`"
+        );
+        let ok: APIService = serde_json::from_value(json!({
+            "metadata": {"name": "v1.apps"},
+            "spec": {"group": "apps", "version": "v1", "groupPriorityMinimum": 17800, "versionPriority": 15},
+            "status": {"conditions": [{"type": "Available", "status": "True"}]}
+        }))
+        .unwrap();
+        assert_eq!(api_service(&ok), None);
+    }
+
+    #[test]
+    fn only_fail_closed_service_webhooks_count() {
+        let v: ValidatingWebhookConfiguration = serde_json::from_value(json!({
+            "metadata": {"name": "kyverno-resource-validating-webhook-cfg"},
+            "webhooks": [
+                {"name": "validate.kyverno.svc-fail", "failurePolicy": "Fail", "sideEffects": "None",
+                 "admissionReviewVersions": ["v1"],
+                 "clientConfig": {"service": {"name": "kyverno-svc", "namespace": "kyverno"}}},
+                {"name": "validate.kyverno.svc-ignore", "failurePolicy": "Ignore", "sideEffects": "None",
+                 "admissionReviewVersions": ["v1"],
+                 "clientConfig": {"service": {"name": "kyverno-svc", "namespace": "kyverno"}}},
+                {"name": "url.example", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                 "clientConfig": {"url": "https://example.com"}}
+            ]
+        }))
+        .unwrap();
+        let m: MutatingWebhookConfiguration = serde_json::from_value(json!({
+            "metadata": {"name": "m"},
+            "webhooks": [{"name": "default-policy", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                 "clientConfig": {"service": {"name": "s", "namespace": "n"}}}]
+        }))
+        .unwrap();
+        let hooks = closed_webhooks(&[v], &[m]);
+        let names: Vec<_> = hooks.iter().map(|h| h.webhook.as_str()).collect();
+        assert_eq!(names, ["validate.kyverno.svc-fail", "default-policy"]);
+
+        let f = webhook_finding(&hooks[0], Some((0, 1))).unwrap();
+        assert_eq!(f.kind, "ValidatingWebhookConfiguration");
+        assert_eq!(f.name, "kyverno-resource-validating-webhook-cfg");
+        assert_eq!(
+            f.message,
+            "webhook `validate.kyverno.svc-fail` fails closed (failurePolicy Fail) and service `kyverno/kyverno-svc` has no ready endpoint addresses (1 not ready): requests it matches are rejected"
+        );
+        assert_eq!(webhook_finding(&hooks[0], Some((1, 1))), None);
+        assert!(
+            webhook_finding(&hooks[1], None)
+                .unwrap()
+                .message
+                .contains("has no Endpoints")
+        );
+    }
+
+    #[test]
+    fn endpoint_addresses_are_counted_per_readiness() {
+        let ep: Endpoints = serde_json::from_value(json!({
+            "metadata": {"name": "e"},
+            "subsets": [{"notReadyAddresses": [{"ip": "10.0.0.1"}]},
+                        {"addresses": [{"ip": "10.0.0.2"}, {"ip": "10.0.0.3"}]}]
+        }))
+        .unwrap();
+        assert_eq!(addresses(&ep), (2, 1));
+        let empty: Endpoints = serde_json::from_value(json!({"metadata": {"name": "e"}})).unwrap();
+        assert_eq!(addresses(&empty), (0, 0));
+    }
+}

@@ -1,0 +1,259 @@
+//! Check `nodes`: every node Ready, cordoned nodes named, kubelets at `--expect-version` when
+//! given and within the version skew policy against the API server.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::{Api, api::ListParams};
+
+use super::{Ctx, Finding, Outcome};
+use crate::{
+    list,
+    version::{Skew, Version, node_skew},
+};
+
+pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
+    let api: Api<Node> = Api::all(ctx.client.clone());
+    let nodes = list::list_all(&api, &ListParams::default(), "list nodes").await?;
+    let mut findings = Vec::new();
+    let mut ready = 0;
+    let mut kubelets = BTreeSet::new();
+    for node in &nodes {
+        if is_ready(node) {
+            ready += 1;
+        }
+        if let Some(v) = kubelet_version(node) {
+            kubelets.insert(v);
+        }
+        findings.extend(node_findings(
+            node,
+            ctx.server_version.as_ref(),
+            ctx.options.expect_version.as_ref(),
+        ));
+    }
+    let versions = match (kubelets.first(), kubelets.last()) {
+        (Some(a), Some(b)) if a == b => format!(", kubelet {a}"),
+        (Some(a), Some(b)) => format!(", kubelets {a} to {b}"),
+        _ => String::new(),
+    };
+    let summary = format!("{} nodes, {ready} Ready{versions}", nodes.len());
+    Ok((summary, findings))
+}
+
+fn is_ready(node: &Node) -> bool {
+    condition(node, "Ready").is_some_and(|c| c.status == "True")
+}
+
+fn condition<'a>(
+    node: &'a Node,
+    type_: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::NodeCondition> {
+    node.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+fn kubelet_version(node: &Node) -> Option<Version> {
+    node.status
+        .as_ref()?
+        .node_info
+        .as_ref()?
+        .kubelet_version
+        .parse()
+        .ok()
+}
+
+/// What is wrong with one node.
+pub(super) fn node_findings(
+    node: &Node,
+    apiserver: Option<&Version>,
+    expect: Option<&Version>,
+) -> Vec<Finding> {
+    let name = node.metadata.name.as_deref().unwrap_or_default();
+    let mut out = Vec::new();
+    match condition(node, "Ready") {
+        Some(c) if c.status == "True" => {}
+        Some(c) => {
+            let mut message = format!("Ready={}", c.status);
+            if let Some(reason) = c.reason.as_deref().filter(|r| !r.is_empty()) {
+                message.push_str(&format!(" ({reason})"));
+            }
+            if let Some(m) = c.message.as_deref().filter(|m| !m.is_empty()) {
+                message.push_str(&format!(": {m}"));
+            }
+            out.push(Finding::fail("Node", None, name, "NotReady", message));
+        }
+        None => out.push(Finding::fail(
+            "Node",
+            None,
+            name,
+            "NotReady",
+            "the node reports no Ready condition",
+        )),
+    }
+    for pressure in ["MemoryPressure", "DiskPressure", "PIDPressure"] {
+        if let Some(c) = condition(node, pressure).filter(|c| c.status == "True") {
+            out.push(Finding::warn(
+                "Node",
+                None,
+                name,
+                pressure,
+                format!(
+                    "{pressure}=True{}",
+                    c.message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+        out.push(Finding::warn(
+            "Node",
+            None,
+            name,
+            "Cordoned",
+            format!(
+                "scheduling is disabled; run `kubectl uncordon {name}` when its maintenance is over"
+            ),
+        ));
+    }
+    let raw = node
+        .status
+        .as_ref()
+        .and_then(|s| s.node_info.as_ref())
+        .map(|i| i.kubelet_version.as_str())
+        .unwrap_or_default();
+    match raw.parse::<Version>() {
+        Err(_) => out.push(Finding::warn(
+            "Node",
+            None,
+            name,
+            "UnknownKubeletVersion",
+            format!("kubelet version `{raw}` cannot be read"),
+        )),
+        Ok(kubelet) => {
+            if let Some(want) = expect
+                && kubelet != *want
+            {
+                out.push(Finding::fail(
+                    "Node",
+                    None,
+                    name,
+                    "KubeletVersion",
+                    format!("kubelet {kubelet}, expected {want}"),
+                ));
+            }
+            if let Some(api) = apiserver {
+                match node_skew(api, &kubelet) {
+                    Skew::Supported => {}
+                    Skew::NewerThanApiServer => out.push(Finding::fail(
+                        "Node",
+                        None,
+                        name,
+                        "VersionSkew",
+                        format!("kubelet {kubelet} is newer than the API server {api}"),
+                    )),
+                    Skew::TooOld { behind, allowed } => out.push(Finding::fail(
+                        "Node",
+                        None,
+                        name,
+                        "VersionSkew",
+                        format!(
+                            "kubelet {kubelet} is {behind} minor versions behind the API server {api}; the skew policy allows {allowed}"
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Severity;
+    use serde_json::json;
+
+    fn node(name: &str, ready: &str, kubelet: &str, cordoned: bool) -> Node {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"unschedulable": cordoned},
+            "status": {
+                "conditions": [
+                    {"type": "MemoryPressure", "status": "False"},
+                    {"type": "Ready", "status": ready, "reason": "NodeStatusUnknown",
+                     "message": "Kubelet stopped posting node status."}
+                ],
+                "nodeInfo": {"kubeletVersion": kubelet, "kubeProxyVersion": kubelet,
+                    "machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "",
+                    "osImage": "", "containerRuntimeVersion": "", "operatingSystem": "linux",
+                    "architecture": "amd64"}
+            }
+        }))
+        .unwrap()
+    }
+
+    fn v(s: &str) -> Version {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn healthy_node_has_no_findings() {
+        let n = node("w1", "True", "v1.27.16", false);
+        assert!(node_findings(&n, Some(&v("v1.27.16")), Some(&v("v1.27.16"))).is_empty());
+    }
+
+    #[test]
+    fn not_ready_cordoned_and_skewed_nodes_are_named() {
+        let n = node("worker-2", "Unknown", "v1.27.16", false);
+        let f = node_findings(&n, Some(&v("v1.27.16")), None);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].reason, "NotReady");
+        assert_eq!(
+            f[0].message,
+            "Ready=Unknown (NodeStatusUnknown): Kubelet stopped posting node status."
+        );
+
+        let n = node("worker-3", "True", "v1.27.16", true);
+        let f = node_findings(&n, Some(&v("v1.27.16")), None);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].reason.as_str(), f[0].severity),
+            ("Cordoned", Severity::Warn)
+        );
+        assert!(f[0].message.contains("kubectl uncordon worker-3"));
+
+        let n = node("worker-4", "True", "v1.24.17", false);
+        let f = node_findings(&n, Some(&v("v1.27.16")), Some(&v("v1.27.16")));
+        let reasons: Vec<_> = f.iter().map(|f| f.reason.as_str()).collect();
+        assert_eq!(reasons, ["KubeletVersion", "VersionSkew"]);
+        assert_eq!(f[0].message, "kubelet v1.24.17, expected v1.27.16");
+        assert_eq!(
+            f[1].message,
+            "kubelet v1.24.17 is 3 minor versions behind the API server v1.27.16; the skew policy allows 2"
+        );
+
+        let n = node("new", "True", "v1.28.1", false);
+        let f = node_findings(&n, Some(&v("v1.27.16")), None);
+        assert_eq!(
+            f[0].message,
+            "kubelet v1.28.1 is newer than the API server v1.27.16"
+        );
+    }
+
+    #[test]
+    fn odd_nodes_do_not_panic() {
+        let n: Node = serde_json::from_value(json!({"metadata": {"name": "bare"}})).unwrap();
+        let reasons: Vec<_> = node_findings(&n, None, None)
+            .into_iter()
+            .map(|f| f.reason)
+            .collect();
+        assert_eq!(reasons, ["NotReady", "UnknownKubeletVersion"]);
+    }
+}

@@ -1,0 +1,450 @@
+//! Check `system-pods`: every pod in the system namespaces (or all with `-A`) Running with all
+//! containers Ready, or Succeeded. Otherwise the pod is named with the reason that explains it:
+//! a container's waiting reason (CrashLoopBackOff, ImagePullBackOff, …), `Unschedulable`,
+//! `Pending`, `Unknown`, `Failed`, or `NotReady` (readiness). A Ready pod restarted
+//! `--restart-threshold` times or more warns. A Failed pod of a Job that completed (a retried
+//! attempt) is fine.
+//!
+//! One cluster-wide paginated list, filtered client-side by the scope; only the findings are
+//! kept, so memory stays bounded on large clusters.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt, stream};
+use k8s_openapi::api::{
+    batch::v1::Job,
+    core::v1::{ContainerStatus, Pod},
+};
+use kube::{Api, api::ListParams};
+
+use super::{Ctx, Finding, Outcome};
+use crate::list;
+
+/// What to make of one pod.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Running and Ready, or Succeeded.
+    Ok,
+    /// Something to report.
+    Finding(Finding),
+    /// Failed, owned by this Job: fine if the Job completed.
+    FailedJobPod(String),
+}
+
+pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
+    let scope = ctx.scope().await?;
+    let api: Api<Pod> = Api::all(ctx.client.clone());
+    let threshold = ctx.options.restart_threshold;
+    let mut total = 0usize;
+    let mut findings = Vec::new();
+    let mut job_pods: Vec<(String, String, String)> = Vec::new();
+    list::for_each_page(&api, &ListParams::default(), "list pods", |page| {
+        for pod in page {
+            let ns = pod.metadata.namespace.clone().unwrap_or_default();
+            if !scope.contains(&ns) {
+                continue;
+            }
+            total += 1;
+            match verdict(&pod, threshold) {
+                Verdict::Ok => {}
+                Verdict::Finding(f) => findings.push(f),
+                Verdict::FailedJobPod(job) => {
+                    job_pods.push((ns, pod.metadata.name.clone().unwrap_or_default(), job));
+                }
+            }
+        }
+    })
+    .await?;
+    findings.extend(judge_job_pods(ctx.client, job_pods).await?);
+    let bad = findings.len();
+    let summary = if bad == 0 {
+        format!(
+            "{total} pods {}: all Running and Ready, or Succeeded",
+            scope.describe()
+        )
+    } else {
+        format!("{total} pods {}: {bad} not healthy", scope.describe())
+    };
+    Ok((summary, findings))
+}
+
+/// Looks up the Jobs that own Failed pods (one GET per distinct Job, at most 8 at a time): a
+/// failed attempt of a Job that then completed is history, not a problem.
+async fn judge_job_pods(
+    client: &kube::Client,
+    pods: Vec<(String, String, String)>,
+) -> crate::Result<Vec<Finding>> {
+    let jobs: BTreeSet<(String, String)> = pods
+        .iter()
+        .map(|(ns, _, job)| (ns.clone(), job.clone()))
+        .collect();
+    let complete: BTreeMap<(String, String), bool> = stream::iter(jobs)
+        .map(|(ns, name)| async move {
+            let api: Api<Job> = Api::namespaced(client.clone(), &ns);
+            let job = list::get_opt(&api, &name, &format!("get Job `{ns}/{name}`")).await?;
+            let done = job.as_ref().is_some_and(job_complete);
+            Ok::<_, crate::Error>(((ns, name), done))
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<crate::Result<_>>()?;
+    Ok(pods
+        .into_iter()
+        .filter(|(ns, _, job)| {
+            !complete
+                .get(&(ns.clone(), job.clone()))
+                .copied()
+                .unwrap_or(false)
+        })
+        .map(|(ns, pod, job)| {
+            Finding::fail(
+                "Pod",
+                Some(&ns),
+                &pod,
+                "Failed",
+                format!("pod failed and its Job `{job}` has not completed"),
+            )
+        })
+        .collect())
+}
+
+fn job_complete(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.type_ == "Complete" && c.status == "True")
+        })
+}
+
+fn owner_job(pod: &Pod) -> Option<String> {
+    pod.metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.kind == "Job")
+        .map(|o| o.name.clone())
+}
+
+/// A container that is not running: `(container, waiting reason, message)`.
+fn waiting(statuses: Option<&Vec<ContainerStatus>>) -> Option<(&str, &str, &str)> {
+    statuses?.iter().find_map(|c| {
+        let w = c.state.as_ref()?.waiting.as_ref()?;
+        let reason = w.reason.as_deref().filter(|r| !r.is_empty())?;
+        Some((
+            c.name.as_str(),
+            reason,
+            w.message.as_deref().unwrap_or_default(),
+        ))
+    })
+}
+
+fn restarts(pod: &Pod) -> (i32, Option<String>) {
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref());
+    let mut total = 0;
+    let mut last = None;
+    for c in statuses.into_iter().flatten() {
+        total += c.restart_count.max(0);
+        if let Some(t) = c.last_state.as_ref().and_then(|s| s.terminated.as_ref()) {
+            last = Some(format!(
+                "last exit {}{}",
+                t.exit_code,
+                t.reason
+                    .as_deref()
+                    .map(|r| format!(" {r}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    (total, last)
+}
+
+fn restarts_text(pod: &Pod) -> String {
+    match restarts(pod) {
+        (0, _) => String::new(),
+        (n, Some(last)) => format!(" ({n} restarts, {last})"),
+        (n, None) => format!(" ({n} restarts)"),
+    }
+}
+
+/// Judges one pod.
+pub(super) fn verdict(pod: &Pod, restart_threshold: u32) -> Verdict {
+    let ns = pod.metadata.namespace.as_deref();
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let fail = |reason: &str, message: String| {
+        Verdict::Finding(Finding::fail("Pod", ns, name, reason, message))
+    };
+    let status = pod.status.clone().unwrap_or_default();
+    let phase = status.phase.as_deref().unwrap_or("Unknown");
+    if pod.metadata.deletion_timestamp.is_some() {
+        return Verdict::Finding(Finding::warn(
+            "Pod",
+            ns,
+            name,
+            "Terminating",
+            "the pod is being deleted",
+        ));
+    }
+    let condition = |type_: &str| {
+        status
+            .conditions
+            .as_ref()
+            .and_then(|cs| cs.iter().find(|c| c.type_ == type_))
+    };
+    let waiting_text = |(container, reason, message): (&str, &str, &str)| {
+        let mut text = format!("container `{container}` waiting: {reason}");
+        if !message.is_empty() {
+            text.push_str(&format!(": {message}"));
+        }
+        text
+    };
+    match phase {
+        "Succeeded" => Verdict::Ok,
+        "Failed" => {
+            if let Some(job) = owner_job(pod) {
+                return Verdict::FailedJobPod(job);
+            }
+            let reason = status.reason.as_deref().unwrap_or("Failed");
+            let message = status
+                .message
+                .clone()
+                .unwrap_or_else(|| "all containers terminated and at least one failed".into());
+            if reason == "Evicted" {
+                return Verdict::Finding(Finding::warn("Pod", ns, name, reason, message));
+            }
+            fail(reason, message)
+        }
+        "Pending" => {
+            if let Some(w) = waiting(status.init_container_statuses.as_ref()) {
+                return fail(&format!("Init:{}", w.1), waiting_text(w));
+            }
+            if let Some(w) = waiting(status.container_statuses.as_ref()) {
+                return fail(w.1, format!("Pending, {}", waiting_text(w)));
+            }
+            if let Some(c) = condition("PodScheduled").filter(|c| c.status == "False") {
+                let reason = c.reason.as_deref().unwrap_or("Unschedulable");
+                let message = c.message.as_deref().unwrap_or("the pod is not scheduled");
+                return fail(reason, format!("Pending, not scheduled: {message}"));
+            }
+            fail("Pending", "the pod is Pending".into())
+        }
+        "Running" => {
+            let ready = match condition("Ready") {
+                Some(c) => c.status == "True",
+                None => status
+                    .container_statuses
+                    .as_ref()
+                    .is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c.ready)),
+            };
+            if !ready {
+                if let Some(w) = waiting(status.container_statuses.as_ref()) {
+                    return fail(w.1, format!("{}{}", waiting_text(w), restarts_text(pod)));
+                }
+                let unready: Vec<&str> = status
+                    .container_statuses
+                    .iter()
+                    .flatten()
+                    .filter(|c| !c.ready)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                let detail = if unready.is_empty() {
+                    condition("Ready")
+                        .and_then(|c| c.message.clone())
+                        .unwrap_or_else(|| "the pod is not Ready".into())
+                } else {
+                    format!("containers not ready: {}", unready.join(", "))
+                };
+                return fail(
+                    "NotReady",
+                    format!("Running but not Ready: {detail}{}", restarts_text(pod)),
+                );
+            }
+            let (count, last) = restarts(pod);
+            if count >= 0 && count as u32 >= restart_threshold && restart_threshold > 0 {
+                return Verdict::Finding(Finding::warn(
+                    "Pod",
+                    ns,
+                    name,
+                    "Restarts",
+                    format!(
+                        "Ready, but restarted {count} times{}",
+                        last.map(|l| format!(" ({l})")).unwrap_or_default()
+                    ),
+                ));
+            }
+            Verdict::Ok
+        }
+        "Unknown" => fail(
+            "Unknown",
+            "the pod's state is Unknown: its node stopped reporting".into(),
+        ),
+        other => fail(other, format!("the pod is {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Severity;
+    use serde_json::{Value, json};
+
+    fn pod(status: Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "kubesphere-system"},
+            "status": status
+        }))
+        .unwrap()
+    }
+
+    fn finding(v: Verdict) -> Finding {
+        match v {
+            Verdict::Finding(f) => f,
+            other => panic!("expected a finding, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn running_ready_and_succeeded_pods_are_ok() {
+        let p = pod(json!({"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "c", "ready": true, "restartCount": 1, "image": "i", "imageID": ""}]}));
+        assert_eq!(verdict(&p, 5), Verdict::Ok);
+        assert_eq!(verdict(&pod(json!({"phase": "Succeeded"})), 5), Verdict::Ok);
+    }
+
+    #[test]
+    fn crash_loop_names_the_container_and_restarts() {
+        let p = pod(json!({"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": [{"name": "ks-controller-manager", "ready": false, "restartCount": 42,
+                "image": "i", "imageID": "",
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}));
+        let f = finding(verdict(&p, 5));
+        assert_eq!(f.reason, "CrashLoopBackOff");
+        assert_eq!(f.severity, Severity::Fail);
+        assert_eq!(
+            f.message,
+            "container `ks-controller-manager` waiting: CrashLoopBackOff: back-off 5m0s restarting failed container (42 restarts, last exit 1 Error)"
+        );
+    }
+
+    #[test]
+    fn pending_pods_say_why() {
+        let p = pod(json!({"phase": "Pending",
+            "containerStatuses": [{"name": "ks-console", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"kubesphere/ks-console:v3.4.11\""}}}]}));
+        let f = finding(verdict(&p, 5));
+        assert_eq!(f.reason, "ImagePullBackOff");
+        assert!(
+            f.message
+                .starts_with("Pending, container `ks-console` waiting")
+        );
+
+        let p = pod(
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": "0/5 nodes are available"}]}),
+        );
+        let f = finding(verdict(&p, 5));
+        assert_eq!(f.reason, "Unschedulable");
+        assert_eq!(f.message, "Pending, not scheduled: 0/5 nodes are available");
+
+        assert_eq!(
+            finding(verdict(&pod(json!({"phase": "Pending"})), 5)).reason,
+            "Pending"
+        );
+        let p = pod(
+            json!({"phase": "Pending", "initContainerStatuses": [{"name": "init", "ready": false,
+            "restartCount": 3, "image": "i", "imageID": "", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}),
+        );
+        assert_eq!(finding(verdict(&p, 5)).reason, "Init:CrashLoopBackOff");
+    }
+
+    #[test]
+    fn running_but_not_ready_is_not_healthy() {
+        let p = pod(json!({"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": [{"name": "kyverno", "ready": false, "started": true, "restartCount": 3,
+                "image": "i", "imageID": "", "state": {"running": {}}}]}));
+        let f = finding(verdict(&p, 5));
+        assert_eq!(f.reason, "NotReady");
+        assert_eq!(
+            f.message,
+            "Running but not Ready: containers not ready: kyverno (3 restarts)"
+        );
+        // No container statuses: the condition's message explains.
+        let p = pod(
+            json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False",
+            "message": "containers with unready status: [kube-proxy]"}]}),
+        );
+        assert_eq!(
+            finding(verdict(&p, 5)).message,
+            "Running but not Ready: containers with unready status: [kube-proxy]"
+        );
+    }
+
+    #[test]
+    fn heavy_restarts_warn_and_the_threshold_is_a_flag() {
+        let p = pod(json!({"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "c", "ready": true, "restartCount": 7, "image": "i", "imageID": "",
+                "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}));
+        let f = finding(verdict(&p, 5));
+        assert_eq!(
+            (f.reason.as_str(), f.severity),
+            ("Restarts", Severity::Warn)
+        );
+        assert_eq!(
+            f.message,
+            "Ready, but restarted 7 times (last exit 137 OOMKilled)"
+        );
+        assert_eq!(verdict(&p, 8), Verdict::Ok);
+        assert_eq!(
+            verdict(&p, 0),
+            Verdict::Ok,
+            "0 turns the restart warning off"
+        );
+    }
+
+    #[test]
+    fn failed_pods_of_jobs_are_judged_by_their_job() {
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "j-abc", "namespace": "kubesphere-system",
+                "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "prepare-upgrade", "uid": "x"}]},
+            "status": {"phase": "Failed"}})).unwrap();
+        assert_eq!(
+            verdict(&p, 5),
+            Verdict::FailedJobPod("prepare-upgrade".into())
+        );
+        let evicted =
+            pod(json!({"phase": "Failed", "reason": "Evicted", "message": "low on memory"}));
+        let f = finding(verdict(&evicted, 5));
+        assert_eq!((f.reason.as_str(), f.severity), ("Evicted", Severity::Warn));
+        assert_eq!(
+            finding(verdict(&pod(json!({"phase": "Failed"})), 5)).reason,
+            "Failed"
+        );
+        assert_eq!(
+            finding(verdict(&pod(json!({"phase": "Unknown"})), 5)).reason,
+            "Unknown"
+        );
+        // A pod with no status at all is Unknown, not a panic.
+        assert_eq!(finding(verdict(&pod(json!(null)), 5)).reason, "Unknown");
+    }
+
+    #[test]
+    fn job_completion_is_read_from_conditions() {
+        let done: Job = serde_json::from_value(json!({"status": {"conditions": [
+            {"type": "Complete", "status": "True"}]}}))
+        .unwrap();
+        assert!(job_complete(&done));
+        let running: Job = serde_json::from_value(json!({"status": {"active": 1}})).unwrap();
+        assert!(!job_complete(&running));
+    }
+}
