@@ -327,30 +327,13 @@ fn values(arg: &Arg, current: &str, prefix: &str) -> Completion {
         .map(|v| Candidate::new(v.get_name(), v.get_help().map(|h| h.to_string())))
         .collect();
     if let Some(custom) = arg.get::<ArgValueCandidates>() {
-        candidates.extend(custom.candidates().into_iter().filter(|c| !c.is_hide_set()).map(
-            |c| {
-                Candidate::new(
-                    c.get_value().to_string_lossy(),
-                    c.get_help().map(|h| h.to_string()),
-                )
-            },
-        ));
+        candidates.extend(custom.candidates().into_iter().filter_map(from_engine));
     }
     candidates.retain(|c| c.value.starts_with(current));
     if let Some(custom) = arg.get::<ArgValueCompleter>() {
         // A completer filters by the current word itself.
-        candidates.extend(
-            custom
-                .complete(std::ffi::OsStr::new(current))
-                .into_iter()
-                .filter(|c| !c.is_hide_set())
-                .map(|c| {
-                    Candidate::new(
-                        c.get_value().to_string_lossy(),
-                        c.get_help().map(|h| h.to_string()),
-                    )
-                }),
-        );
+        let current = std::ffi::OsStr::new(current);
+        candidates.extend(custom.complete(current).into_iter().filter_map(from_engine));
     }
     for c in &mut candidates {
         c.value.insert_str(0, prefix);
@@ -370,6 +353,16 @@ fn values(arg: &Arg, current: &str, prefix: &str) -> Completion {
         candidates,
         directive,
     }
+}
+
+/// A visible candidate of `clap_complete`'s engine, as ours.
+fn from_engine(c: clap_complete::engine::CompletionCandidate) -> Option<Candidate> {
+    (!c.is_hide_set()).then(|| {
+        Candidate::new(
+            c.get_value().to_string_lossy(),
+            c.get_help().map(|h| h.to_string()),
+        )
+    })
 }
 
 fn find_long<'a>(cmd: &'a Command, name: &str) -> Option<&'a Arg> {

@@ -133,6 +133,7 @@ fn run(cli: Cli) -> Result<()> {
                     tag: tag.clone(),
                     platform,
                     mtime: source_date(&root),
+                    compression: 9,
                 },
                 &out_dir,
             )?;
