@@ -1,5 +1,10 @@
 //! `kubectl upgrade-plan`.
 
+pub mod apis;
+pub mod findings;
+pub mod inventory;
+pub mod path;
+
 use std::process::ExitCode;
 
 use clap::Parser;

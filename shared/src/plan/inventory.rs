@@ -1,0 +1,1225 @@
+//! What runs now: a read-only collection, every list paginated (`crate::list`), metadata-only
+//! where no spec or status is needed, one list per resource type, the independent reads run
+//! concurrently (one request in flight per collector, at most [`SCAN_CONCURRENCY`] for the
+//! per-kind API scan and the Helm payload reads).
+//!
+//! A read that fails is recorded in [`Inventory::skipped`] with its reason (forbidden, server
+//! error); the report turns it into `CHECK001` (or a note for optional signals), never a pass. An
+//! API that is simply not served (404: no Velero, no KubeSphere multi-cluster) is an absence,
+//! not a failure.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Mutex,
+};
+
+use futures::{StreamExt, stream};
+use k8s_openapi::api::{
+    admissionregistration::v1::{MutatingWebhookConfiguration, ValidatingWebhookConfiguration},
+    apps::v1::{Deployment, StatefulSet},
+    core::v1::{ConfigMap, Endpoints, Node, Pod},
+    policy::v1::PodDisruptionBudget,
+    rbac::v1::{Role, RoleBinding},
+    storage::v1::StorageClass,
+};
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
+use kube::{
+    Api,
+    api::{ApiResource, DynamicObject, GroupVersionKind, ListParams},
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{
+    apis::{self, ScanKind},
+    findings::ObjectRef,
+};
+use crate::{
+    error::{Error, Result},
+    helm::{self, Revision},
+    kubesphere::{self, ClusterInfo, KubeSphere},
+    list,
+    version::Version,
+};
+
+/// Requests in flight at once for the per-kind scan and the Helm payload reads.
+pub const SCAN_CONCURRENCY: usize = 4;
+
+/// A read that could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    /// What was not checked.
+    pub check: String,
+    /// Why (the server's words).
+    pub reason: String,
+    /// An optional signal (the metric, Velero): a note, not a blocking finding.
+    pub optional: bool,
+}
+
+/// How the cluster was built, which decides the tool for the Kubernetes steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildKind {
+    /// kubeadm.
+    Kubeadm,
+    /// KubeSphere's KubeKey (kubeadm underneath).
+    Kubekey,
+    /// k3s.
+    K3s,
+    /// RKE2.
+    Rke2,
+    /// Amazon EKS.
+    Eks,
+    /// Google GKE.
+    Gke,
+    /// Azure AKS.
+    Aks,
+    /// Alibaba ACK.
+    Ack,
+    /// Could not tell.
+    Unknown,
+}
+
+impl BuildKind {
+    /// The tool that upgrades Kubernetes on such a cluster.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Self::Kubeadm => "kubeadm",
+            Self::Kubekey => "KubeKey (kk upgrade; kubeadm underneath)",
+            Self::K3s => "k3s installer",
+            Self::Rke2 => "RKE2 installer",
+            Self::Eks => "aws eks (managed control plane)",
+            Self::Gke => "gcloud container (managed control plane)",
+            Self::Aks => "az aks (managed control plane)",
+            Self::Ack => "Alibaba Cloud ACK console (managed control plane)",
+            Self::Unknown => "the tool that built the cluster",
+        }
+    }
+
+    /// kubeadm manages the control plane (kubeadm and KubeKey).
+    pub fn is_kubeadm(self) -> bool {
+        matches!(self, Self::Kubeadm | Self::Kubekey)
+    }
+
+    /// A managed control plane.
+    pub fn is_managed(self) -> bool {
+        matches!(self, Self::Eks | Self::Gke | Self::Aks | Self::Ack)
+    }
+}
+
+/// The build and the facts it was decided from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterBuild {
+    /// The kind.
+    pub kind: BuildKind,
+    /// The tool for the Kubernetes steps.
+    pub tool: String,
+    /// The signals used.
+    pub evidence: Vec<String>,
+}
+
+/// What kubeadm-config says.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeadmConfig {
+    /// `kubernetesVersion`.
+    pub kubernetes_version: Option<String>,
+    /// `controlPlaneEndpoint`.
+    pub control_plane_endpoint: Option<String>,
+    /// `etcd.external` is set.
+    pub external_etcd: bool,
+    /// `etcd.external.endpoints`.
+    pub etcd_endpoints: Vec<String>,
+    /// `apiServer.certSANs`.
+    #[serde(skip)]
+    pub cert_sans: Vec<String>,
+}
+
+/// Parses the `ClusterConfiguration` key of kubeadm-config.
+pub fn parse_kubeadm_config(text: &str) -> KubeadmConfig {
+    let v: Value = serde_saphyr::from_str(text).unwrap_or(Value::Null);
+    let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let list = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    KubeadmConfig {
+        kubernetes_version: s("/kubernetesVersion"),
+        control_plane_endpoint: s("/controlPlaneEndpoint"),
+        external_etcd: v.pointer("/etcd/external").is_some_and(|e| !e.is_null()),
+        etcd_endpoints: list("/etcd/external/endpoints"),
+        cert_sans: list("/apiServer/certSANs"),
+    }
+}
+
+/// Decides the build from the facts at hand: the version's distribution suffix (k3s, rke2, eks,
+/// gke, aliyun), kubeadm-config (KubeKey when its endpoint or certSANs name
+/// `lb.kubesphere.local`, KubeKey's internal load-balancer name, or a node carries a
+/// `kubekey.kubesphere.io/` label), then the nodes' `spec.providerID` scheme.
+pub fn detect_build(
+    version: &Version,
+    kubeadm: Option<&KubeadmConfig>,
+    nodes: &[Node],
+) -> ClusterBuild {
+    let mut evidence = Vec::new();
+    let by_suffix = match version.distribution() {
+        Some("k3s") => Some(BuildKind::K3s),
+        Some("rke2") => Some(BuildKind::Rke2),
+        Some("eks") => Some(BuildKind::Eks),
+        Some("gke") => Some(BuildKind::Gke),
+        Some("ack") => Some(BuildKind::Ack),
+        _ => None,
+    };
+    let kind = if let Some(k) = by_suffix {
+        evidence.push(format!("API server version {version}"));
+        k
+    } else if let Some(cfg) = kubeadm {
+        evidence.push("ConfigMap kube-system/kubeadm-config".into());
+        let lb = cfg
+            .control_plane_endpoint
+            .iter()
+            .chain(cfg.cert_sans.iter())
+            .any(|s| s.contains("lb.kubesphere.local"));
+        let label = nodes.iter().any(|n| {
+            n.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.keys().any(|k| k.starts_with("kubekey.kubesphere.io/")))
+        });
+        if lb {
+            evidence.push(
+                "kubeadm-config names lb.kubesphere.local (KubeKey's internal load balancer)"
+                    .into(),
+            );
+        }
+        if label {
+            evidence.push("node labels kubekey.kubesphere.io/*".into());
+        }
+        if lb || label {
+            BuildKind::Kubekey
+        } else {
+            BuildKind::Kubeadm
+        }
+    } else {
+        let ids: Vec<&str> = nodes
+            .iter()
+            .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref())
+            .collect();
+        let scheme = |p: &str| ids.iter().any(|id| id.starts_with(p));
+        let labelled = |k: &str| {
+            nodes.iter().any(|n| {
+                n.metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.keys().any(|x| x.starts_with(k)))
+            })
+        };
+        if scheme("azure://") || labelled("kubernetes.azure.com/") {
+            evidence.push("node providerID azure:// / kubernetes.azure.com labels".into());
+            BuildKind::Aks
+        } else if scheme("aws://") && labelled("eks.amazonaws.com/") {
+            evidence.push("node providerID aws:// and eks.amazonaws.com labels".into());
+            BuildKind::Eks
+        } else if scheme("gce://") && labelled("cloud.google.com/gke") {
+            evidence.push("node providerID gce:// and cloud.google.com/gke labels".into());
+            BuildKind::Gke
+        } else if labelled("node.kubernetes.io/instance-type")
+            && ids.iter().any(|i| i.starts_with("k3s://"))
+        {
+            evidence.push("node providerID k3s://".into());
+            BuildKind::K3s
+        } else {
+            evidence.push("no kubeadm-config, no distribution suffix, no known providerID".into());
+            BuildKind::Unknown
+        }
+    };
+    ClusterBuild {
+        kind,
+        tool: kind.tool().into(),
+        evidence,
+    }
+}
+
+/// A stored object whose last-applied annotation or managedFields name a table apiVersion.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredUse {
+    /// The object.
+    pub object: ObjectRef,
+    /// The apiVersion it was listed at (what the server serves it as).
+    pub served_as: String,
+    /// apiVersion in `kubectl.kubernetes.io/last-applied-configuration`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_applied: Option<String>,
+    /// `(manager, apiVersion)` of every managedFields entry.
+    pub managed: Vec<(String, String)>,
+}
+
+/// An object in a deployed Helm revision's manifest that uses a table apiVersion.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmUse {
+    /// Release namespace.
+    pub namespace: String,
+    /// Release name.
+    pub release: String,
+    /// Revision.
+    pub revision: u32,
+    /// Where the release is stored.
+    pub storage_object: String,
+    /// The manifest object.
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A v4 extension (InstallPlan).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Extension {
+    /// InstallPlan name.
+    pub name: String,
+    /// `spec.extension.version`.
+    pub version: String,
+    /// `status.state`.
+    pub state: String,
+    /// Clusters it is scheduled on (`status.clusterSchedulingStatuses` keys).
+    pub clusters: Vec<String>,
+}
+
+/// A Velero backup.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VeleroBackup {
+    /// Name.
+    pub name: String,
+    /// `status.phase`.
+    pub phase: String,
+    /// `status.completionTimestamp`.
+    pub completed: String,
+}
+
+/// Role metadata (KubeSphere IAM or rbac).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleMeta {
+    /// Kind (`GlobalRole`, `WorkspaceRole`, `Role`).
+    pub kind: String,
+    /// Namespace (rbac Roles).
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// `iam.kubesphere.io/aggregation-roles` parsed.
+    pub aggregation: Vec<String>,
+}
+
+/// A binding to a role.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BindingMeta {
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `roleRef.name`.
+    pub role: String,
+    /// Users: `subjects[kind=User].name` and label `iam.kubesphere.io/user-ref`.
+    pub users: Vec<String>,
+}
+
+/// KubeSphere 3.x IAM, for the 3.3.1 role changes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Iam {
+    /// GlobalRoles, WorkspaceRoles and rbac Roles.
+    pub roles: Vec<RoleMeta>,
+    /// Their bindings.
+    pub bindings: Vec<BindingMeta>,
+}
+
+/// Everything collected.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// `/version` gitVersion.
+    pub apiserver: Option<Version>,
+    /// Nodes.
+    pub nodes: Vec<Node>,
+    /// Pods in kube-system (static control-plane pods, kube-proxy).
+    pub kube_system_pods: Vec<Pod>,
+    /// kubeadm-config, when present.
+    pub kubeadm: Option<KubeadmConfig>,
+    /// All Deployments.
+    pub deployments: Vec<Deployment>,
+    /// All StatefulSets.
+    pub statefulsets: Vec<StatefulSet>,
+    /// Pods without a controller that are not finished.
+    pub bare_pods: Vec<ObjectRef>,
+    /// PDBs.
+    pub pdbs: Vec<PodDisruptionBudget>,
+    /// APIServices.
+    pub apiservices: Vec<APIService>,
+    /// Validating webhooks.
+    pub validating: Vec<ValidatingWebhookConfiguration>,
+    /// Mutating webhooks.
+    pub mutating: Vec<MutatingWebhookConfiguration>,
+    /// Ready state of the webhook services' Endpoints.
+    pub webhook_endpoints: BTreeMap<(String, String), bool>,
+    /// Helm revisions (Secrets and ConfigMaps).
+    pub helm: Vec<Revision>,
+    /// Table apiVersions in deployed Helm manifests.
+    pub helm_uses: Vec<HelmUse>,
+    /// StorageClasses.
+    pub storage_classes: Vec<StorageClass>,
+    /// KubeSphere, when installed.
+    pub kubesphere: Option<KubeSphere>,
+    /// cc `spec.etcd.endpointIps`.
+    pub ks_etcd_endpoint_ips: Option<String>,
+    /// Endpoints kube-system/etcd addresses.
+    pub etcd_endpoint_addresses: Vec<String>,
+    /// KubeSphere Cluster objects (`None`: not a host).
+    pub clusters: Option<Vec<ClusterInfo>>,
+    /// v4 extensions.
+    pub extensions: Vec<Extension>,
+    /// Velero backups (`None`: Velero not installed).
+    pub velero: Option<Vec<VeleroBackup>>,
+    /// Stored objects naming table apiVersions.
+    pub stored_uses: Vec<StoredUse>,
+    /// Kinds scanned, with the apiVersion used (or "not served").
+    pub scanned: Vec<(String, String)>,
+    /// The metric (`None`: not readable).
+    pub metric: Option<Vec<apis::MetricUse>>,
+    /// KubeSphere 3.x IAM (when collected).
+    pub iam: Option<Iam>,
+    /// Reads that failed.
+    pub skipped: Vec<Skipped>,
+}
+
+struct Skips(Mutex<Vec<Skipped>>);
+
+impl Skips {
+    fn record(&self, check: &str, e: &Error, optional: bool) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(Skipped {
+                check: check.into(),
+                reason: e.to_string(),
+                optional,
+            });
+        }
+    }
+
+    /// Runs a read; a 404 is `absent`, any other failure is recorded.
+    async fn soft<T>(
+        &self,
+        check: &str,
+        optional: bool,
+        absent: Option<T>,
+        fut: impl std::future::Future<Output = Result<T>>,
+    ) -> Option<T> {
+        match fut.await {
+            Ok(v) => Some(v),
+            Err(e) if e.is_not_found() && absent.is_some() => absent,
+            Err(e) => {
+                self.record(check, &e, optional);
+                None
+            }
+        }
+    }
+}
+
+fn dynamic_api(
+    client: &kube::Client,
+    api_version: &str,
+    kind: &str,
+    plural: &str,
+) -> Api<DynamicObject> {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let ar =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    Api::all_with(client.clone(), &ar)
+}
+
+/// Collects the first phase: everything that depends only on the API server version and the
+/// Kubernetes target.
+pub async fn collect(
+    client: &kube::Client,
+    current: &Version,
+    k8s_target: &Version,
+) -> Result<Inventory> {
+    let skips = Skips(Mutex::new(Vec::new()));
+    let table = apis::table()?;
+    let kinds = apis::scan_kinds(table, current, k8s_target);
+    let all = ListParams::default();
+    let node_api = Api::<Node>::all(client.clone());
+    let ks_pod_api = Api::<Pod>::namespaced(client.clone(), "kube-system");
+    let cm_api = Api::<ConfigMap>::namespaced(client.clone(), "kube-system");
+    let deploy_api = Api::<Deployment>::all(client.clone());
+    let sts_api = Api::<StatefulSet>::all(client.clone());
+    let pdb_api = Api::<PodDisruptionBudget>::all(client.clone());
+    let apisvc_api = Api::<APIService>::all(client.clone());
+    let sc_api = Api::<StorageClass>::all(client.clone());
+    let ep_api = Api::<Endpoints>::namespaced(client.clone(), "kube-system");
+
+    let nodes = skips.soft(
+        "nodes",
+        false,
+        None,
+        list::list_all(&node_api, &all, "list nodes"),
+    );
+    let ks_pods = skips.soft(
+        "pods in kube-system",
+        false,
+        None,
+        list::list_all(&ks_pod_api, &all, "list pods in kube-system"),
+    );
+    let kubeadm = skips.soft(
+        "ConfigMap kube-system/kubeadm-config",
+        false,
+        None,
+        list::get_opt(
+            &cm_api,
+            "kubeadm-config",
+            "get ConfigMap kube-system/kubeadm-config",
+        ),
+    );
+    let deployments = skips.soft(
+        "deployments",
+        false,
+        None,
+        list::list_all(&deploy_api, &all, "list deployments"),
+    );
+    let statefulsets = skips.soft(
+        "statefulsets",
+        false,
+        None,
+        list::list_all(&sts_api, &all, "list statefulsets"),
+    );
+    let bare = skips.soft("pods (bare pods)", false, None, bare_pods(client));
+    let pdbs = skips.soft(
+        "poddisruptionbudgets",
+        false,
+        None,
+        list::list_all(&pdb_api, &all, "list poddisruptionbudgets"),
+    );
+    let apiservices = skips.soft(
+        "apiservices",
+        false,
+        None,
+        list::list_all(&apisvc_api, &all, "list apiservices"),
+    );
+    let webhooks = skips.soft("webhook configurations", false, None, webhooks(client));
+    let helm_all = skips.soft(
+        "Helm releases",
+        false,
+        None,
+        helm::list_revisions(client, None, None, true),
+    );
+    let storage = skips.soft(
+        "storageclasses",
+        false,
+        None,
+        list::list_all(&sc_api, &all, "list storageclasses"),
+    );
+    let ks = skips.soft(
+        "KubeSphere detection",
+        false,
+        None,
+        kubesphere::detect(client),
+    );
+    let cc = skips.soft(
+        "ClusterConfiguration ks-installer",
+        false,
+        Some(None),
+        kubesphere::cluster_configuration(client),
+    );
+    let etcd_ep = skips.soft(
+        "Endpoints kube-system/etcd",
+        true,
+        None,
+        list::get_opt(&ep_api, "etcd", "get Endpoints kube-system/etcd"),
+    );
+    let clusters = skips.soft(
+        "clusters.cluster.kubesphere.io",
+        false,
+        Some(None),
+        kubesphere::clusters(client),
+    );
+    let extensions = skips.soft(
+        "installplans.kubesphere.io",
+        false,
+        Some(Vec::new()),
+        install_plans(client),
+    );
+    let velero = skips.soft(
+        "backups.velero.io",
+        true,
+        Some(None),
+        velero_backups(client),
+    );
+    let stored = skips.soft(
+        "stored objects at deprecated APIs",
+        false,
+        None,
+        scan_stored(client, &kinds),
+    );
+    let metric = metric(client);
+
+    let (
+        nodes,
+        ks_pods,
+        kubeadm,
+        deployments,
+        statefulsets,
+        bare,
+        pdbs,
+        apiservices,
+        webhooks,
+        helm_all,
+        storage,
+        ks,
+        cc,
+        etcd_ep,
+        clusters,
+        extensions,
+        velero,
+        stored,
+        metric,
+    ) = tokio::join!(
+        nodes,
+        ks_pods,
+        kubeadm,
+        deployments,
+        statefulsets,
+        bare,
+        pdbs,
+        apiservices,
+        webhooks,
+        helm_all,
+        storage,
+        ks,
+        cc,
+        etcd_ep,
+        clusters,
+        extensions,
+        velero,
+        stored,
+        metric
+    );
+
+    let mut inv = Inventory {
+        nodes: nodes.unwrap_or_default(),
+        kube_system_pods: ks_pods.unwrap_or_default(),
+        deployments: deployments.unwrap_or_default(),
+        statefulsets: statefulsets.unwrap_or_default(),
+        bare_pods: bare.unwrap_or_default(),
+        pdbs: pdbs.unwrap_or_default(),
+        apiservices: apiservices.unwrap_or_default(),
+        storage_classes: storage.unwrap_or_default(),
+        clusters: clusters.flatten(),
+        extensions: extensions.unwrap_or_default(),
+        velero: velero.flatten(),
+        ..Default::default()
+    };
+    inv.kubeadm = kubeadm.flatten().and_then(|cm| {
+        cm.data
+            .as_ref()
+            .and_then(|d| d.get("ClusterConfiguration"))
+            .map(|t| parse_kubeadm_config(t))
+    });
+    if let Some((v, m, ready)) = webhooks {
+        inv.validating = v;
+        inv.mutating = m;
+        inv.webhook_endpoints = ready;
+    }
+    inv.kubesphere = ks.filter(|k| k.installed());
+    if let Some(Some(cc)) = &cc {
+        inv.ks_etcd_endpoint_ips =
+            kubesphere::field_str(cc, &["spec", "etcd", "endpointIps"]).map(str::to_string);
+    }
+    inv.etcd_endpoint_addresses = etcd_ep
+        .flatten()
+        .map(|ep| {
+            ep.subsets
+                .iter()
+                .flatten()
+                .flat_map(|s| s.addresses.iter().flatten())
+                .map(|a| a.ip.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some((uses, scanned)) = stored {
+        inv.stored_uses = uses;
+        inv.scanned = scanned;
+    }
+    match metric {
+        Ok(m) => inv.metric = Some(m),
+        Err(e) => {
+            let reason = match e.api_code() {
+                Some(code @ (401 | 403 | 404)) => format!("not readable ({code}): {e}"),
+                _ => e.to_string(),
+            };
+            if let Ok(mut v) = skips.0.lock() {
+                v.push(Skipped {
+                    check: "metric apiserver_requested_deprecated_apis (GET /metrics)".into(),
+                    reason,
+                    optional: true,
+                });
+            }
+        }
+    }
+    if let Some(revs) = helm_all {
+        match helm_manifest_uses(client, &revs, table).await {
+            Ok((uses, failures)) => {
+                inv.helm_uses = uses;
+                for (what, e) in failures {
+                    skips.record(&what, &e, false);
+                }
+            }
+            Err(e) => skips.record("Helm release manifests", &e, false),
+        }
+        inv.helm = revs;
+    }
+    inv.skipped = skips.0.into_inner().unwrap_or_default();
+    Ok(inv)
+}
+
+/// Collects KubeSphere 3.x IAM for the 3.3.1 role check (second phase, only on 3.x).
+pub async fn collect_iam(client: &kube::Client, inv: &mut Inventory) {
+    let skips = Skips(Mutex::new(Vec::new()));
+    if let Some(iam) = skips
+        .soft(
+            "KubeSphere IAM roles and bindings",
+            false,
+            None,
+            iam(client),
+        )
+        .await
+    {
+        inv.iam = Some(iam);
+    }
+    inv.skipped.extend(skips.0.into_inner().unwrap_or_default());
+}
+
+async fn bare_pods(client: &kube::Client) -> Result<Vec<ObjectRef>> {
+    let api: Api<Pod> = Api::all(client.clone());
+    let metas =
+        list::list_all_metadata(&api, &ListParams::default(), "list pods (metadata)").await?;
+    let candidates: Vec<(String, String)> = metas
+        .iter()
+        .filter(|p| {
+            !p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.controller == Some(true))
+                // Mirror pods of static pods are skipped by drain.
+                && !p
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"))
+        })
+        .filter_map(|p| Some((p.metadata.namespace.clone()?, p.metadata.name.clone()?)))
+        .collect();
+    // Finished pods do not block a drain: read the few candidates to see their phase.
+    let results: Vec<Result<Option<ObjectRef>>> = stream::iter(candidates)
+        .map(|(ns, name)| {
+            let client = client.clone();
+            async move {
+                let api: Api<Pod> = Api::namespaced(client, &ns);
+                let pod = list::get_opt(&api, &name, &format!("get pod {ns}/{name}")).await?;
+                let finished = pod
+                    .as_ref()
+                    .and_then(|p| p.status.as_ref())
+                    .and_then(|s| s.phase.as_deref())
+                    .is_some_and(|ph| ph == "Succeeded" || ph == "Failed");
+                Ok((pod.is_some() && !finished).then(|| ObjectRef::namespaced("Pod", &ns, &name)))
+            }
+        })
+        .buffer_unordered(SCAN_CONCURRENCY)
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for r in results {
+        if let Some(p) = r? {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+type Webhooks = (
+    Vec<ValidatingWebhookConfiguration>,
+    Vec<MutatingWebhookConfiguration>,
+    BTreeMap<(String, String), bool>,
+);
+
+async fn webhooks(client: &kube::Client) -> Result<Webhooks> {
+    let all = ListParams::default();
+    let vapi = Api::<ValidatingWebhookConfiguration>::all(client.clone());
+    let mapi = Api::<MutatingWebhookConfiguration>::all(client.clone());
+    let (v, m) = futures::try_join!(
+        list::list_all(&vapi, &all, "list validatingwebhookconfigurations"),
+        list::list_all(&mapi, &all, "list mutatingwebhookconfigurations"),
+    )?;
+    let mut services = BTreeSet::new();
+    for c in v
+        .iter()
+        .flat_map(|c| c.webhooks.iter().flatten().map(|w| &w.client_config))
+        .chain(
+            m.iter()
+                .flat_map(|c| c.webhooks.iter().flatten().map(|w| &w.client_config)),
+        )
+    {
+        if let Some(s) = &c.service {
+            services.insert((s.namespace.clone(), s.name.clone()));
+        }
+    }
+    let mut ready = BTreeMap::new();
+    for (ns, name) in services {
+        let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
+        let ep = list::get_opt(&api, &name, &format!("get endpoints {ns}/{name}")).await?;
+        let has = ep.is_some_and(|e| {
+            e.subsets
+                .iter()
+                .flatten()
+                .any(|s| s.addresses.as_ref().is_some_and(|a| !a.is_empty()))
+        });
+        ready.insert((ns, name), has);
+    }
+    Ok((v, m, ready))
+}
+
+async fn install_plans(client: &kube::Client) -> Result<Vec<Extension>> {
+    let api: Api<DynamicObject> =
+        Api::all_with(client.clone(), &kubesphere::install_plan_resource());
+    let objs = list::list_all(
+        &api,
+        &ListParams::default(),
+        "list installplans.kubesphere.io",
+    )
+    .await?;
+    Ok(objs
+        .iter()
+        .map(|o| Extension {
+            name: o.metadata.name.clone().unwrap_or_default(),
+            version: kubesphere::field_str(o, &["spec", "extension", "version"])
+                .or_else(|| kubesphere::field_str(o, &["status", "version"]))
+                .unwrap_or("-")
+                .to_string(),
+            state: kubesphere::field_str(o, &["status", "state"])
+                .unwrap_or("-")
+                .to_string(),
+            clusters: kubesphere::field(o, &["status", "clusterSchedulingStatuses"])
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+async fn velero_backups(client: &kube::Client) -> Result<Option<Vec<VeleroBackup>>> {
+    let api = dynamic_api(client, "velero.io/v1", "Backup", "backups");
+    let objs = list::list_all(&api, &ListParams::default(), "list backups.velero.io").await?;
+    let mut out: Vec<VeleroBackup> = objs
+        .iter()
+        .map(|o| VeleroBackup {
+            name: o.metadata.name.clone().unwrap_or_default(),
+            phase: kubesphere::field_str(o, &["status", "phase"])
+                .unwrap_or("-")
+                .to_string(),
+            completed: kubesphere::field_str(o, &["status", "completionTimestamp"])
+                .unwrap_or("")
+                .to_string(),
+        })
+        .collect();
+    out.sort_by(|a, b| b.completed.cmp(&a.completed));
+    Ok(Some(out))
+}
+
+async fn metric(client: &kube::Client) -> Result<Vec<apis::MetricUse>> {
+    let request = http::Request::get("/metrics")
+        .body(Vec::new())
+        .map_err(|e| Error::parse("request for /metrics", e))?;
+    let text = list::retry_read("get /metrics", || client.request_text(request.clone())).await?;
+    Ok(apis::parse_deprecated_metric(&text))
+}
+
+type Scan = (Vec<StoredUse>, Vec<(String, String)>);
+
+/// Lists every kind of the path's table entries, metadata only, and keeps the objects whose
+/// last-applied annotation or managedFields name a table apiVersion.
+async fn scan_stored(client: &kube::Client, kinds: &[ScanKind]) -> Result<Scan> {
+    let table = apis::table()?;
+    let results: Vec<Result<(Vec<StoredUse>, (String, String))>> =
+        stream::iter(kinds.iter().cloned())
+            .map(|k| {
+                let client = client.clone();
+                async move {
+                    for candidate in &k.candidates {
+                        let api = dynamic_api(&client, candidate, &k.kind, &k.resource);
+                        let action = format!("list {}.{} (metadata)", k.resource, candidate);
+                        match list::list_all_metadata(&api, &ListParams::default(), &action).await {
+                            Ok(items) => {
+                                let mut uses = Vec::new();
+                                for item in items {
+                                    let m = &item.metadata;
+                                    let last_applied = m
+                                        .annotations
+                                        .as_ref()
+                                        .and_then(|a| {
+                                            a.get(
+                                                "kubectl.kubernetes.io/last-applied-configuration",
+                                            )
+                                        })
+                                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                                        .filter(|v| {
+                                            v.get("kind").and_then(Value::as_str)
+                                                == Some(k.kind.as_str())
+                                        })
+                                        .and_then(|v| {
+                                            v.get("apiVersion")
+                                                .and_then(Value::as_str)
+                                                .map(str::to_string)
+                                        });
+                                    let managed: Vec<(String, String)> = m
+                                        .managed_fields
+                                        .iter()
+                                        .flatten()
+                                        .map(|f| {
+                                            (
+                                                f.manager.clone().unwrap_or_default(),
+                                                f.api_version.clone().unwrap_or_default(),
+                                            )
+                                        })
+                                        .collect();
+                                    let hit = last_applied
+                                        .iter()
+                                        .chain(managed.iter().map(|(_, v)| v))
+                                        .any(|v| apis::lookup(table, v, &k.kind).is_some());
+                                    if hit {
+                                        let name = m.name.clone().unwrap_or_default();
+                                        let object = match &m.namespace {
+                                            Some(ns) => ObjectRef::namespaced(&k.kind, ns, &name),
+                                            None => ObjectRef::cluster(&k.kind, &name),
+                                        };
+                                        uses.push(StoredUse {
+                                            object,
+                                            served_as: candidate.clone(),
+                                            last_applied,
+                                            managed,
+                                        });
+                                    }
+                                }
+                                return Ok((uses, (k.kind.clone(), candidate.clone())));
+                            }
+                            Err(e) if e.is_not_found() => continue,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok((Vec::new(), (k.kind.clone(), "not served".to_string())))
+                }
+            })
+            .buffer_unordered(SCAN_CONCURRENCY)
+            .collect()
+            .await;
+    let mut uses = Vec::new();
+    let mut scanned = Vec::new();
+    for r in results {
+        let (u, s) = r?;
+        uses.extend(u);
+        scanned.push(s);
+    }
+    uses.sort_by(|a, b| a.object.cmp(&b.object));
+    scanned.sort();
+    Ok((uses, scanned))
+}
+
+type HelmScan = (Vec<HelmUse>, Vec<(String, Error)>);
+
+/// Reads the deployed revision of every release (only that one: a removed API in a superseded
+/// revision is history, as pluto and kubent also judge) and keeps its table apiVersions.
+async fn helm_manifest_uses(
+    client: &kube::Client,
+    revisions: &[Revision],
+    table: &[apis::ApiEntry],
+) -> Result<HelmScan> {
+    let mut deployed: Vec<Revision> = Vec::new();
+    for r in helm::latest(revisions) {
+        if let Some(d) = helm::last_deployed(revisions, &r.namespace, &r.name) {
+            deployed.push(d.clone());
+        }
+    }
+    let results: Vec<(Revision, Result<helm::Release>)> = stream::iter(deployed)
+        .map(|r| {
+            let client = client.clone();
+            async move {
+                let rel = helm::read_release(&client, &r).await;
+                (r, rel)
+            }
+        })
+        .buffer_unordered(SCAN_CONCURRENCY)
+        .collect()
+        .await;
+    let mut uses = Vec::new();
+    let mut failures = Vec::new();
+    for (r, rel) in results {
+        match rel {
+            Ok(rel) => {
+                for o in apis::manifest_objects(&rel.manifest) {
+                    if apis::lookup(table, &o.api_version, &o.kind).is_some() {
+                        uses.push(HelmUse {
+                            namespace: r.namespace.clone(),
+                            release: r.name.clone(),
+                            revision: r.revision,
+                            storage_object: r.object.clone(),
+                            api_version: o.api_version,
+                            kind: o.kind,
+                            name: o.name,
+                        });
+                    }
+                }
+            }
+            Err(e) => failures.push((
+                format!("Helm release {}/{} manifest", r.namespace, r.name),
+                e,
+            )),
+        }
+    }
+    uses.sort_by(|a, b| {
+        (&a.namespace, &a.release, &a.kind, &a.name).cmp(&(
+            &b.namespace,
+            &b.release,
+            &b.kind,
+            &b.name,
+        ))
+    });
+    Ok((uses, failures))
+}
+
+fn aggregation(annotations: Option<&BTreeMap<String, String>>) -> Vec<String> {
+    annotations
+        .and_then(|a| a.get("iam.kubesphere.io/aggregation-roles"))
+        .and_then(|t| serde_json::from_str::<Vec<String>>(t).ok())
+        .unwrap_or_default()
+}
+
+fn binding_from(kind: &str, o: &DynamicObject) -> BindingMeta {
+    let mut users: Vec<String> = kubesphere::field(o, &["subjects"])
+        .and_then(Value::as_array)
+        .map(|s| {
+            s.iter()
+                .filter(|x| x.get("kind").and_then(Value::as_str) == Some("User"))
+                .filter_map(|x| x.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(u) = o
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("iam.kubesphere.io/user-ref"))
+        && !users.contains(u)
+    {
+        users.push(u.clone());
+    }
+    BindingMeta {
+        kind: kind.into(),
+        namespace: o.metadata.namespace.clone(),
+        name: o.metadata.name.clone().unwrap_or_default(),
+        role: kubesphere::field_str(o, &["roleRef", "name"])
+            .unwrap_or_default()
+            .to_string(),
+        users,
+    }
+}
+
+async fn iam(client: &kube::Client) -> Result<Iam> {
+    let all = ListParams::default();
+    let gr = dynamic_api(
+        client,
+        "iam.kubesphere.io/v1alpha2",
+        "GlobalRole",
+        "globalroles",
+    );
+    let grb = dynamic_api(
+        client,
+        "iam.kubesphere.io/v1alpha2",
+        "GlobalRoleBinding",
+        "globalrolebindings",
+    );
+    let wr = dynamic_api(
+        client,
+        "iam.kubesphere.io/v1alpha2",
+        "WorkspaceRole",
+        "workspaceroles",
+    );
+    let wrb = dynamic_api(
+        client,
+        "iam.kubesphere.io/v1alpha2",
+        "WorkspaceRoleBinding",
+        "workspacerolebindings",
+    );
+    let role_api = Api::<Role>::all(client.clone());
+    let rb_api = Api::<RoleBinding>::all(client.clone());
+    let (gr, grb, wr, wrb, roles, rbs) = futures::try_join!(
+        list::list_all_metadata(&gr, &all, "list globalroles.iam.kubesphere.io (metadata)"),
+        list::list_all(&grb, &all, "list globalrolebindings.iam.kubesphere.io"),
+        list::list_all_metadata(
+            &wr,
+            &all,
+            "list workspaceroles.iam.kubesphere.io (metadata)"
+        ),
+        list::list_all(&wrb, &all, "list workspacerolebindings.iam.kubesphere.io"),
+        list::list_all_metadata(&role_api, &all, "list roles (metadata)"),
+        list::list_all(&rb_api, &all, "list rolebindings"),
+    )?;
+    let mut out = Iam::default();
+    let meta =
+        |kind: &str, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| RoleMeta {
+            kind: kind.into(),
+            namespace: m.namespace.clone(),
+            name: m.name.clone().unwrap_or_default(),
+            labels: m.labels.clone().unwrap_or_default(),
+            aggregation: aggregation(m.annotations.as_ref()),
+        };
+    out.roles
+        .extend(gr.iter().map(|r| meta("GlobalRole", &r.metadata)));
+    out.roles
+        .extend(wr.iter().map(|r| meta("WorkspaceRole", &r.metadata)));
+    out.roles
+        .extend(roles.iter().map(|r| meta("Role", &r.metadata)));
+    out.bindings
+        .extend(grb.iter().map(|o| binding_from("GlobalRoleBinding", o)));
+    out.bindings
+        .extend(wrb.iter().map(|o| binding_from("WorkspaceRoleBinding", o)));
+    out.bindings
+        .extend(rbs.iter().filter(|b| b.role_ref.kind == "Role").map(|b| {
+            BindingMeta {
+                kind: "RoleBinding".into(),
+                namespace: b.metadata.namespace.clone(),
+                name: b.metadata.name.clone().unwrap_or_default(),
+                role: b.role_ref.name.clone(),
+                users: b
+                    .subjects
+                    .iter()
+                    .flatten()
+                    .filter(|s| s.kind == "User")
+                    .map(|s| s.name.clone())
+                    .collect(),
+            }
+        }));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn v(s: &str) -> Version {
+        s.parse().unwrap()
+    }
+
+    fn node(labels: serde_json::Value, provider: Option<&str>) -> Node {
+        serde_json::from_value(
+            json!({"metadata": {"name": "n", "labels": labels}, "spec": {"providerID": provider}}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn kubeadm_config_is_read() {
+        let cfg = parse_kubeadm_config(
+            "apiServer:\n  certSANs:\n  - lb.kubesphere.local\napiVersion: kubeadm.k8s.io/v1beta3\ncontrolPlaneEndpoint: lb.kubesphere.local:6443\netcd:\n  external:\n    endpoints:\n    - https://10.0.0.1:2379\nkubernetesVersion: v1.26.15\n",
+        );
+        assert_eq!(cfg.kubernetes_version.as_deref(), Some("v1.26.15"));
+        assert!(cfg.external_etcd);
+        assert_eq!(
+            cfg.etcd_endpoints,
+            vec!["https://10.0.0.1:2379".to_string()]
+        );
+        let local = parse_kubeadm_config("etcd:\n  local:\n    dataDir: /var/lib/etcd\n");
+        assert!(!local.external_etcd);
+        assert!(
+            parse_kubeadm_config(": not yaml [")
+                .kubernetes_version
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn builds_are_told_apart() {
+        let plain = KubeadmConfig::default();
+        let kk = KubeadmConfig {
+            control_plane_endpoint: Some("lb.kubesphere.local:6443".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            detect_build(&v("v1.26.15"), Some(&plain), &[]).kind,
+            BuildKind::Kubeadm
+        );
+        assert_eq!(
+            detect_build(&v("v1.26.15"), Some(&kk), &[]).kind,
+            BuildKind::Kubekey
+        );
+        assert_eq!(
+            detect_build(
+                &v("v1.26.15"),
+                Some(&plain),
+                &[node(json!({"kubekey.kubesphere.io/role": "x"}), None)]
+            )
+            .kind,
+            BuildKind::Kubekey
+        );
+        assert_eq!(
+            detect_build(&v("v1.26.15+k3s1"), None, &[]).kind,
+            BuildKind::K3s
+        );
+        assert_eq!(
+            detect_build(&v("v1.26.15+rke2r1"), None, &[]).kind,
+            BuildKind::Rke2
+        );
+        assert_eq!(
+            detect_build(&v("v1.26.15-eks-4f4795d"), None, &[]).kind,
+            BuildKind::Eks
+        );
+        assert_eq!(
+            detect_build(&v("v1.28.2-gke.100"), None, &[]).kind,
+            BuildKind::Gke
+        );
+        assert_eq!(
+            detect_build(
+                &v("v1.28.2"),
+                None,
+                &[node(
+                    json!({"kubernetes.azure.com/cluster": "x"}),
+                    Some("azure:///subscriptions/x")
+                )]
+            )
+            .kind,
+            BuildKind::Aks
+        );
+        let unknown = detect_build(
+            &v("v1.28.2"),
+            None,
+            &[node(json!({}), Some("aws:///eu-west-1a/i-1"))],
+        );
+        assert_eq!(unknown.kind, BuildKind::Unknown);
+        assert!(!unknown.evidence.is_empty());
+    }
+}
