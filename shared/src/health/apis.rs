@@ -22,7 +22,7 @@ use k8s_openapi::{
 };
 use kube::{Api, api::ListParams};
 
-use super::{Ctx, Finding, Outcome};
+use super::{Ctx, Finding, Outcome, count};
 use crate::list;
 
 pub(super) async fn run_api_services(ctx: &Ctx<'_>) -> Outcome {
@@ -30,8 +30,8 @@ pub(super) async fn run_api_services(ctx: &Ctx<'_>) -> Outcome {
     let services = list::list_all(&api, &ListParams::default(), "list apiservices").await?;
     let findings: Vec<Finding> = services.iter().filter_map(api_service).collect();
     let summary = format!(
-        "{} APIServices, {} Available",
-        services.len(),
+        "{}, {} Available",
+        count(services.len(), "APIService"),
         services.len() - findings.len()
     );
     Ok((summary, findings))
@@ -182,10 +182,12 @@ pub(super) async fn run_webhooks(ctx: &Ctx<'_>) -> Outcome {
         .filter_map(|h| webhook_finding(h, endpoints.get(&h.service).copied().flatten()))
         .collect();
     let summary = format!(
-        "{} webhook configurations, {} fail-closed webhooks: {}",
-        validating.len() + mutating.len(),
-        hooks.len(),
-        if findings.is_empty() {
+        "{}, {}: {}",
+        count(validating.len() + mutating.len(), "webhook configuration"),
+        count(hooks.len(), "fail-closed webhook"),
+        if hooks.is_empty() {
+            "nothing to reach".to_string()
+        } else if findings.is_empty() {
             "all have ready endpoints".to_string()
         } else {
             format!("{} without ready endpoints", findings.len())

@@ -19,7 +19,7 @@ use crate::{
     version::Version,
 };
 
-use super::{Ctx, Finding, Outcome};
+use super::{Ctx, Finding, Outcome, count};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let client = ctx.client;
@@ -35,7 +35,12 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_else(|| "of unknown version".into()),
-        detected.role
+        match detected.role {
+            ks::Role::Host => "host",
+            ks::Role::Member => "member",
+            ks::Role::None => "single cluster",
+            ks::Role::Unknown => "role unknown",
+        }
     )];
     if !detected.is_v4()
         && let Some(cc) = ks::cluster_configuration(client).await?
@@ -46,10 +51,9 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
         let members = clusters.iter().filter(|c| !c.host).count();
         if !clusters.is_empty() {
             parts.push(format!(
-                "{} cluster{} ({members} member{})",
-                clusters.len(),
-                plural(clusters.len()),
-                plural(members)
+                "{} ({})",
+                count(clusters.len(), "cluster"),
+                count(members, "member")
             ));
         }
         for c in &clusters {
@@ -67,11 +71,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
         {
             Ok(plans) => {
                 if !plans.is_empty() {
-                    parts.push(format!(
-                        "{} install plan{}",
-                        plans.len(),
-                        plural(plans.len())
-                    ));
+                    parts.push(count(plans.len(), "install plan"));
                 }
                 for p in &plans {
                     findings.extend(install_plan_findings(p));
@@ -83,10 +83,6 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
         }
     }
     Ok((parts.join(", "), findings))
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// 3.x: components the installer marked `failed` in the ClusterConfiguration status, at the

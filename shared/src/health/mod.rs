@@ -377,6 +377,15 @@ async fn wait(
     }
 }
 
+/// `1 node`, `2 nodes`: a count with its noun in the right number.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `1m30s`, `45s`, `5m`.
 fn human(d: Duration) -> String {
     let secs = d.as_secs();
@@ -459,5 +468,7 @@ mod tests {
         assert_eq!(human(Duration::from_secs(90)), "1m30s");
         assert_eq!(human(Duration::from_secs(300)), "5m");
         assert_eq!(human(Duration::from_millis(4500)), "4s");
+        assert_eq!(count(1, "node"), "1 node");
+        assert_eq!(count(0, "PVC"), "0 PVCs");
     }
 }

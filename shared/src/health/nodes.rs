@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::Node;
 use kube::{Api, api::ListParams};
 
-use super::{Ctx, Finding, Outcome};
+use super::{Ctx, Finding, Outcome, count};
 use crate::{
     list,
     version::{Skew, Version, node_skew},
@@ -36,7 +36,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
         (Some(a), Some(b)) => format!(", kubelets {a} to {b}"),
         _ => String::new(),
     };
-    let summary = format!("{} nodes, {ready} Ready{versions}", nodes.len());
+    let summary = format!("{}, {ready} Ready{versions}", count(nodes.len(), "node"));
     Ok((summary, findings))
 }
 

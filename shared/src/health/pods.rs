@@ -17,7 +17,7 @@ use k8s_openapi::api::{
 };
 use kube::{Api, api::ListParams};
 
-use super::{Ctx, Finding, Outcome};
+use super::{Ctx, Finding, Outcome, count};
 use crate::list;
 
 /// What to make of one pod.
@@ -59,11 +59,16 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let bad = findings.len();
     let summary = if bad == 0 {
         format!(
-            "{total} pods {}: all Running and Ready, or Succeeded",
+            "{} {}: all Running and Ready, or Succeeded",
+            count(total, "pod"),
             scope.describe()
         )
     } else {
-        format!("{total} pods {}: {bad} not healthy", scope.describe())
+        format!(
+            "{} {}: {bad} not healthy",
+            count(total, "pod"),
+            scope.describe()
+        )
     };
     Ok((summary, findings))
 }

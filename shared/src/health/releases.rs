@@ -10,7 +10,7 @@ use crate::{
     kubesphere::{CONTROLS_NAMESPACE, SYSTEM_NAMESPACE},
 };
 
-use super::{Ctx, Finding, Outcome};
+use super::{Ctx, Finding, Outcome, count};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let client = ctx.client;
@@ -31,7 +31,10 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let latest = helm::latest(&revisions);
     let findings: Vec<Finding> = latest.iter().filter_map(|r| judge(r, &revisions)).collect();
     let deployed = latest.iter().filter(|r| r.status == "deployed").count();
-    let summary = format!("{} releases {where_}: {deployed} deployed", latest.len());
+    let summary = format!(
+        "{} {where_}: {deployed} deployed",
+        count(latest.len(), "release")
+    );
     Ok((summary, findings))
 }
 

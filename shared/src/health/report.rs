@@ -338,14 +338,17 @@ impl Report for HealthReport {
                 c.summary.clone().into(),
             ];
             if wide {
-                let objects: Vec<String> = c
-                    .objects
-                    .iter()
-                    .map(|f| match &f.namespace {
+                let mut objects: Vec<String> = Vec::new();
+                for f in &c.objects {
+                    let name = match &f.namespace {
                         Some(ns) => format!("{}/{ns}/{}", f.kind.to_lowercase(), f.name),
                         None => f.object(),
-                    })
-                    .collect();
+                    };
+                    // One object can carry several findings (worker-4: version and skew).
+                    if !objects.contains(&name) {
+                        objects.push(name);
+                    }
+                }
                 row.push(objects.join(",").into());
             }
             table.row(row);

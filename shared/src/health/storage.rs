@@ -11,7 +11,7 @@ use k8s_openapi::api::{
 };
 use kube::{Api, api::ListParams};
 
-use super::{Ctx, Finding, Outcome};
+use super::{Ctx, Finding, Outcome, count};
 use crate::list;
 
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
@@ -34,9 +34,9 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
         .filter(|c| phase_of_claim(c) == "Bound")
         .count();
     let summary = format!(
-        "{} PVCs ({bound} Bound), {} PVs",
-        claims.len(),
-        volumes.len()
+        "{} ({bound} Bound), {}",
+        count(claims.len(), "PVC"),
+        count(volumes.len(), "PV")
     );
     Ok((summary, findings))
 }

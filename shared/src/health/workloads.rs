@@ -7,7 +7,7 @@
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::{Api, api::ListParams};
 
-use super::{Ctx, Finding, Outcome};
+use super::{Ctx, Finding, Outcome, count};
 use crate::list;
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
@@ -38,10 +38,10 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     }
     let total: usize = counts.iter().sum();
     let summary = format!(
-        "{} deployments, {} statefulsets, {} daemonsets {}: {}",
-        counts[0],
-        counts[1],
-        counts[2],
+        "{}, {}, {} {}: {}",
+        count(counts[0], "deployment"),
+        count(counts[1], "statefulset"),
+        count(counts[2], "daemonset"),
         scope.describe(),
         if findings.is_empty() {
             "all rolled out".to_string()
