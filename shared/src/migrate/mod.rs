@@ -1,23 +1,127 @@
-//! `kubectl ks-migrate`.
+//! `kubectl ks-migrate host|member|gateway`: the KubeSphere v3.4 → v4.1 migration of
+//! upstream's `upgrade.sh`, as one safe, resumable command.
+//!
+//! Flow for `host`/`member`: validate the values file ([`values`]); connect; read the journal
+//! ([`journal`]); a cluster already on v4 with no run in progress is left alone; run every
+//! pre-check ([`precheck`]) and refuse on any failure; confirm (a prompt on a terminal,
+//! `--yes` otherwise); then run the steps ([`steps`]) in order, journaling each, backing up
+//! first ([`backup`]) and logging every helm call and API change ([`helm`]). `gateway`
+//! ([`gateway`]) runs ks-upgrade's dynamic-upgrade Job per v3 gateway. `--dry-run` shows every
+//! step's objects, patches and helm argument vectors and changes nothing.
 
-use std::process::ExitCode;
+pub mod backup;
+pub mod gateway;
+pub mod helm;
+pub mod journal;
+pub mod precheck;
+pub mod steps;
+pub mod values;
 
-use clap::Parser;
+use std::{
+    io::{IsTerminal, Write},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use self::{
+    helm::{Helm, Log},
+    journal::{Journal, State},
+    precheck::Check,
+    steps::{Ctx, Progress, Settings},
+};
 use crate::{
     ExitStatus, Result,
-    cli::{KubeArgs, OutputArgs},
+    cli::{KubeArgs, OutputArgs, parse_duration},
+    error::Error,
+    kubesphere::Role,
+    output::{Report, Style, table::Table},
     run::Printer,
 };
+
+/// The chart upstream's `upgrade.sh` pulls.
+pub const CHART_URL: &str = "https://charts.kubesphere.io/main/ks-core-1.1.5.tgz";
+/// Where upstream keeps it.
+pub const DEFAULT_CHART: &str = "charts/ks-core";
+/// Upstream's values file name.
+pub const DEFAULT_VALUES: &str = "ks-core-values.yaml";
 
 /// Migrate KubeSphere v3.4 to v4.1 (host, member, gateway) with pre-checks, backup and a resumable journal
 #[derive(Debug, Parser)]
 #[command(name = "kubectl ks-migrate", version = crate::VERSION)]
 pub struct Args {
+    #[command(subcommand)]
+    target: Target,
+    #[command(flatten)]
+    opts: Opts,
     #[command(flatten)]
     kube: KubeArgs,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+/// What to migrate.
+#[derive(Debug, Clone, Subcommand)]
+enum Target {
+    /// Migrate the host cluster (or a single cluster) to KubeSphere v4.1
+    Host,
+    /// Migrate a member cluster to KubeSphere v4.1 (after the host)
+    Member,
+    /// Upgrade v3 gateways (after host and members): NAME, or `all`; without one, list them
+    Gateway {
+        /// A gateway (`kubesphere-router-<namespace>`) or `all`
+        name: Option<String>,
+    },
+}
+
+/// The migration's flags.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Migration")]
+struct Opts {
+    /// Upstream's ks-core-values.yaml (default: ./ks-core-values.yaml)
+    #[arg(short = 'f', long = "values", value_name = "PATH", global = true)]
+    values: Option<PathBuf>,
+    /// The ks-core chart, a directory or .tgz (default: ./charts/ks-core, pulled with helm when absent)
+    #[arg(long, value_name = "PATH", global = true)]
+    chart: Option<PathBuf>,
+    /// Do not ask for confirmation (required without a terminal)
+    #[arg(short = 'y', long, global = true)]
+    yes: bool,
+    /// Show every step's objects, patches and helm arguments; change nothing
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// Where the backup, the log and the journal copy go (default: ./ks-migrate-backup-<timestamp>)
+    #[arg(long, value_name = "DIR", global = true)]
+    backup_dir: Option<PathBuf>,
+    /// The helm executable (default: helm on PATH)
+    #[arg(long, value_name = "PATH", global = true)]
+    helm: Option<PathBuf>,
+    /// Image registry of KubeSphere and ks-upgrade
+    #[arg(
+        long,
+        value_name = "REGISTRY",
+        default_value = "docker.io",
+        global = true
+    )]
+    image_registry: String,
+    /// Image registry of the extensions (upstream's EXTENSION_IMAGE_REGISTRY)
+    #[arg(long, value_name = "REGISTRY", global = true)]
+    extension_image_registry: Option<String>,
+    /// KubeSphere and ks-upgrade image tag
+    #[arg(long, value_name = "TAG", default_value = "v4.1.3", global = true)]
+    tag: String,
+    /// helm upgrade --timeout
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration, global = true)]
+    timeout: Duration,
+    /// How long to wait for the prepare-upgrade and dynamic-upgrade Jobs
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, global = true)]
+    job_timeout: Duration,
+    /// Turn a failing pre-check into a warning (repeatable; see the docs for the codes)
+    #[arg(long = "ignore-check", value_name = "CODE", global = true)]
+    ignore_checks: Vec<String>,
 }
 
 /// Entry point of the `kubectl-ks-migrate` binary.
@@ -25,7 +129,875 @@ pub fn main() -> ExitCode {
     crate::run::run(command)
 }
 
-async fn command(args: Args, _printer: Printer) -> Result<ExitStatus> {
-    let _ = (args.kube, args.output);
+async fn command(args: Args, printer: Printer) -> Result<ExitStatus> {
+    args.output
+        .output
+        .require_not_markdown("kubectl ks-migrate")?;
+    match args.target.clone() {
+        Target::Host => migrate(args, Role::Host, printer).await,
+        Target::Member => migrate(args, Role::Member, printer).await,
+        Target::Gateway { name } => gateways(args, name, printer).await,
+    }
+}
+
+/// One step in the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    /// Journal key.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Destructive?
+    pub destructive: bool,
+    /// `done`, `skipped` (done by an earlier run), `planned` (dry run), `failed`, `pending`.
+    pub state: String,
+    /// Outcome.
+    pub detail: String,
+    /// What it did, or would do.
+    pub actions: Vec<String>,
+}
+
+/// The command's report (`-o json|yaml`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Migration {
+    /// `kupgrade.dev/v1alpha1`.
+    pub api_version: &'static str,
+    /// `Migration`.
+    pub kind: &'static str,
+    /// `host`, `member` or `gateway`.
+    pub target: String,
+    /// Dry run?
+    pub dry_run: bool,
+    /// `migrated`, `already-migrated`, `refused`, `planned`, `failed`, `listed`.
+    pub outcome: String,
+    /// The backup directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_dir: Option<String>,
+    /// Pre-checks.
+    pub checks: Vec<Check>,
+    /// The ks-upgrade jobs, in run order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<values::Job>,
+    /// Gateways (gateway target).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<gateway::Gateway>,
+    /// Steps.
+    pub steps: Vec<StepReport>,
+}
+
+impl Report for Migration {
+    fn render_table(&self, out: &mut dyn Write, style: &Style, _wide: bool) -> std::io::Result<()> {
+        if !self.checks.is_empty() {
+            let mut t = Table::new(&["PRE-CHECK", "RESULT", "MESSAGE"]);
+            for c in &self.checks {
+                let result = if c.ok {
+                    style.good("ok")
+                } else if c.ignored {
+                    style.warn("ignored")
+                } else {
+                    style.bad("FAIL")
+                };
+                t.row(vec![c.code.into(), result.into(), c.message.clone().into()]);
+            }
+            t.write(out)?;
+            for c in self.checks.iter().filter(|c| !c.ok) {
+                if let Some(h) = &c.hint {
+                    writeln!(out, "  {}: {h}", c.code)?;
+                }
+            }
+            writeln!(out)?;
+        }
+        if !self.jobs.is_empty() {
+            let mut t = Table::new(&["ORDER", "KS-UPGRADE JOB", "PRIORITY", "EXTENSION", "FROM"]);
+            for (i, j) in self.jobs.iter().enumerate() {
+                t.row(vec![
+                    (i + 1).to_string().into(),
+                    j.name.clone().into(),
+                    j.priority.to_string().into(),
+                    j.extension.clone().unwrap_or_else(|| "-".into()).into(),
+                    j.source.into(),
+                ]);
+            }
+            t.write(out)?;
+            writeln!(out)?;
+        }
+        if !self.gateways.is_empty() {
+            let mut t = Table::new(&["GATEWAY", "STATE", "V4 RELEASE", "RELEASES"]);
+            for g in &self.gateways {
+                t.row(vec![
+                    g.name.clone().into(),
+                    if g.pending { "v3" } else { "upgraded" }.into(),
+                    g.new_release.clone().into(),
+                    g.releases.join(", ").into(),
+                ]);
+            }
+            t.write(out)?;
+            writeln!(out)?;
+        }
+        let m = self.steps.len();
+        for (i, s) in self.steps.iter().enumerate() {
+            let state = match s.state.as_str() {
+                "done" | "skipped" => style.good(&s.state),
+                "failed" => style.bad(&s.state),
+                other => style.warn(other),
+            };
+            let detail = if s.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", s.detail)
+            };
+            writeln!(out, "[{}/{m}] {} {}{detail}", i + 1, s.title, state)?;
+            for a in &s.actions {
+                writeln!(out, "      {a}")?;
+            }
+        }
+        if let Some(d) = &self.backup_dir {
+            writeln!(out, "backup, log and journal copy: {d}")?;
+        }
+        writeln!(out, "outcome: {}", self.outcome)
+    }
+}
+
+impl Migration {
+    fn new(target: &str, dry_run: bool) -> Self {
+        Self {
+            api_version: "kupgrade.dev/v1alpha1",
+            kind: "Migration",
+            target: target.into(),
+            dry_run,
+            outcome: String::new(),
+            backup_dir: None,
+            checks: Vec::new(),
+            jobs: Vec::new(),
+            gateways: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+}
+
+fn print_report(printer: &mut Printer, args: &Args, report: &Migration) -> Result<()> {
+    let style = printer.out_style.clone();
+    crate::output::render(report, &args.output.output, &style, printer.out())?;
+    crate::run::flush(printer)
+}
+
+/// A Go duration for helm (`30m`, `90s`).
+pub fn go_duration(d: Duration) -> String {
+    let s = d.as_secs().max(1);
+    if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn resolve_values(opts: &Opts) -> Result<PathBuf> {
+    match &opts.values {
+        Some(p) if p.is_file() => Ok(p.clone()),
+        Some(p) => Err(Error::usage(format!(
+            "values file `{}` does not exist",
+            p.display()
+        ))),
+        None if Path::new(DEFAULT_VALUES).is_file() => Ok(PathBuf::from(DEFAULT_VALUES)),
+        None => Err(Error::usage(format!(
+            "no values file: pass -f PATH to upstream's {DEFAULT_VALUES} (or put it in the current directory)"
+        ))),
+    }
+}
+
+/// The chart: `--chart`, `./charts/ks-core`, or pulled with helm (as upstream does).
+async fn resolve_chart(
+    opts: &Opts,
+    helm: &Helm,
+    log: &Log,
+    printer: &mut Printer,
+) -> Result<String> {
+    if let Some(c) = &opts.chart {
+        if c.exists() {
+            return Ok(c.display().to_string());
+        }
+        return Err(Error::usage(format!(
+            "chart `{}` does not exist",
+            c.display()
+        )));
+    }
+    if Path::new(DEFAULT_CHART).exists() {
+        return Ok(DEFAULT_CHART.into());
+    }
+    printer.note(&format!(
+        "pulling {CHART_URL} into ./charts (as upstream's upgrade.sh does)"
+    ));
+    let args: Vec<String> = ["pull", CHART_URL, "--untar", "-d", "charts"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    helm.output(&args, log, false).await?;
+    if Path::new(DEFAULT_CHART).exists() {
+        Ok(DEFAULT_CHART.into())
+    } else {
+        Err(Error::Command {
+            command: helm.show(&args),
+            reason: format!("{DEFAULT_CHART} is still missing"),
+        })
+    }
+}
+
+/// Asks on a terminal; refuses without one unless `--yes`.
+async fn confirm(printer: &mut Printer, opts: &Opts, lines: &[String]) -> Result<()> {
+    if opts.dry_run || opts.yes {
+        return Ok(());
+    }
+    if !(printer.interactive && std::io::stdin().is_terminal()) {
+        return Err(Error::usage(
+            "refusing to change the cluster without a terminal to confirm on: pass --yes to run unattended (or --dry-run to see the plan)",
+        ));
+    }
+    for l in lines {
+        printer.note(l);
+    }
+    let _ = write!(printer.err(), "Proceed? [y/N] ");
+    let _ = printer.err().flush();
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut s = String::new();
+        std::io::stdin().read_line(&mut s).map(|_| s)
+    })
+    .await
+    .map_err(|e| Error::usage(format!("cannot read the answer: {e}")))?
+    .map_err(|e| Error::io("read the answer", "<stdin>", e))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::refused("not confirmed; nothing was changed", None))
+    }
+}
+
+/// A step to run: its journal key, and what runs it.
+struct Planned {
+    key: String,
+    title: String,
+    destructive: bool,
+    gateway: Option<String>,
+}
+
+async fn run_one(ctx: &mut Ctx, p: &Planned) -> Result<String> {
+    match &p.gateway {
+        Some(gw) => gateway::upgrade(ctx, gw).await,
+        None => steps::run(&p.key, ctx).await,
+    }
+}
+
+async fn recheck_one(ctx: &Ctx, p: &Planned) -> Result<bool> {
+    match &p.gateway {
+        Some(gw) => Ok(gateway::new_release_deployed(&ctx.client, gw)
+            .await?
+            .is_some()),
+        None => steps::recheck(&p.key, ctx).await,
+    }
+}
+
+/// Runs the planned steps in order, resuming after the last done one.
+async fn run_steps(
+    ctx: &mut Ctx,
+    store: Option<&journal::Store>,
+    journal: &mut Journal,
+    planned: &[Planned],
+    report: &mut Vec<StepReport>,
+) -> Result<()> {
+    let m = planned.len();
+    for (i, p) in planned.iter().enumerate() {
+        let n = i + 1;
+        let mut entry = StepReport {
+            id: p.key.clone(),
+            title: p.title.clone(),
+            destructive: p.destructive,
+            state: String::new(),
+            detail: String::new(),
+            actions: Vec::new(),
+        };
+        let prior = journal.steps.get(&p.key).cloned();
+        if let Some(e) = &prior
+            && e.state == State::Done
+        {
+            entry.state = "skipped".into();
+            entry.detail = format!("done by an earlier run at {}: {}", e.at, e.detail);
+            ctx.printer
+                .note(&format!("[{n}/{m}] {} — already done ({})", p.title, e.at));
+            report.push(entry);
+            continue;
+        }
+        if let Some(e) = &prior
+            && e.state == State::Running
+            && p.destructive
+            && !ctx.dry_run
+        {
+            // A crashed run left this step half-done: look before running it again.
+            if recheck_one(ctx, p).await? {
+                let detail = "finished by an interrupted run (checked in the cluster)".to_string();
+                journal.set(&p.key, State::Done, detail.clone());
+                if let Some(s) = store {
+                    s.save(journal).await?;
+                }
+                entry.state = "done".into();
+                entry.detail = detail;
+                ctx.printer.note(&format!(
+                    "[{n}/{m}] {} — found done in the cluster after an interrupted run",
+                    p.title
+                ));
+                report.push(entry);
+                continue;
+            }
+            ctx.log.line(&format!(
+                "step {} was left running by an interrupted run and is not done in the cluster: running it again",
+                p.key
+            ));
+        }
+        ctx.progress.start(&mut ctx.printer, n, m, &p.title);
+        ctx.actions.clear();
+        ctx.log.line(&format!("step {n}/{m} {}: start", p.key));
+        if let Some(s) = store {
+            journal.set(&p.key, State::Running, "");
+            s.save(journal).await?;
+        }
+        let outcome = run_one(ctx, p).await;
+        entry.actions = std::mem::take(&mut ctx.actions);
+        match outcome {
+            Ok(detail) => {
+                ctx.log
+                    .line(&format!("step {n}/{m} {}: done: {detail}", p.key));
+                if let Some(s) = store {
+                    journal.set(&p.key, State::Done, detail.clone());
+                    s.save(journal).await?;
+                }
+                let line = if ctx.dry_run {
+                    format!("[{n}/{m}] {} — planned", p.title)
+                } else {
+                    format!("[{n}/{m}] {} — {detail}", p.title)
+                };
+                ctx.progress.finish(&mut ctx.printer, &line);
+                entry.state = if ctx.dry_run { "planned" } else { "done" }.into();
+                entry.detail = detail;
+                report.push(entry);
+            }
+            Err(e) => {
+                ctx.log
+                    .line(&format!("step {n}/{m} {}: failed: {e}", p.key));
+                if let Some(s) = store {
+                    journal.set(&p.key, State::Failed, e.to_string());
+                    if let Err(save) = s.save(journal).await {
+                        ctx.printer
+                            .warn(&format!("cannot record the failure in the journal: {save}"));
+                    }
+                }
+                ctx.progress
+                    .finish(&mut ctx.printer, &format!("[{n}/{m}] {} — FAILED", p.title));
+                if !ctx.dry_run {
+                    ctx.printer.note(&format!(
+                        "step {n}/{m} ({}) failed; fix the cause, then rerun the same command to resume at step {n}",
+                        p.key
+                    ));
+                }
+                entry.state = "failed".into();
+                entry.detail = e.to_string();
+                report.push(entry);
+                for later in &planned[n..] {
+                    report.push(StepReport {
+                        id: later.key.clone(),
+                        title: later.title.clone(),
+                        destructive: later.destructive,
+                        state: "pending".into(),
+                        detail: String::new(),
+                        actions: Vec::new(),
+                    });
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Picks the backup directory: the flag, the one an unfinished run recorded, or a new one.
+fn backup_dir(opts: &Opts, journal: &Journal, resuming: bool) -> PathBuf {
+    if let Some(d) = &opts.backup_dir {
+        return d.clone();
+    }
+    if resuming && !journal.run.backup_dir.is_empty() {
+        let d = PathBuf::from(&journal.run.backup_dir);
+        if d.is_dir() {
+            return d;
+        }
+    }
+    backup::default_dir()
+}
+
+fn absolute(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Prepares the local side of a real run: the directory, the log, the journal's run info.
+async fn open_run(
+    dir: &Path,
+    target: &str,
+    journal: &mut Journal,
+    store: &mut journal::Store,
+) -> Result<Log> {
+    backup::create_private_dir(dir)?;
+    let log = Log::open(&dir.join("ks-migrate.log"))?;
+    store.set_local(dir.join("journal.json"));
+    if journal.run.role.is_empty() || journal.run.role == target {
+        if journal.run.started_at.is_empty() {
+            journal.run.started_at = journal::now();
+        }
+        journal.run.role = target.into();
+        if journal.run.backup_dir.is_empty() || target != "gateway" {
+            journal.run.backup_dir = absolute(dir);
+        }
+    }
+    Ok(log)
+}
+
+async fn migrate(args: Args, target: Role, mut printer: Printer) -> Result<ExitStatus> {
+    let opts = args.opts.clone();
+    let name = target.to_string();
+    precheck::validate_ignores(&opts.ignore_checks, precheck::CODES)?;
+    let values_path = resolve_values(&opts)?;
+    let values = values::load(&values_path)?;
+    for w in &values.warnings {
+        printer.warn(w);
+    }
+    let cluster = crate::client::connect(&args.kube).await?;
+    for w in &cluster.warnings {
+        printer.warn(w);
+    }
+    let client = cluster.client.clone();
+    let mut report = Migration::new(&name, opts.dry_run);
+    report.jobs = values.jobs.clone();
+
+    let (mut journal, bad) = journal::read(&client).await?;
+    for b in bad {
+        printer.warn(&format!(
+            "journal key `{b}` of ConfigMap kubesphere-system/{} is unreadable and ignored",
+            journal::NAME
+        ));
+    }
+    let keys = steps::keys();
+    let resuming = journal.in_progress(keys.iter().map(String::as_str));
+    if resuming && !journal.run.role.is_empty() && journal.run.role != name {
+        return Err(Error::refused(
+            format!(
+                "a `{}` migration is in progress on this cluster ({})",
+                journal.run.role,
+                journal::describe(&journal, &keys)
+            ),
+            Some(format!(
+                "finish it with `kubectl ks-migrate {}`",
+                journal.run.role
+            )),
+        ));
+    }
+    if !resuming && let Some(v4) = steps::ks_core_v4(&client).await? {
+        printer.note(&format!(
+            "already migrated: ks-core revision {} is deployed with chart ks-core-{} and appVersion {}; nothing to do",
+            v4.revision, v4.chart, v4.app_version
+        ));
+        report.outcome = "already-migrated".into();
+        report.jobs.clear();
+        print_report(&mut printer, &args, &report)?;
+        return Ok(ExitStatus::Success);
+    }
+    if resuming {
+        printer.note(&format!(
+            "resuming the {name} migration recorded in ConfigMap kubesphere-system/{} ({})",
+            journal::NAME,
+            journal::describe(&journal, &keys)
+        ));
+    }
+
+    let helm_found = Helm::locate(opts.helm.as_deref()).map(|p| Helm::new(p, &args.kube));
+    let pre_log = Log::default();
+    let checks = precheck::run(
+        &client,
+        &precheck::Inputs {
+            role: target,
+            storage_class: values.storage_class.as_deref(),
+            helm: helm_found.as_ref().map_err(|e| e.to_string()),
+            ignore: &opts.ignore_checks,
+        },
+        &pre_log,
+    )
+    .await?;
+    report.checks = checks.clone();
+    let failed: Vec<&Check> = checks.iter().filter(|c| c.blocks()).collect();
+    for c in checks.iter().filter(|c| c.ignored) {
+        printer.warn(&format!(
+            "pre-check {} failed and is ignored: {}",
+            c.code, c.message
+        ));
+    }
+    if !failed.is_empty() {
+        report.outcome = "refused".into();
+        print_report(&mut printer, &args, &report)?;
+        let codes: Vec<&str> = failed.iter().map(|c| c.code).collect();
+        let first = failed[0];
+        return Err(Error::refused(
+            format!(
+                "{} pre-check{} failed ({}); nothing was changed. {}: {}",
+                failed.len(),
+                if failed.len() == 1 { "" } else { "s" },
+                codes.join(", "),
+                first.code,
+                first.message
+            ),
+            first.hint.clone(),
+        ));
+    }
+    let helm = helm_found?;
+    let chart = resolve_chart(&opts, &helm, &pre_log, &mut printer).await?;
+    let dir = backup_dir(&opts, &journal, resuming);
+    report.backup_dir = Some(dir.display().to_string());
+
+    let mut lines = vec![format!(
+        "This migrates the {name} cluster at {} to KubeSphere {} with ks-core chart {chart}:",
+        cluster.server, opts.tag
+    )];
+    for (i, s) in steps::STEPS.iter().enumerate() {
+        let done = journal.state(s.id) == Some(State::Done);
+        lines.push(format!(
+            "  {}. {}{}{}",
+            i + 1,
+            s.title,
+            if s.destructive { " (destructive)" } else { "" },
+            if done { " — already done" } else { "" }
+        ));
+    }
+    let order: Vec<String> = values
+        .jobs
+        .iter()
+        .map(|j| format!("{} ({})", j.name, j.priority))
+        .collect();
+    lines.push(format!("ks-upgrade jobs, in order: {}", order.join(", ")));
+    lines.push(format!(
+        "Backup, log and journal copy go to {}.",
+        dir.display()
+    ));
+    confirm(&mut printer, &opts, &lines).await?;
+
+    let mut store = journal::Store::new(client.clone(), None);
+    let log = if opts.dry_run {
+        Log::default()
+    } else {
+        open_run(&dir, &name, &mut journal, &mut store).await?
+    };
+    log.line(&format!(
+        "kubectl ks-migrate {name} against {} (ks-migrate {})",
+        cluster.server,
+        crate::VERSION
+    ));
+    for c in &checks {
+        log.line(&format!(
+            "pre-check {}: {} {}",
+            c.code,
+            if c.ok {
+                "ok"
+            } else if c.ignored {
+                "ignored"
+            } else {
+                "FAIL"
+            },
+            c.message
+        ));
+    }
+    let interactive = printer.interactive;
+    let mut ctx = Ctx {
+        client: client.clone(),
+        helm,
+        log,
+        dry_run: opts.dry_run,
+        settings: Settings {
+            chart,
+            values: Some(values_path),
+            registry: opts.image_registry.clone(),
+            extension_registry: opts.extension_image_registry.clone(),
+            tag: opts.tag.clone(),
+            role: target,
+            helm_timeout: go_duration(opts.timeout),
+        },
+        job_timeout: opts.job_timeout,
+        backup_dir: dir,
+        server: cluster.server.clone(),
+        printer,
+        progress: Progress::new(interactive),
+        actions: Vec::new(),
+    };
+    let planned: Vec<Planned> = steps::STEPS
+        .iter()
+        .map(|s| Planned {
+            key: s.id.into(),
+            title: s.title.into(),
+            destructive: s.destructive,
+            gateway: None,
+        })
+        .collect();
+    let store_ref = if opts.dry_run { None } else { Some(&store) };
+    let outcome = run_steps(
+        &mut ctx,
+        store_ref,
+        &mut journal,
+        &planned,
+        &mut report.steps,
+    )
+    .await;
+    let mut printer = ctx.printer;
+    report.outcome = match (&outcome, opts.dry_run) {
+        (Ok(()), true) => "planned",
+        (Ok(()), false) => "migrated",
+        (Err(_), _) => "failed",
+    }
+    .into();
+    print_report(&mut printer, &args, &report)?;
+    outcome?;
+    if !opts.dry_run && target == Role::Member {
+        printer.note("next: on the host, untaint this member (kubectl untaint-member NAME) so extension agents can land here");
+    }
     Ok(ExitStatus::Success)
+}
+
+async fn gateways(args: Args, which: Option<String>, mut printer: Printer) -> Result<ExitStatus> {
+    let opts = args.opts.clone();
+    let known = ["helm-version", "ks-core-v4"];
+    precheck::validate_ignores(&opts.ignore_checks, &known)?;
+    let cluster = crate::client::connect(&args.kube).await?;
+    for w in &cluster.warnings {
+        printer.warn(w);
+    }
+    let client = cluster.client.clone();
+    let mut report = Migration::new("gateway", opts.dry_run);
+    let all = gateway::list(&client).await?;
+    report.gateways = all.clone();
+    let Some(which) = which else {
+        report.outcome = "listed".into();
+        if all.is_empty() {
+            printer.note(
+                "no v3 gateways (Helm releases kubesphere-router-*) in kubesphere-controls-system",
+            );
+        }
+        print_report(&mut printer, &args, &report)?;
+        return Ok(ExitStatus::Success);
+    };
+    let targets: Vec<&gateway::Gateway> = if which == "all" {
+        all.iter().collect()
+    } else {
+        match all.iter().find(|g| g.name == which) {
+            Some(g) => vec![g],
+            None => {
+                let names: Vec<&str> = all.iter().map(|g| g.name.as_str()).collect();
+                return Err(Error::refused(
+                    format!("no v3 gateway `{which}` in kubesphere-controls-system"),
+                    Some(if names.is_empty() {
+                        "there are no v3 gateways here".into()
+                    } else {
+                        format!("gateways: {}", names.join(", "))
+                    }),
+                ));
+            }
+        }
+    };
+    let (mut journal, _) = journal::read(&client).await?;
+
+    // Pre-checks: ks-core must be on v4 (the Job reads what the host upgrade saved), and helm.
+    let helm_found = Helm::locate(opts.helm.as_deref()).map(|p| Helm::new(p, &args.kube));
+    let pre_log = Log::default();
+    let helm_check = precheck::helm_version(match &helm_found {
+        Ok(h) => h.version(&pre_log).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    });
+    let v4 = steps::ks_core_v4(&client).await?;
+    let v4_check = Check {
+        code: "ks-core-v4",
+        ok: v4.as_ref().is_some_and(|v| v.latest_deployed),
+        ignored: false,
+        message: match &v4 {
+            Some(v) => format!("ks-core revision {} is deployed at {}", v.revision, v.app_version),
+            None => "ks-core is not deployed at v4: gateways are upgraded after the host/member migration".into(),
+        },
+        hint: Some("run `kubectl ks-migrate host` (or member) first".into()),
+    };
+    let mut checks = vec![v4_check, helm_check];
+    precheck::apply_ignores(&mut checks, &opts.ignore_checks);
+    for c in checks.iter_mut().filter(|c| c.ok) {
+        c.hint = None;
+    }
+    report.checks = checks.clone();
+    if let Some(c) = checks.iter().find(|c| c.blocks()) {
+        report.outcome = "refused".into();
+        print_report(&mut printer, &args, &report)?;
+        return Err(Error::refused(
+            format!(
+                "pre-check {} failed; nothing was changed: {}",
+                c.code, c.message
+            ),
+            c.hint.clone(),
+        ));
+    }
+    let helm = helm_found?;
+    let planned: Vec<Planned> = targets
+        .iter()
+        .map(|g| Planned {
+            key: format!("gateway.{}", g.name),
+            title: format!("Upgrade gateway {}", g.name),
+            destructive: true,
+            gateway: Some(g.name.clone()),
+        })
+        .collect();
+    for p in &planned {
+        journal::valid_key(&p.key)?;
+    }
+    // Gateways already upgraded (no `-ingress` release left) count as done.
+    for (p, g) in planned.iter().zip(&targets) {
+        if !g.pending && journal.state(&p.key) != Some(State::Done) {
+            journal.set(
+                &p.key,
+                State::Done,
+                "already upgraded (no v3 -ingress release)",
+            );
+        }
+    }
+    if planned
+        .iter()
+        .all(|p| journal.state(&p.key) == Some(State::Done))
+    {
+        printer.note("every gateway asked for is already upgraded; nothing to do");
+        report.outcome = "already-migrated".into();
+        print_report(&mut printer, &args, &report)?;
+        return Ok(ExitStatus::Success);
+    }
+    let chart = resolve_chart(&opts, &helm, &pre_log, &mut printer).await?;
+    let dir = opts.backup_dir.clone().unwrap_or_else(backup::default_dir);
+    report.backup_dir = Some(dir.display().to_string());
+    let mut lines = vec![format!(
+        "This upgrades {} gateway(s) at {} with ks-upgrade's dynamic-upgrade Job; each gateway's ingress-nginx restarts (expect a short outage):",
+        planned.len(),
+        cluster.server
+    )];
+    for g in &targets {
+        lines.push(format!("  {} → {}", g.name, g.new_release));
+    }
+    confirm(&mut printer, &opts, &lines).await?;
+
+    let mut store = journal::Store::new(client.clone(), None);
+    let log = if opts.dry_run {
+        Log::default()
+    } else {
+        open_run(&dir, "gateway", &mut journal, &mut store).await?
+    };
+    log.line(&format!(
+        "kubectl ks-migrate gateway {which} against {} (ks-migrate {})",
+        cluster.server,
+        crate::VERSION
+    ));
+    let interactive = printer.interactive;
+    let mut ctx = Ctx {
+        client: client.clone(),
+        helm,
+        log,
+        dry_run: opts.dry_run,
+        settings: Settings {
+            chart,
+            values: None,
+            registry: opts.image_registry.clone(),
+            extension_registry: opts.extension_image_registry.clone(),
+            tag: opts.tag.clone(),
+            role: Role::Host,
+            helm_timeout: go_duration(opts.timeout),
+        },
+        job_timeout: opts.job_timeout,
+        backup_dir: dir,
+        server: cluster.server.clone(),
+        printer,
+        progress: Progress::new(interactive),
+        actions: Vec::new(),
+    };
+    let store_ref = if opts.dry_run { None } else { Some(&store) };
+    let outcome = run_steps(
+        &mut ctx,
+        store_ref,
+        &mut journal,
+        &planned,
+        &mut report.steps,
+    )
+    .await;
+    let mut printer = ctx.printer;
+    report.outcome = match (&outcome, opts.dry_run) {
+        (Ok(()), true) => "planned",
+        (Ok(()), false) => "migrated",
+        (Err(_), _) => "failed",
+    }
+    .into();
+    if !opts.dry_run {
+        report.gateways = gateway::list(&client).await.unwrap_or(report.gateways);
+    }
+    print_report(&mut printer, &args, &report)?;
+    outcome?;
+    Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_reach_helm_in_go_form() {
+        assert_eq!(go_duration(Duration::from_secs(1800)), "30m");
+        assert_eq!(go_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(go_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(go_duration(Duration::ZERO), "1s");
+    }
+
+    #[test]
+    fn arguments_parse() {
+        let a = Args::try_parse_from([
+            "kubectl-ks_migrate",
+            "gateway",
+            "all",
+            "--dry-run",
+            "-f",
+            "v.yaml",
+            "--ignore-check",
+            "installer-idle",
+        ])
+        .unwrap();
+        assert!(matches!(a.target, Target::Gateway { name: Some(ref n) } if n == "all"));
+        assert!(a.opts.dry_run);
+        assert_eq!(a.opts.ignore_checks, ["installer-idle"]);
+        assert_eq!(a.opts.tag, "v4.1.3");
+        assert!(Args::try_parse_from(["kubectl-ks_migrate"]).is_err());
+        assert!(Args::try_parse_from(["kubectl-ks_migrate", "hots"]).is_err());
+    }
+
+    #[test]
+    fn the_report_renders_steps_and_actions() {
+        let mut r = Migration::new("host", true);
+        r.steps.push(StepReport {
+            id: "scale-installer".into(),
+            title: "Scale ks-installer to 0".into(),
+            destructive: false,
+            state: "planned".into(),
+            detail: "ks-installer scaled to 0".into(),
+            actions: vec!["would patch Deployment kubesphere-system/ks-installer".into()],
+        });
+        r.outcome = "planned".into();
+        let mut out = Vec::new();
+        r.render_table(&mut out, &Style::plain(), false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("[1/1] Scale ks-installer to 0 planned: ks-installer scaled to 0"));
+        assert!(text.contains("      would patch Deployment"));
+        assert!(text.ends_with("outcome: planned\n"));
+    }
 }

@@ -1,0 +1,387 @@
+//! Running the user's helm (only where the chart is needed: `template`, `show crds`,
+//! `upgrade`, plus `version`, `uninstall` and `pull`) and the run's log file.
+//!
+//! Upstream got its log from `bash upgrade.sh host | tee host-upgrade.log`; here every helm
+//! call (argument vector, exit status, output) and every API change goes to
+//! `<backup-dir>/ks-migrate.log`. Connection settings reach helm as `--kubeconfig` /
+//! `--kube-context` flags and, for a bearer token, the `HELM_KUBETOKEN` environment variable,
+//! so no credential ever appears in an argument vector or the log.
+
+use std::{
+    fs::File,
+    io::Write,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::{
+    cli::KubeArgs,
+    error::{Error, Result},
+    version::Version,
+};
+
+/// The oldest helm upstream's pre-check accepts.
+pub const MIN_HELM: Version = Version::new(3, 13, 0);
+
+/// The run's log file (`ks-migrate.log`); a no-op until opened (dry runs have none).
+#[derive(Clone, Default)]
+pub struct Log {
+    file: Option<Arc<Mutex<File>>>,
+}
+
+impl Log {
+    /// Opens (appends to) the log with mode 0600.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        let f = o.open(path).map_err(|e| Error::io("open log", path, e))?;
+        Ok(Self {
+            file: Some(Arc::new(Mutex::new(f))),
+        })
+    }
+
+    /// True when a file is open.
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Appends one timestamped line (each line of a multi-line message is prefixed).
+    pub fn line(&self, message: &str) {
+        let Some(f) = &self.file else { return };
+        let stamp = super::journal::now();
+        if let Ok(mut f) = f.lock() {
+            for l in message.lines() {
+                // A full disk must not stop the migration half-way; the journal is the record.
+                let _ = writeln!(f, "{stamp} {l}");
+            }
+        }
+    }
+}
+
+/// Quotes an argument vector for display (POSIX shell style).
+pub fn display(program: &str, args: &[String]) -> String {
+    let mut out = String::from(program);
+    for a in args {
+        out.push(' ');
+        if !a.is_empty()
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./=,:@+%".contains(&b))
+        {
+            out.push_str(a);
+        } else {
+            out.push('\'');
+            out.push_str(&a.replace('\'', r"'\''"));
+            out.push('\'');
+        }
+    }
+    out
+}
+
+/// How to run helm.
+#[derive(Debug, Clone)]
+pub struct Helm {
+    /// The executable.
+    pub path: PathBuf,
+    /// `--kubeconfig` / `--kube-context` flags for calls that reach the cluster.
+    pub conn: Vec<String>,
+    /// Environment for those calls (token, API server, impersonation); never logged.
+    env: Vec<(String, String)>,
+}
+
+impl Helm {
+    /// Finds helm: `explicit` or `helm` on PATH.
+    pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
+        match explicit {
+            Some(p) => {
+                if p.is_file() {
+                    Ok(p.to_path_buf())
+                } else {
+                    which::which(p).map_err(|_| {
+                        Error::refused(
+                            format!("helm `{}` not found", p.display()),
+                            Some("install helm v3.13 or later, or pass --helm PATH".into()),
+                        )
+                    })
+                }
+            }
+            None => which::which("helm").map_err(|_| {
+                Error::refused(
+                    "helm not found on PATH",
+                    Some("install helm v3.13 or later, or pass --helm PATH".into()),
+                )
+            }),
+        }
+    }
+
+    /// A runner for `path`, carrying kubectl's connection flags over to helm's.
+    pub fn new(path: PathBuf, kube: &KubeArgs) -> Self {
+        let mut conn = Vec::new();
+        let mut env = Vec::new();
+        if let Some(k) = &kube.kubeconfig {
+            conn.push("--kubeconfig".into());
+            conn.push(k.display().to_string());
+        }
+        if let Some(c) = &kube.context {
+            conn.push("--kube-context".into());
+            conn.push(c.clone());
+        }
+        if let Some(s) = &kube.server {
+            env.push(("HELM_KUBEAPISERVER".into(), s.clone()));
+        }
+        if let Some(t) = &kube.token {
+            env.push(("HELM_KUBETOKEN".into(), t.clone()));
+        }
+        if let Some(ca) = &kube.certificate_authority {
+            env.push(("HELM_KUBECAFILE".into(), ca.display().to_string()));
+        }
+        if kube.insecure_skip_tls_verify {
+            env.push(("HELM_KUBEINSECURE_SKIP_TLS_VERIFY".into(), "true".into()));
+        }
+        if let Some(u) = &kube.impersonate {
+            env.push(("HELM_KUBEASUSER".into(), u.clone()));
+        }
+        if !kube.impersonate_groups.is_empty() {
+            env.push((
+                "HELM_KUBEASGROUPS".into(),
+                kube.impersonate_groups.join(","),
+            ));
+        }
+        Self { path, conn, env }
+    }
+
+    /// The argument vector with the connection flags appended (for calls that reach the
+    /// cluster).
+    pub fn with_conn(&self, mut args: Vec<String>) -> Vec<String> {
+        args.extend(self.conn.iter().cloned());
+        args
+    }
+
+    /// How a call is shown: `helm <args>`.
+    pub fn show(&self, args: &[String]) -> String {
+        display("helm", args)
+    }
+
+    fn command(&self, args: &[String]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(&self.path);
+        c.args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        c
+    }
+
+    /// `helm version --short`, parsed.
+    pub async fn version(&self, log: &Log) -> Result<(String, Version)> {
+        let args = vec!["version".to_string(), "--short".to_string()];
+        let out = self.output(&args, log, false).await?;
+        let text = out.trim().to_string();
+        let v = parse_version(&text)?;
+        Ok((text, v))
+    }
+
+    /// Runs helm to completion and returns its stdout. `quiet_stdout` keeps stdout out of the
+    /// log (rendered manifests are logged by the caller as object names instead).
+    pub async fn output(&self, args: &[String], log: &Log, quiet_stdout: bool) -> Result<String> {
+        let shown = self.show(args);
+        log.line(&format!("run: {shown}"));
+        let out = self
+            .command(args)
+            .output()
+            .await
+            .map_err(|e| Error::Command {
+                command: shown.clone(),
+                reason: format!("cannot start `{}`: {e}", self.path.display()),
+            })?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !quiet_stdout && !stdout.trim().is_empty() {
+            log.line(&format!("helm stdout:\n{}", stdout.trim_end()));
+        }
+        if !stderr.trim().is_empty() {
+            log.line(&format!("helm stderr:\n{}", stderr.trim_end()));
+        }
+        log.line(&format!("exit: {}", out.status));
+        if !out.status.success() {
+            return Err(Error::Command {
+                command: shown,
+                reason: failure_reason(&out.status.to_string(), &stderr),
+            });
+        }
+        Ok(stdout)
+    }
+
+    /// Starts a long call (upgrade); its output lines go to the log as they come. Await the
+    /// returned handle for the outcome.
+    pub fn spawn(&self, args: &[String], log: &Log) -> Result<Running> {
+        let shown = self.show(args);
+        log.line(&format!("run: {shown}"));
+        let mut child = self.command(args).spawn().map_err(|e| Error::Command {
+            command: shown.clone(),
+            reason: format!("cannot start `{}`: {e}", self.path.display()),
+        })?;
+        let tail = Arc::new(Mutex::new(Vec::<String>::new()));
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(tokio::spawn(pump(out, log.clone(), "helm", None)));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(tokio::spawn(pump(
+                err,
+                log.clone(),
+                "helm stderr",
+                Some(tail.clone()),
+            )));
+        }
+        Ok(Running {
+            child,
+            readers,
+            tail,
+            shown,
+            log: log.clone(),
+        })
+    }
+}
+
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    r: R,
+    log: Log,
+    label: &'static str,
+    tail: Option<Arc<Mutex<Vec<String>>>>,
+) {
+    let mut lines = BufReader::new(r).lines();
+    while let Ok(Some(l)) = lines.next_line().await {
+        log.line(&format!("{label}: {l}"));
+        if let Some(t) = &tail
+            && let Ok(mut t) = t.lock()
+        {
+            t.push(l);
+            if t.len() > 20 {
+                t.remove(0);
+            }
+        }
+    }
+}
+
+/// A helm call in flight.
+pub struct Running {
+    child: tokio::process::Child,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+    tail: Arc<Mutex<Vec<String>>>,
+    shown: String,
+    log: Log,
+}
+
+impl Running {
+    /// Waits for the exit; an error carries the last lines of stderr.
+    pub async fn wait(mut self) -> Result<()> {
+        let status = self.child.wait().await.map_err(|e| Error::Command {
+            command: self.shown.clone(),
+            reason: e.to_string(),
+        })?;
+        for r in self.readers {
+            let _ = r.await;
+        }
+        self.log.line(&format!("exit: {status}"));
+        if status.success() {
+            return Ok(());
+        }
+        let tail = self.tail.lock().map(|t| t.join("\n")).unwrap_or_default();
+        Err(Error::Command {
+            command: self.shown,
+            reason: failure_reason(&status.to_string(), &tail),
+        })
+    }
+}
+
+fn failure_reason(status: &str, stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+    if tail.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status}: {tail}")
+    }
+}
+
+/// Parses `helm version --short` (`v3.15.4+gfa9efb0`).
+pub fn parse_version(text: &str) -> Result<Version> {
+    let first = text.split_whitespace().next().unwrap_or_default();
+    first
+        .parse::<Version>()
+        .map_err(|_| Error::parse("`helm version --short` output", format!("`{text}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        let v = parse_version("v3.15.4+gfa9efb0\n").unwrap();
+        assert!(v >= MIN_HELM);
+        assert!(parse_version("v3.12.3+g3a31588").unwrap() < MIN_HELM);
+        assert!(parse_version("garbage").is_err());
+    }
+
+    #[test]
+    fn argument_vectors_are_quoted_for_display() {
+        let args: Vec<String> = ["upgrade", "--set", "a=b,c=d", "-f", "my values.yaml", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            display("helm", &args),
+            "helm upgrade --set a=b,c=d -f 'my values.yaml' ''"
+        );
+    }
+
+    #[test]
+    fn tokens_never_reach_the_argument_vector() {
+        let kube = KubeArgs {
+            kubeconfig: Some("/k".into()),
+            context: Some("c".into()),
+            token: Some("s3cret".into()),
+            ..Default::default()
+        };
+        let h = Helm::new("helm".into(), &kube);
+        let args = h.with_conn(vec!["upgrade".into()]);
+        assert_eq!(
+            args,
+            ["upgrade", "--kubeconfig", "/k", "--kube-context", "c"]
+        );
+        assert!(!format!("{:?}", h.conn).contains("s3cret"));
+    }
+
+    #[test]
+    fn the_log_appends_private_timestamped_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("ks-migrate.log");
+        let log = Log::open(&p).unwrap();
+        log.line("run: helm version\nsecond");
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(
+            text.lines()
+                .all(|l| l.contains('T') && l.ends_with("helm version") || l.ends_with("second"))
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        Log::default().line("nowhere");
+    }
+}

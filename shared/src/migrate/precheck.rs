@@ -1,0 +1,615 @@
+//! Blocking pre-checks. Upstream's `pre-check.sh` only prints ✅/❌ and exits 0; here every
+//! check runs, every failure is reported with its own code and message, and any failure
+//! refuses the migration (exit 1) before anything changes
+//! (`../shared/reference/kubesphere-upgrade.md` §1.3, §9).
+//!
+//! Each check is a pure function of what was read, so the rules are unit-tested; [`run`]
+//! gathers the facts from the cluster and helm.
+
+use k8s_openapi::api::{
+    core::v1::{Node, Pod},
+    storage::v1::StorageClass,
+};
+use kube::{
+    Api,
+    api::{DynamicObject, ListParams, LogParams},
+};
+use serde::Serialize;
+
+use super::helm::{Helm, Log, MIN_HELM};
+use crate::{
+    error::{Error, Result},
+    helm as releases,
+    kubesphere::{self, KS_CORE_RELEASE, Role, SYSTEM_NAMESPACE},
+    list,
+    version::Version,
+};
+
+/// The oldest KubeSphere the migration accepts.
+pub const MIN_KUBESPHERE: Version = Version::new(3, 4, 0);
+/// Kubernetes range KubeSphere 4.1 supports (inclusive minors).
+pub const KUBERNETES_RANGE: ((u64, u64), (u64, u64)) = ((1, 21), (1, 30));
+
+/// Every check code, in the order they run.
+pub const CODES: &[&str] = &[
+    "installer-version",
+    "kubernetes-version",
+    "helm-version",
+    "default-storage-class",
+    "nodes-ready",
+    "installer-idle",
+    "ks-core-not-pending",
+    "role-matches",
+];
+
+/// One check's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    /// Stable code.
+    pub code: &'static str,
+    /// True when it passed.
+    pub ok: bool,
+    /// True when it failed but `--ignore-check` downgraded it to a warning.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignored: bool,
+    /// What was found.
+    pub message: String,
+    /// What to do about a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Check {
+    fn pass(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            ok: true,
+            ignored: false,
+            message: message.into(),
+            hint: None,
+        }
+    }
+    fn fail(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            code,
+            ok: false,
+            ignored: false,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// True when it blocks the migration.
+    pub fn blocks(&self) -> bool {
+        !self.ok && !self.ignored
+    }
+}
+
+/// `installer-version`: the ClusterConfiguration `ks-installer` exists and its `version`
+/// label is v3.4.0 or later.
+pub fn installer_version(cc: Option<&DynamicObject>) -> Check {
+    const CODE: &str = "installer-version";
+    let Some(cc) = cc else {
+        return Check::fail(
+            CODE,
+            "no ClusterConfiguration kubesphere-system/ks-installer: this is not a KubeSphere v3 cluster installed by ks-installer",
+            "ks-migrate migrates KubeSphere v3.4 installed with ks-installer; other installs cannot be migrated this way",
+        );
+    };
+    let label = cc
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("version"))
+        .cloned();
+    match label.as_deref().map(str::parse::<Version>) {
+        Some(Ok(v)) if v >= MIN_KUBESPHERE => {
+            Check::pass(CODE, format!("ClusterConfiguration ks-installer is at {v}"))
+        }
+        Some(Ok(v)) => Check::fail(
+            CODE,
+            format!("ClusterConfiguration ks-installer is at {v}, older than v3.4.0"),
+            "upgrade to KubeSphere v3.4.x with ks-installer first, then migrate to v4.1",
+        ),
+        _ => Check::fail(
+            CODE,
+            format!(
+                "ClusterConfiguration ks-installer has no readable `version` label ({})",
+                label.unwrap_or_else(|| "absent".into())
+            ),
+            "the label `version` on the ClusterConfiguration names the installed release (e.g. v3.4.1)",
+        ),
+    }
+}
+
+/// `kubernetes-version`: the API server is within v1.21 to v1.30.
+pub fn kubernetes_version(git_version: &str) -> Check {
+    const CODE: &str = "kubernetes-version";
+    let ((lo_maj, lo_min), (hi_maj, hi_min)) = KUBERNETES_RANGE;
+    match git_version.parse::<Version>() {
+        Ok(v) if v.minor_key() >= (lo_maj, lo_min) && v.minor_key() <= (hi_maj, hi_min) => {
+            Check::pass(CODE, format!("Kubernetes {v} is within v1.21 to v1.30"))
+        }
+        Ok(v) => Check::fail(
+            CODE,
+            format!("Kubernetes {v} is outside v1.21 to v1.30, which KubeSphere v4.1 supports"),
+            if v.minor_key() < (lo_maj, lo_min) {
+                "upgrade Kubernetes to v1.21 or later first (KubeSphere v3.4 runs on up to v1.26)"
+            } else {
+                "KubeSphere v4.1 does not support this Kubernetes version"
+            },
+        ),
+        Err(_) => Check::fail(
+            CODE,
+            format!("cannot read the Kubernetes version `{git_version}`"),
+            "check `kubectl version`",
+        ),
+    }
+}
+
+/// `helm-version`: helm v3.13 or later answers `helm version --short`.
+pub fn helm_version(found: std::result::Result<(String, Version), String>) -> Check {
+    const CODE: &str = "helm-version";
+    match found {
+        Ok((text, v)) if v >= MIN_HELM && v.major == 3 => Check::pass(CODE, format!("helm {text}")),
+        Ok((text, _)) => Check::fail(
+            CODE,
+            format!("helm {text} is older than v3.13.0 (or not helm 3)"),
+            "install helm v3.13 or later, or pass --helm PATH",
+        ),
+        Err(e) => Check::fail(CODE, e, "install helm v3.13 or later, or pass --helm PATH"),
+    }
+}
+
+/// `default-storage-class`: the PVC `ks-upgrade` needs a default StorageClass, unless the
+/// values name one (which must exist).
+pub fn default_storage_class(classes: &[(String, bool)], from_values: Option<&str>) -> Check {
+    const CODE: &str = "default-storage-class";
+    if let Some(name) = from_values {
+        return if classes.iter().any(|(n, _)| n == name) {
+            Check::pass(
+                CODE,
+                format!(
+                    "StorageClass `{name}` (upgrade.persistenceVolume.storageClassName) exists"
+                ),
+            )
+        } else {
+            Check::fail(
+                CODE,
+                format!(
+                    "StorageClass `{name}` named by upgrade.persistenceVolume.storageClassName does not exist"
+                ),
+                "fix the name in the values file (`kubectl get storageclass`)",
+            )
+        };
+    }
+    let defaults: Vec<&str> = classes
+        .iter()
+        .filter(|(_, d)| *d)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    match defaults.as_slice() {
+        [] => Check::fail(
+            CODE,
+            "no default StorageClass, and upgrade.persistenceVolume.storageClassName is empty: the PVC ks-upgrade would stay Pending",
+            "mark a StorageClass default (storageclass.kubernetes.io/is-default-class=true) or set upgrade.persistenceVolume.storageClassName in the values",
+        ),
+        names => Check::pass(
+            CODE,
+            format!("default StorageClass `{}`", names.join("`, `")),
+        ),
+    }
+}
+
+/// True when a StorageClass carries one of the default-class annotations set to `true`.
+pub fn is_default_class(sc: &StorageClass) -> bool {
+    sc.metadata.annotations.as_ref().is_some_and(|a| {
+        [
+            "storageclass.kubernetes.io/is-default-class",
+            "storageclass.beta.kubernetes.io/is-default-class",
+        ]
+        .iter()
+        .any(|k| a.get(*k).is_some_and(|v| v == "true"))
+    })
+}
+
+/// `nodes-ready`: every node's Ready condition is True.
+pub fn nodes_ready(nodes: &[(String, String)]) -> Check {
+    const CODE: &str = "nodes-ready";
+    let bad: Vec<String> = nodes
+        .iter()
+        .filter(|(_, s)| s != "True")
+        .map(|(n, s)| format!("{n} (Ready={s})"))
+        .collect();
+    if nodes.is_empty() {
+        Check::fail(
+            CODE,
+            "the cluster lists no nodes",
+            "check `kubectl get nodes`",
+        )
+    } else if bad.is_empty() {
+        Check::pass(CODE, format!("all {} nodes are Ready", nodes.len()))
+    } else {
+        Check::fail(
+            CODE,
+            format!(
+                "{} of {} nodes not Ready: {}",
+                bad.len(),
+                nodes.len(),
+                bad.join(", ")
+            ),
+            "bring the nodes back to Ready (or remove them) before migrating",
+        )
+    }
+}
+
+/// The Ready condition's status of a node (`Unknown` when absent).
+pub fn node_ready(node: &Node) -> String {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+        .map_or_else(|| "Unknown".to_string(), |c| c.status.clone())
+}
+
+/// What was seen of one ks-installer pod: its name, phase, and the last 20 log lines or why
+/// they could not be read.
+pub type InstallerPod = (String, String, std::result::Result<String, String>);
+
+/// `installer-idle`: no ks-installer pod, or each running one's last 20 log lines contain
+/// `Welcome to KubeSphere!` (ks-installer prints it when its tasks are done).
+pub fn installer_idle(pods: &[InstallerPod]) -> Check {
+    const CODE: &str = "installer-idle";
+    let running: Vec<&InstallerPod> = pods
+        .iter()
+        .filter(|p| p.1 == "Running" || p.1 == "Pending")
+        .collect();
+    if running.is_empty() {
+        return Check::pass(CODE, "no ks-installer pod is running");
+    }
+    let mut busy = Vec::new();
+    let mut unknown = Vec::new();
+    for (name, _, logs) in &running {
+        match logs {
+            Ok(text) if text.contains("Welcome to KubeSphere!") => {}
+            Ok(_) => busy.push(name.clone()),
+            Err(e) => unknown.push(format!("{name}: {e}")),
+        }
+    }
+    if !busy.is_empty() {
+        Check::fail(
+            CODE,
+            format!(
+                "tasks are running in ks-installer: the last 20 log lines of {} lack `Welcome to KubeSphere!`",
+                busy.join(", ")
+            ),
+            "wait for ks-installer to finish (`kubectl -n kubesphere-system logs -f deploy/ks-installer`)",
+        )
+    } else if !unknown.is_empty() {
+        Check::fail(
+            CODE,
+            format!(
+                "cannot tell whether ks-installer is idle: cannot read the logs of {}",
+                unknown.join("; ")
+            ),
+            "check `kubectl -n kubesphere-system logs --tail=20 deploy/ks-installer` shows `Welcome to KubeSphere!`, then pass --ignore-check installer-idle",
+        )
+    } else {
+        Check::pass(
+            CODE,
+            "ks-installer is idle (`Welcome to KubeSphere!` in its last 20 log lines)",
+        )
+    }
+}
+
+/// `ks-core-not-pending`: the ks-core release exists and its newest revision is not pending.
+pub fn ks_core_not_pending(revisions: &[releases::Revision]) -> Check {
+    const CODE: &str = "ks-core-not-pending";
+    let ks: Vec<releases::Revision> = revisions
+        .iter()
+        .filter(|r| r.name == KS_CORE_RELEASE && r.namespace == SYSTEM_NAMESPACE)
+        .cloned()
+        .collect();
+    match releases::latest(&ks).first() {
+        None => Check::fail(
+            CODE,
+            "no Helm release ks-core in kubesphere-system: `helm upgrade` has nothing to upgrade",
+            "ks-installer v3.4 installs ks-core with Helm; check `helm -n kubesphere-system history ks-core`",
+        ),
+        Some(r) if r.is_pending() => Check::fail(
+            CODE,
+            format!(
+                "Helm release ks-core revision {} is {}: a previous upgrade did not finish",
+                r.revision, r.status
+            ),
+            format!(
+                "delete the stuck revision: kubectl -n {SYSTEM_NAMESPACE} delete secret {}",
+                r.object
+            ),
+        ),
+        Some(r) => Check::pass(
+            CODE,
+            format!("ks-core revision {} is {}", r.revision, r.status),
+        ),
+    }
+}
+
+/// `role-matches`: the subcommand matches kubesphere-config's `multicluster.clusterRole`
+/// (`none`, a single cluster, migrates as host).
+pub fn role_matches(wanted: Role, configured: Option<Role>) -> Check {
+    const CODE: &str = "role-matches";
+    let effective = match configured {
+        Some(Role::None) => Some(Role::Host),
+        other => other,
+    };
+    match effective {
+        Some(r) if r == wanted => Check::pass(
+            CODE,
+            format!(
+                "kubesphere-config says this cluster is {}{}",
+                configured.unwrap_or(r),
+                if configured == Some(Role::None) {
+                    " (a single cluster migrates as host)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        Some(Role::Unknown) | None => Check::fail(
+            CODE,
+            "cannot read multicluster.clusterRole from ConfigMap kubesphere-system/kubesphere-config",
+            "check the ConfigMap's kubesphere.yaml; the role decides what the chart installs",
+        ),
+        Some(r) => Check::fail(
+            CODE,
+            format!(
+                "this cluster is a {r} (kubesphere-config multicluster.clusterRole), not a {wanted}"
+            ),
+            format!("run `kubectl ks-migrate {r}` here, or switch to the right context"),
+        ),
+    }
+}
+
+/// What the checks need besides the cluster.
+pub struct Inputs<'a> {
+    /// The role asked for (host or member).
+    pub role: Role,
+    /// `upgrade.persistenceVolume.storageClassName`.
+    pub storage_class: Option<&'a str>,
+    /// Helm, when found; the error text otherwise.
+    pub helm: std::result::Result<&'a Helm, String>,
+    /// Codes downgraded to warnings.
+    pub ignore: &'a [String],
+}
+
+/// Runs every check against the cluster. API errors (other than the ones a check interprets)
+/// end the command: a check that cannot run is not a pass.
+pub async fn run(client: &kube::Client, inputs: &Inputs<'_>, log: &Log) -> Result<Vec<Check>> {
+    let cc = kubesphere::cluster_configuration(client).await?;
+    let version = client
+        .apiserver_version()
+        .await
+        .map_err(|e| Error::api("get the Kubernetes version", e))?;
+    let helm = match &inputs.helm {
+        Ok(h) => match h.version(log).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => Err(e.clone()),
+    };
+    let scs: Api<StorageClass> = Api::all(client.clone());
+    let classes: Vec<(String, bool)> =
+        list::list_all(&scs, &ListParams::default(), "list storageclasses")
+            .await?
+            .iter()
+            .map(|s| {
+                (
+                    s.metadata.name.clone().unwrap_or_default(),
+                    is_default_class(s),
+                )
+            })
+            .collect();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let nodes: Vec<(String, String)> = list::list_all(&nodes, &ListParams::default(), "list nodes")
+        .await?
+        .iter()
+        .map(|n| (n.metadata.name.clone().unwrap_or_default(), node_ready(n)))
+        .collect();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let mut installer = Vec::new();
+    for p in list::list_all(
+        &pods,
+        &ListParams::default().labels("app in (ks-install, ks-installer)"),
+        "list ks-installer pods in kubesphere-system",
+    )
+    .await?
+    {
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let phase = p
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
+        let logs = if phase == "Running" {
+            let lp = LogParams {
+                tail_lines: Some(20),
+                ..Default::default()
+            };
+            pods.logs(&name, &lp)
+                .await
+                .map_err(|e| crate::error::describe_kube_error(&e))
+        } else {
+            Ok(String::new())
+        };
+        installer.push((name, phase, logs));
+    }
+    let revisions =
+        releases::list_revisions(client, Some(SYSTEM_NAMESPACE), Some(KS_CORE_RELEASE), false)
+            .await?;
+    let configured = kubesphere::configured_role(client).await?;
+
+    let mut checks = vec![
+        installer_version(cc.as_ref()),
+        kubernetes_version(&version.git_version),
+        helm_version(helm),
+        default_storage_class(&classes, inputs.storage_class),
+        nodes_ready(&nodes),
+        installer_idle(&installer),
+        ks_core_not_pending(&revisions),
+        role_matches(inputs.role, configured),
+    ];
+    apply_ignores(&mut checks, inputs.ignore);
+    Ok(checks)
+}
+
+/// Marks failing checks named in `ignore` as ignored.
+pub fn apply_ignores(checks: &mut [Check], ignore: &[String]) {
+    for c in checks.iter_mut() {
+        if !c.ok && ignore.iter().any(|i| i == c.code) {
+            c.ignored = true;
+        }
+    }
+}
+
+/// Validates `--ignore-check` codes.
+pub fn validate_ignores(ignore: &[String], known: &[&str]) -> Result<()> {
+    for i in ignore {
+        if !known.contains(&i.as_str()) {
+            return Err(Error::usage(format!(
+                "unknown check `{i}` in --ignore-check (checks: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cc(version: Option<&str>) -> DynamicObject {
+        let mut v = json!({"apiVersion": "installer.kubesphere.io/v1alpha1", "kind": "ClusterConfiguration",
+            "metadata": {"name": "ks-installer", "namespace": "kubesphere-system"}});
+        if let Some(ver) = version {
+            v["metadata"]["labels"] = json!({"version": ver});
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn installer_version_needs_v3_4() {
+        assert!(installer_version(Some(&cc(Some("v3.4.1")))).ok);
+        assert!(installer_version(Some(&cc(Some("v3.4.0")))).ok);
+        let c = installer_version(Some(&cc(Some("v3.3.2"))));
+        assert!(!c.ok && c.message.contains("older than v3.4.0"), "{c:?}");
+        assert!(!installer_version(Some(&cc(None))).ok);
+        assert!(!installer_version(Some(&cc(Some("latest")))).ok);
+        let c = installer_version(None);
+        assert!(!c.ok && c.message.contains("no ClusterConfiguration"));
+    }
+
+    #[test]
+    fn kubernetes_must_be_1_21_to_1_30() {
+        assert!(kubernetes_version("v1.26.15").ok);
+        assert!(kubernetes_version("v1.21.0").ok);
+        assert!(kubernetes_version("v1.30.9-eks-abc").ok);
+        assert!(!kubernetes_version("v1.20.15").ok);
+        assert!(!kubernetes_version("v1.31.0").ok);
+        assert!(!kubernetes_version("nonsense").ok);
+    }
+
+    #[test]
+    fn helm_must_be_3_13_or_later() {
+        let v = |s: &str| Ok((s.to_string(), s.parse::<Version>().unwrap()));
+        assert!(helm_version(v("v3.15.4+gfa9efb0")).ok);
+        assert!(helm_version(v("v3.13.0")).ok);
+        let c = helm_version(v("v3.12.3+g3a31588"));
+        assert!(!c.ok && c.message.contains("older than v3.13.0"));
+        assert!(!helm_version(v("v4.0.0")).ok);
+        assert!(!helm_version(Err("helm not found on PATH".into())).ok);
+    }
+
+    #[test]
+    fn storage_needs_a_default_or_a_named_class() {
+        let classes = vec![("local".to_string(), false), ("fast".to_string(), false)];
+        assert!(!default_storage_class(&classes, None).ok);
+        assert!(default_storage_class(&classes, Some("fast")).ok);
+        assert!(!default_storage_class(&classes, Some("slow")).ok);
+        let classes = vec![("local".to_string(), true)];
+        assert!(default_storage_class(&classes, None).ok);
+    }
+
+    #[test]
+    fn every_node_must_be_ready() {
+        let n = |name: &str, s: &str| (name.to_string(), s.to_string());
+        assert!(nodes_ready(&[n("a", "True"), n("b", "True")]).ok);
+        let c = nodes_ready(&[n("a", "True"), n("worker-2", "Unknown")]);
+        assert!(
+            !c.ok && c.message.contains("worker-2 (Ready=Unknown)"),
+            "{c:?}"
+        );
+        assert!(!nodes_ready(&[]).ok);
+    }
+
+    #[test]
+    fn installer_idle_reads_the_welcome_line() {
+        let p = |phase: &str, logs: std::result::Result<&str, &str>| {
+            (
+                "ks-installer-x".to_string(),
+                phase.to_string(),
+                logs.map(String::from).map_err(String::from),
+            )
+        };
+        assert!(installer_idle(&[]).ok);
+        assert!(installer_idle(&[p("Succeeded", Ok(""))]).ok);
+        assert!(installer_idle(&[p("Running", Ok("...\nWelcome to KubeSphere!\n..."))]).ok);
+        let c = installer_idle(&[p("Running", Ok("TASK [ks-core : ...]"))]);
+        assert!(!c.ok && c.message.contains("tasks are running"));
+        let c = installer_idle(&[p("Running", Err("404"))]);
+        assert!(!c.ok && c.message.contains("cannot read the logs"));
+    }
+
+    #[test]
+    fn a_pending_ks_core_names_the_secret() {
+        let r = |n: u32, status: &str| releases::Revision {
+            name: "ks-core".into(),
+            namespace: "kubesphere-system".into(),
+            revision: n,
+            status: status.into(),
+            object: format!("sh.helm.release.v1.ks-core.v{n}"),
+            storage: releases::Storage::Secret,
+        };
+        assert!(ks_core_not_pending(&[r(1, "superseded"), r(2, "deployed")]).ok);
+        let c = ks_core_not_pending(&[r(2, "deployed"), r(3, "pending-upgrade")]);
+        assert!(!c.ok);
+        assert!(
+            c.hint
+                .unwrap()
+                .contains("delete secret sh.helm.release.v1.ks-core.v3")
+        );
+        assert!(!ks_core_not_pending(&[]).ok);
+    }
+
+    #[test]
+    fn the_role_must_match() {
+        assert!(role_matches(Role::Host, Some(Role::Host)).ok);
+        assert!(role_matches(Role::Host, Some(Role::None)).ok);
+        assert!(role_matches(Role::Member, Some(Role::Member)).ok);
+        let c = role_matches(Role::Host, Some(Role::Member));
+        assert!(!c.ok && c.message.contains("is a member"), "{c:?}");
+        assert!(!role_matches(Role::Member, Some(Role::None)).ok);
+        assert!(!role_matches(Role::Host, None).ok);
+    }
+
+    #[test]
+    fn ignored_checks_do_not_block() {
+        let mut checks = vec![nodes_ready(&[]), kubernetes_version("v1.26.0")];
+        apply_ignores(&mut checks, &["nodes-ready".to_string()]);
+        assert!(checks.iter().all(|c| !c.blocks()));
+        assert!(validate_ignores(&["nodes-ready".into()], CODES).is_ok());
+        assert!(validate_ignores(&["nodes".into()], CODES).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared pieces of the test helm and ks-upgrade-sim.

@@ -1,0 +1,2 @@
+//! The test helm.
+fn main() {}

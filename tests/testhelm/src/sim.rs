@@ -1,0 +1,2 @@
+//! ks-upgrade-sim.
+fn main() {}
