@@ -84,12 +84,13 @@ fn pct_decode(s: &str) -> String {
             i += 1;
             continue;
         }
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -209,15 +210,15 @@ impl WatchFilter {
             return None;
         }
         let o = &ev.obj.value;
-        if let Some(ns) = &self.ns {
-            if o.pointer("/metadata/namespace").and_then(Value::as_str) != Some(ns.as_str()) {
-                return None;
-            }
+        if let Some(ns) = &self.ns
+            && o.pointer("/metadata/namespace").and_then(Value::as_str) != Some(ns.as_str())
+        {
+            return None;
         }
-        if let Some(n) = &self.name {
-            if o.pointer("/metadata/name").and_then(Value::as_str) != Some(n.as_str()) {
-                return None;
-            }
+        if let Some(n) = &self.name
+            && o.pointer("/metadata/name").and_then(Value::as_str) != Some(n.as_str())
+        {
+            return None;
         }
         if !self.labels.matches(o) || !self.fields.matches(o) {
             return None;
@@ -872,10 +873,10 @@ impl Core {
             let mut last: Option<(String, String)> = None;
             let filtering = !ls.is_empty() || !fs.0.is_empty();
             for ((ons, oname), obj) in all.range((lower, std::ops::Bound::Unbounded)) {
-                if let Some(n) = ns {
-                    if ons != n {
-                        break;
-                    }
+                if let Some(n) = ns
+                    && ons != n
+                {
+                    break;
                 }
                 if filtering && !(ls.matches(&obj.value) && fs.matches(&obj.value)) {
                     continue;
@@ -1048,6 +1049,7 @@ impl Core {
     }
 
     /// Fills server-set metadata and checks a new object.
+    #[allow(clippy::too_many_arguments)]
     fn prepare_new(
         &self,
         st: &Store,
@@ -1063,14 +1065,14 @@ impl Core {
                 "the body of the request must be a JSON object",
             ));
         }
-        if let Some(k) = obj.get("kind").and_then(Value::as_str) {
-            if k != def.kind {
-                return Err(ApiError::bad_request(format!(
-                    "the API version in the data ({}) does not match the expected API version ({})",
-                    obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
-                    def.api_version(version)
-                )));
-            }
+        if let Some(k) = obj.get("kind").and_then(Value::as_str)
+            && k != def.kind
+        {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({}) does not match the expected API version ({})",
+                obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+                def.api_version(version)
+            )));
         }
         obj["kind"] = json!(def.kind);
         obj["apiVersion"] = json!(def.api_version(version));
@@ -1139,10 +1141,10 @@ impl Core {
                 o.remove("status");
             }
             let _ = status;
-        } else if def.status {
-            if let Some(o) = obj.as_object_mut() {
-                o.remove("status");
-            }
+        } else if def.status
+            && let Some(o) = obj.as_object_mut()
+        {
+            o.remove("status");
         }
         match (def.group.as_str(), def.plural.as_str()) {
             ("", "namespaces") => {
@@ -1182,12 +1184,11 @@ impl Core {
                 }
                 obj["status"] = crd_status(&obj, &ctx.time);
             }
-            ("apps", "deployments") | ("apps", "statefulsets") | ("apps", "replicasets") => {
+            ("apps", "deployments") | ("apps", "statefulsets") | ("apps", "replicasets")
                 if obj.pointer("/spec/replicas").is_none()
-                    && obj.get("spec").is_some_and(Value::is_object)
-                {
-                    set_in(&mut obj, &["spec", "replicas"], json!(1));
-                }
+                    && obj.get("spec").is_some_and(Value::is_object) =>
+            {
+                set_in(&mut obj, &["spec", "replicas"], json!(1));
             }
             _ => {}
         }
@@ -1255,12 +1256,12 @@ impl Core {
                 "the body of the request must be a JSON object",
             ));
         }
-        if let Some(n) = meta_str(&new, "name") {
-            if n != name {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({n}) does not match the name on the URL ({name})"
-                )));
-            }
+        if let Some(n) = meta_str(&new, "name")
+            && n != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
         }
         let mut result = if sub == Some("status") {
             let mut r = old.value.clone();
@@ -1381,10 +1382,11 @@ impl Core {
         let old = st
             .get(&def.key(), ns, name)
             .ok_or_else(|| ApiError::not_found(&def.plural, &def.group, name))?;
-        if let Some(rv) = meta_str(&body, "resourceVersion") {
-            if !rv.is_empty() && rv != old.rv.to_string() {
-                return Err(ApiError::conflict(&def.plural, &def.group, name));
-            }
+        if let Some(rv) = meta_str(&body, "resourceVersion")
+            && !rv.is_empty()
+            && rv != old.rv.to_string()
+        {
+            return Err(ApiError::conflict(&def.plural, &def.group, name));
         }
         if p.sub.as_deref() == Some("scale") {
             let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
@@ -1460,10 +1462,11 @@ impl Core {
             other => return Err(ApiError::unsupported_media_type(other)),
         }
         // a patch that carries a resourceVersion is a precondition
-        if let Some(rv) = meta_str(&doc, "resourceVersion") {
-            if !rv.is_empty() && rv != old.rv.to_string() {
-                return Err(ApiError::conflict(&def.plural, &def.group, name));
-            }
+        if let Some(rv) = meta_str(&doc, "resourceVersion")
+            && !rv.is_empty()
+            && rv != old.rv.to_string()
+        {
+            return Err(ApiError::conflict(&def.plural, &def.group, name));
         }
         if is_scale {
             let mut new = old.value.clone();
@@ -1515,21 +1518,21 @@ impl Core {
             }
         }
         let gone = st.remove(&def.key(), ns, name);
-        if def.group == "apiextensions.k8s.io" && def.plural == "customresourcedefinitions" {
-            if let Some(g) = &gone {
-                if let Ok(d) = crate::registry::def_from_crd(&g.value) {
-                    let key = d.key();
-                    let names: Vec<(String, String)> = st
-                        .objects
-                        .get(&key)
-                        .map(|m| m.keys().cloned().collect())
-                        .unwrap_or_default();
-                    for (ons, on) in names {
-                        st.remove(&key, &ons, &on);
-                    }
-                    st.registry.remove(&d.group, &d.plural);
-                }
+        if def.group == "apiextensions.k8s.io"
+            && def.plural == "customresourcedefinitions"
+            && let Some(g) = &gone
+            && let Ok(d) = crate::registry::def_from_crd(&g.value)
+        {
+            let key = d.key();
+            let names: Vec<(String, String)> = st
+                .objects
+                .get(&key)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            for (ons, on) in names {
+                st.remove(&key, &ons, &on);
             }
+            st.registry.remove(&d.group, &d.plural);
         }
         gone
     }
@@ -1545,17 +1548,14 @@ impl Core {
         let old = st
             .get(&def.key(), ns, name)
             .ok_or_else(|| ApiError::not_found(&def.plural, &def.group, name))?;
-        if !ctx.req.body.is_empty() {
-            if let Ok(opts) = serde_json::from_slice::<Value>(&ctx.req.body) {
-                if let Some(rv) = opts
-                    .pointer("/preconditions/resourceVersion")
-                    .and_then(Value::as_str)
-                {
-                    if rv != old.rv.to_string() {
-                        return Err(ApiError::conflict(&def.plural, &def.group, name));
-                    }
-                }
-            }
+        if !ctx.req.body.is_empty()
+            && let Ok(opts) = serde_json::from_slice::<Value>(&ctx.req.body)
+            && let Some(rv) = opts
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+            && rv != old.rv.to_string()
+        {
+            return Err(ApiError::conflict(&def.plural, &def.group, name));
         }
         let details = json!({"name": name, "group": def.group, "kind": def.plural, "uid": meta_str(&old.value, "uid").unwrap_or("")});
         if ctx.dry_run {
@@ -1799,15 +1799,15 @@ fn crd_status(crd: &Value, time: &str) -> Value {
         .cloned()
         .unwrap_or_else(|| json!({}));
     let mut accepted = names.clone();
-    if accepted.get("singular").is_none() {
-        if let Some(k) = names.get("kind").and_then(Value::as_str) {
-            accepted["singular"] = json!(k.to_lowercase());
-        }
+    if accepted.get("singular").is_none()
+        && let Some(k) = names.get("kind").and_then(Value::as_str)
+    {
+        accepted["singular"] = json!(k.to_lowercase());
     }
-    if accepted.get("listKind").is_none() {
-        if let Some(k) = names.get("kind").and_then(Value::as_str) {
-            accepted["listKind"] = json!(format!("{k}List"));
-        }
+    if accepted.get("listKind").is_none()
+        && let Some(k) = names.get("kind").and_then(Value::as_str)
+    {
+        accepted["listKind"] = json!(format!("{k}List"));
     }
     let stored: Vec<Value> = crd
         .pointer("/spec/versions")

@@ -135,19 +135,18 @@ fn role_rules(store: &Store, role_ref: Option<&Value>, binding_ns: &str) -> Vec<
         .value
         .pointer("/aggregationRule/clusterRoleSelectors")
         .and_then(Value::as_array)
+        && let Some(all) = store.objects.get("rbac.authorization.k8s.io/clusterroles")
     {
-        if let Some(all) = store.objects.get("rbac.authorization.k8s.io/clusterroles") {
-            for sel in sels {
-                let s = crate::selectors::LabelSelector::from_object(sel);
-                for cr in all.values().filter(|cr| s.matches(&cr.value)) {
-                    rules.extend(
-                        cr.value
-                            .get("rules")
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .unwrap_or_default(),
-                    );
-                }
+        for sel in sels {
+            let s = crate::selectors::LabelSelector::from_object(sel);
+            for cr in all.values().filter(|cr| s.matches(&cr.value)) {
+                rules.extend(
+                    cr.value
+                        .get("rules")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
             }
         }
     }
@@ -179,19 +178,19 @@ pub fn allowed(store: &Store, user: &User, a: &Attributes) -> bool {
             }
         }
     }
-    if !a.namespace.is_empty() {
-        if let Some(rbs) = store.objects.get("rbac.authorization.k8s.io/rolebindings") {
-            for ((ns, _), b) in rbs.range((a.namespace.clone(), String::new())..) {
-                if ns != &a.namespace {
-                    break;
-                }
-                if subject_matches(b.value.get("subjects"), user, ns)
-                    && role_rules(store, b.value.get("roleRef"), ns)
-                        .iter()
-                        .any(|r| rule_allows(r, a))
-                {
-                    return true;
-                }
+    if !a.namespace.is_empty()
+        && let Some(rbs) = store.objects.get("rbac.authorization.k8s.io/rolebindings")
+    {
+        for ((ns, _), b) in rbs.range((a.namespace.clone(), String::new())..) {
+            if ns != &a.namespace {
+                break;
+            }
+            if subject_matches(b.value.get("subjects"), user, ns)
+                && role_rules(store, b.value.get("roleRef"), ns)
+                    .iter()
+                    .any(|r| rule_allows(r, a))
+            {
+                return true;
             }
         }
     }

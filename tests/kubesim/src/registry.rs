@@ -84,7 +84,18 @@ impl ResourceDef {
 
     /// Whether objects carry `metadata.generation` that is bumped on spec changes.
     pub fn has_generation(&self) -> bool {
-        self.custom || self.status
+        self.custom
+            || (self.status
+                && !(self.group.is_empty()
+                    && matches!(
+                        self.plural.as_str(),
+                        "namespaces"
+                            | "nodes"
+                            | "persistentvolumes"
+                            | "persistentvolumeclaims"
+                            | "services"
+                            | "resourcequotas"
+                    )))
     }
 
     /// Whether a verb is allowed on the main resource.
@@ -105,6 +116,7 @@ struct B {
     scale: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn b(
     group: &'static str,
     version: &'static str,
@@ -604,7 +616,7 @@ impl Registry {
                 }
             }
             if !versions.is_empty() {
-                versions.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+                versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
                 out.push((g, versions));
             }
         }
@@ -780,7 +792,7 @@ mod tests {
     #[test]
     fn versions_sort_like_kubernetes() {
         let mut v = vec!["v1alpha1", "v2", "v1beta1", "v1", "v2beta2"];
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         assert_eq!(v, ["v2", "v1", "v2beta2", "v1beta1", "v1alpha1"]);
     }
 

@@ -195,10 +195,10 @@ pub fn load_yaml(core: &Core, yaml: &str) -> Result<Settings, ScenarioError> {
             }
         }
     }
-    if let Some(g) = &settings.git_version {
-        if let Ok(mut gv) = core.git_version.write() {
-            *gv = g.clone();
-        }
+    if let Some(g) = &settings.git_version
+        && let Ok(mut gv) = core.git_version.write()
+    {
+        *gv = g.clone();
     }
     Ok(settings)
 }
@@ -288,6 +288,7 @@ fn hash10(i: usize) -> String {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn running_pod(
     ns: &str,
     name: &str,
@@ -428,16 +429,8 @@ pub fn generate_scale(core: &Core, scale: Scale) {
         2,
         "registry.k8s.io/coredns/coredns:v1.11.3".into(),
     )];
-    let per = if scale.deployments == 0 {
-        0
-    } else {
-        scale.pods / scale.deployments
-    };
-    let extra = if scale.deployments == 0 {
-        0
-    } else {
-        scale.pods % scale.deployments
-    };
+    let per = scale.pods.checked_div(scale.deployments).unwrap_or(0);
+    let extra = scale.pods.checked_rem(scale.deployments).unwrap_or(0);
     for i in 0..scale.deployments {
         let ns = namespaces[i % namespaces.len()].clone();
         deps.push((

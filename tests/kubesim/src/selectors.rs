@@ -252,9 +252,10 @@ impl LabelSelector {
                             Tok::Ne => LabelReq::Ne(key, v),
                             Tok::Gt | Tok::Lt => {
                                 let n: i64 = v.parse().map_err(|_| {
-                                    perr(format!(
+                                    perr(
                                         "for 'Gt', 'Lt' operators, the value must be an integer"
-                                    ))
+                                            .to_string(),
+                                    )
                                 })?;
                                 if op == Tok::Gt {
                                     LabelReq::Gt(key, n)

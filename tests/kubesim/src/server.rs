@@ -259,15 +259,25 @@ impl Shared {
                     self.counters.bytes(n);
                     let total = b.len();
                     let part = b.slice(..n);
-                    let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = vec![
-                        Ok(Frame::data(part)),
-                        Err(std::io::Error::new(
-                            std::io::ErrorKind::ConnectionAborted,
-                            "kubesim injected fault: connection dropped",
-                        )),
-                    ];
-                    let mut r =
-                        Response::new(StreamBody::new(futures::stream::iter(frames)).boxed());
+                    // send the part, give hyper time to flush it with the headers, then fail the body
+                    let stream = futures::stream::unfold(0u8, move |step| {
+                        let part = part.clone();
+                        async move {
+                            match step {
+                                0 => Some((Ok(Frame::data(part)), 1)),
+                                1 => {
+                                    tokio::time::sleep(Duration::from_millis(50)).await;
+                                    let e = std::io::Error::new(
+                                        std::io::ErrorKind::ConnectionAborted,
+                                        "kubesim injected fault: connection dropped",
+                                    );
+                                    Some((Err(e), 2))
+                                }
+                                _ => None,
+                            }
+                        }
+                    });
+                    let mut r = Response::new(StreamBody::new(stream).boxed());
                     if let Ok(v) = total.to_string().parse() {
                         r.headers_mut().insert(hyper::header::CONTENT_LENGTH, v);
                     }
@@ -285,10 +295,10 @@ impl Shared {
             },
             ApiBody::Watch(plan) => self.stream_watch(*plan, &content_type),
         };
-        if let Some(s) = retry_after {
-            if let Ok(v) = s.to_string().parse() {
-                r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
-            }
+        if let Some(s) = retry_after
+            && let Ok(v) = s.to_string().parse()
+        {
+            r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
         }
         r
     }
@@ -321,9 +331,8 @@ impl Shared {
             loop {
                 tokio::select! {
                     ev = rx.recv() => match ev {
-                        Ok(ev) => if let Some(line) = filter.render(&ev) {
-                            if send(line).await.is_err() { return; }
-                        },
+                        Ok(ev) => if let Some(line) = filter.render(&ev)
+                            && send(line).await.is_err() { return; },
                         // a slow watcher loses its stream, like a real one whose cache window passed
                         Err(_) => return,
                     },

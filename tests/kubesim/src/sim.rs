@@ -120,10 +120,10 @@ impl SimBuilder {
         let core = Arc::new(Core::new());
         let scen = self.scenario.clone().unwrap_or_else(|| "empty".into());
         let settings = if scen.starts_with("scale:") {
-            if let Some(g) = &self.git_version {
-                if let Ok(mut gv) = core.git_version.write() {
-                    *gv = g.clone();
-                }
+            if let Some(g) = &self.git_version
+                && let Ok(mut gv) = core.git_version.write()
+            {
+                *gv = g.clone();
             }
             scenario::generate_scale(&core, Scale::parse(&scen)?);
             scenario::Settings {
@@ -133,10 +133,10 @@ impl SimBuilder {
         } else {
             scenario::load_yaml(&core, &scenario::resolve(&scen)?)?
         };
-        if let Some(g) = &self.git_version {
-            if let Ok(mut gv) = core.git_version.write() {
-                *gv = g.clone();
-            }
+        if let Some(g) = &self.git_version
+            && let Ok(mut gv) = core.git_version.write()
+        {
+            *gv = g.clone();
         }
         let admin_token = format!("kubesim-admin-{}", uuid::Uuid::new_v4().simple());
         let mut tokens = HashMap::new();
@@ -174,9 +174,8 @@ impl SimBuilder {
             .name("kubesim".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => server::run(l, sh, tls_cfg, stop_rx).await,
-                        Err(_) => {}
+                    if let Ok(l) = tokio::net::TcpListener::from_std(listener) {
+                        server::run(l, sh, tls_cfg, stop_rx).await
                     }
                 });
                 rt.shutdown_background();

