@@ -20,8 +20,14 @@ use k8s_openapi::{
 };
 use serde::Serialize;
 
+use super::{
+    apis::{ApiEntry, ApiState, MetricUse, classify, lookup, lookup_resource},
+    inventory::{HelmUse, Iam, RoleMeta, StoredUse},
+    path::{Component, PathStep, supports},
+};
 use crate::{
     helm::Revision,
+    kubesphere::{ClusterInfo, KubeSphere},
     version::{Skew, Version, node_skew},
 };
 
@@ -112,8 +118,8 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     ("KS002", Severity::Required, "ks-installer still running"),
     (
         "KS003",
-        Severity::Required,
-        "KubeSphere 3.3.1 role changes affect users and custom roles (Recommended when already past 3.3.1)",
+        Severity::Recommended,
+        "KubeSphere 3.3.1 role changes affect users and custom roles",
     ),
     (
         "KS004",
@@ -802,9 +808,380 @@ pub fn check_default_storage_class(classes: &[StorageClass], migration_step: boo
     ]
 }
 
+
+/// API001-API003 from the three signals.
+pub fn check_apis(
+    table: &[ApiEntry],
+    current: &Version,
+    target: &Version,
+    stored: &[StoredUse],
+    helm: &[HelmUse],
+    metric: Option<&[MetricUse]>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let state_finding = |code_state: &ApiState, object: ObjectRef, what: String, e: &ApiEntry| -> Option<Finding> {
+        let repl = e.replacement_text();
+        match code_state {
+            ApiState::RemovedAlready => Some(
+                Finding::new(
+                    "API001",
+                    object,
+                    format!("{what}: {} {} is no longer served (removed in {})", e.api_version, e.kind,
+                        e.removed_in.as_ref().map(|v| v.minor_string()).unwrap_or_default()),
+                )
+                .remedy(format!("move to {repl}")),
+            ),
+            ApiState::RemovedInPath(r) => Some(
+                Finding::new(
+                    "API001",
+                    object,
+                    format!("{what}: {} {} is removed in {}", e.api_version, e.kind, r.minor_string()),
+                )
+                .remedy(format!("move to {repl} before the {} step", r.minor_string()))
+                .step(r.minor_string()),
+            ),
+            ApiState::Deprecated => Some(
+                Finding::new(
+                    "API002",
+                    object,
+                    format!(
+                        "{what}: {} {} is deprecated since {}{}",
+                        e.api_version,
+                        e.kind,
+                        e.deprecated_in.minor_string(),
+                        e.removed_in.as_ref().map(|r| format!(", removed in {}", r.minor_string())).unwrap_or_default()
+                    ),
+                )
+                .remedy(format!("move to {repl}")),
+            ),
+            ApiState::Fine => None,
+        }
+    };
+    for u in stored {
+        let kind = &u.object.kind;
+        let managed_versions: Vec<&String> = u.managed.iter().map(|(_, v)| v).collect();
+        // Writes recorded in managedFields at a table version that is still served.
+        let mut reported: Vec<&str> = Vec::new();
+        for (manager, av) in &u.managed {
+            let Some(e) = lookup(table, av, kind) else { continue };
+            if reported.contains(&av.as_str()) {
+                continue;
+            }
+            let state = classify(e, current, target);
+            if state == ApiState::RemovedAlready {
+                continue; // history from before the removal
+            }
+            if let Some(f) = state_finding(&state, u.object.clone(), format!("written by {manager} through {av} (managedFields)"), e) {
+                out.push(f);
+                reported.push(av);
+            }
+        }
+        let Some(la) = &u.last_applied else { continue };
+        let Some(e) = lookup(table, la, kind) else { continue };
+        let state = classify(e, current, target);
+        if state == ApiState::Fine || reported.contains(&la.as_str()) {
+            continue;
+        }
+        let stale = state == ApiState::RemovedAlready
+            || (!managed_versions.is_empty() && !managed_versions.iter().any(|v| *v == la));
+        if stale {
+            let why = if state == ApiState::RemovedAlready {
+                format!("{la} is not served by {}", current.minor_string())
+            } else {
+                "managedFields show no write through it".to_string()
+            };
+            out.push(
+                Finding::new(
+                    "API003",
+                    u.object.clone(),
+                    format!(
+                        "last-applied-configuration says {la} but the object is served as {} ({why}): the manifest it was applied from is stale",
+                        u.served_as
+                    ),
+                )
+                .remedy(format!("update the source manifest to {} and re-apply it", e.replacement_text())),
+            );
+        } else if let Some(f) = state_finding(&state, u.object.clone(), "last-applied-configuration (no managedFields to confirm)".into(), e) {
+            out.push(f);
+        }
+    }
+    for h in helm {
+        let Some(e) = lookup(table, &h.api_version, &h.kind) else { continue };
+        let state = classify(e, current, target);
+        let object = ObjectRef::namespaced("Secret", &h.namespace, &h.storage_object);
+        let what = format!("Helm release {}/{} revision {} (deployed) renders {} {}", h.namespace, h.release, h.revision, h.kind, h.name);
+        if let Some(mut f) = state_finding(&state, object, what, e) {
+            if f.code == "API001" {
+                f.remedy = Some(format!(
+                    "helm mapkubeapis {} --namespace {} (or upgrade the chart to one using {}); otherwise the next helm upgrade fails",
+                    h.release, h.namespace, e.replacement_text()
+                ));
+            }
+            out.push(f);
+        }
+    }
+    for m in metric.unwrap_or_default() {
+        let object = ObjectRef::cluster("API", &format!("{}.{}", m.resource, m.api_version.replace('/', ".")));
+        match lookup_resource(table, &m.api_version, &m.resource) {
+            Some(e) => {
+                if let Some(f) = state_finding(&classify(e, current, target), object, "requested since the API server started (apiserver_requested_deprecated_apis)".into(), e) {
+                    out.push(f);
+                }
+            }
+            None => out.push(
+                Finding::new(
+                    "API002",
+                    object,
+                    format!(
+                        "{} {} requested since the API server started (apiserver_requested_deprecated_apis){}",
+                        m.api_version,
+                        m.resource,
+                        if m.removed_release.is_empty() { String::new() } else { format!(", removed in {}", m.removed_release) }
+                    ),
+                )
+                .remedy("find the client in the audit log (annotation k8s.io/deprecated) and move it to the current version"),
+            ),
+        }
+    }
+    out
+}
+
+/// Platform roles that 3.3.1 deletes.
+pub const REMOVED_GLOBAL_ROLES: &[&str] = &["users-manager", "workspaces-manager"];
+const BUILTIN_GLOBAL: &[&str] = &[
+    "platform-admin",
+    "platform-regular",
+    "platform-self-provisioner",
+    "anonymous",
+    "authenticated",
+    "pre-registration",
+];
+const BUILTIN_WORKSPACE_SUFFIX: &[&str] = &["admin", "regular", "self-provisioner", "viewer"];
+const BUILTIN_ROLE: &[&str] = &["admin", "operator", "viewer"];
+
+/// The role templates 3.3.1 strips from custom roles, per role kind.
+pub fn removed_templates(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "GlobalRole" => &[
+            "role-template-manage-users",
+            "role-template-manage-roles",
+            "role-template-manage-workspaces",
+        ],
+        "WorkspaceRole" => &[
+            "role-template-manage-members",
+            "role-template-manage-roles",
+            "role-template-manage-groups",
+        ],
+        "Role" => &["role-template-manage-members", "role-template-manage-roles"],
+        _ => &[],
+    }
+}
+
+fn is_custom(r: &RoleMeta) -> bool {
+    if r.labels.contains_key("iam.kubesphere.io/role-template") || r.aggregation.is_empty() {
+        return false;
+    }
+    match r.kind.as_str() {
+        "GlobalRole" => !BUILTIN_GLOBAL.contains(&r.name.as_str()),
+        "WorkspaceRole" => !BUILTIN_WORKSPACE_SUFFIX
+            .iter()
+            .any(|s| r.name == *s || r.name.ends_with(&format!("-{s}"))),
+        "Role" => !BUILTIN_ROLE.contains(&r.name.as_str()),
+        _ => false,
+    }
+}
+
+fn binding_kind(role_kind: &str) -> &'static str {
+    match role_kind {
+        "GlobalRole" => "GlobalRoleBinding",
+        "WorkspaceRole" => "WorkspaceRoleBinding",
+        _ => "RoleBinding",
+    }
+}
+
+/// KS003: users bound to `users-manager`/`workspaces-manager`, and custom roles built on the
+/// removed role templates, with their users. `crosses` says whether the path crosses 3.3.1.
+pub fn check_role_changes(iam: &Iam, crosses: bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let context = if crosses {
+        "upgrading past KubeSphere 3.3.1"
+    } else {
+        "KubeSphere is past 3.3.1, but its role migration never touched this role (it runs only when users-manager or workspaces-manager exist)"
+    };
+    for b in &iam.bindings {
+        if b.kind == "GlobalRoleBinding" && REMOVED_GLOBAL_ROLES.contains(&b.role.as_str()) {
+            out.push(
+                Finding::new(
+                    "KS003",
+                    ObjectRef::cluster("GlobalRoleBinding", &b.name),
+                    format!("users {} are bound to {}, which 3.3.1 deletes: they become platform-regular", b.users.join(", "), b.role),
+                )
+                .remedy("grant these users the platform role they need after the upgrade"),
+            );
+        }
+    }
+    for r in iam.roles.iter().filter(|r| is_custom(r)) {
+        let removed: Vec<&String> = r
+            .aggregation
+            .iter()
+            .filter(|t| removed_templates(&r.kind).contains(&t.as_str()))
+            .collect();
+        if removed.is_empty() {
+            continue;
+        }
+        let bk = binding_kind(&r.kind);
+        let mut users: Vec<String> = iam
+            .bindings
+            .iter()
+            .filter(|b| b.kind == bk && b.role == r.name && (r.kind != "Role" || b.namespace == r.namespace))
+            .flat_map(|b| b.users.iter().map(|u| format!("{u} ({bk} {})", b.name)))
+            .collect();
+        users.sort();
+        users.dedup();
+        let object = match &r.namespace {
+            Some(ns) => ObjectRef::namespaced(&r.kind, ns, &r.name),
+            None => ObjectRef::cluster(&r.kind, &r.name),
+        };
+        out.push(
+            Finding::new(
+                "KS003",
+                object,
+                format!(
+                    "custom role aggregates {} whose permissions 3.3.1 revokes ({context}); users: {}",
+                    removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                    if users.is_empty() { "none".to_string() } else { users.join(", ") }
+                ),
+            )
+            .remedy("review what these users must keep doing; grant it through a built-in role after the upgrade"),
+        );
+    }
+    out
+}
+
+/// What the KubeSphere checks look at.
+pub struct KubeSphereFacts<'a> {
+    /// Detection result.
+    pub ks: &'a KubeSphere,
+    /// Cluster objects, on a host.
+    pub clusters: Option<&'a [ClusterInfo]>,
+    /// Helm revisions.
+    pub helm: &'a [Revision],
+    /// Deployment kubesphere-system/ks-installer exists.
+    pub installer_deployment: bool,
+    /// The path.
+    pub path: &'a [PathStep],
+}
+
+/// KS002, KS004-KS006, PATH001, PATH002.
+pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let ks = f.ks;
+    if !ks.is_v4() && f.installer_deployment {
+        let status_missing = ks.source.contains("metadata.labels.version");
+        let differs = match (&ks.installer_target, &ks.version) {
+            (Some(t), Some(v)) => t.to_string() != v.to_string(),
+            _ => false,
+        };
+        if status_missing || differs {
+            out.push(
+                Finding::new(
+                    "KS002",
+                    ObjectRef::namespaced("ClusterConfiguration", crate::kubesphere::SYSTEM_NAMESPACE, "ks-installer"),
+                    format!(
+                        "ks-installer is still working: target {} but status.core.version {}",
+                        ks.installer_target.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+                        if status_missing { "-".to_string() } else { ks.version.as_ref().map(|v| v.to_string()).unwrap_or_default() }
+                    ),
+                )
+                .remedy("wait for \"Welcome to KubeSphere!\" in `kubectl -n kubesphere-system logs deploy/ks-installer`"),
+            );
+        }
+    }
+    if ks.is_v4() {
+        for c in f.clusters.unwrap_or_default().iter().filter(|c| !c.host) {
+            let v3 = c
+                .kubesphere_version
+                .as_deref()
+                .and_then(|v| v.parse::<Version>().ok())
+                .is_some_and(|v| v.major < 4);
+            if v3 {
+                out.push(
+                    Finding::new(
+                        "KS004",
+                        ObjectRef::cluster("Cluster", &c.name),
+                        format!(
+                            "member runs KubeSphere {} under a v4 host",
+                            c.kubesphere_version.as_deref().unwrap_or("-")
+                        ),
+                    )
+                    .remedy(format!("kubectl --context {} ks-migrate member", c.name)),
+                );
+            } else if c.is_unschedulable() {
+                out.push(
+                    Finding::new(
+                        "KS005",
+                        ObjectRef::cluster("Cluster", &c.name),
+                        "migrated, but still Schedulable=False: extensions cannot schedule onto it",
+                    )
+                    .remedy(format!("kubectl untaint-member {}", c.name)),
+                );
+            }
+        }
+        for r in crate::helm::latest(f.helm) {
+            if r.namespace == crate::kubesphere::CONTROLS_NAMESPACE
+                && r.name.starts_with("kubesphere-router-")
+                && !r.name.ends_with("-ingress")
+                && r.status == "deployed"
+            {
+                out.push(
+                    Finding::new(
+                        "KS006",
+                        ObjectRef::namespaced("HelmRelease", &r.namespace, &r.name),
+                        "v3 gateway still deployed on a v4 host",
+                    )
+                    .remedy(format!("kubectl ks-migrate gateway {}", r.name)),
+                );
+            }
+        }
+    }
+    for s in f.path.iter().filter(|s| !s.supported) {
+        out.push(
+            Finding::new(
+                "PATH001",
+                ObjectRef::cluster("Step", &format!("{}: {:?} {} -> {}", s.number, s.component, s.from, s.to)),
+                s.note.clone().unwrap_or_else(|| "not supported".into()),
+            )
+            .remedy("choose targets the compatibility table supports (see the path)")
+            .step(s.to.clone()),
+        );
+    }
+    let migration = f
+        .path
+        .iter()
+        .find(|s| s.component == Component::Kubesphere && s.from.starts_with("v3") && s.to.starts_with("v4"));
+    if let Some(step) = migration
+        && let Ok(to) = step.to.parse::<Version>()
+    {
+        for c in f.clusters.unwrap_or_default().iter().filter(|c| !c.host) {
+            let Some(k) = c.kubernetes_version.as_deref().and_then(|v| v.parse::<Version>().ok()) else {
+                continue;
+            };
+            if let Err(reason) = supports(&to, k.minor_key()) {
+                out.push(
+                    Finding::new("PATH002", ObjectRef::cluster("Cluster", &c.name), format!("member runs Kubernetes {k}: {reason}"))
+                        .remedy("upgrade the member's Kubernetes into range before migrating it")
+                        .step(step.to.clone()),
+                );
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::inventory::BindingMeta;
     use serde_json::json;
 
     fn node(name: &str, ready: &str, unschedulable: bool) -> Node {
@@ -1079,6 +1456,123 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Required);
         let f = check_default_storage_class(&[], false);
         assert_eq!(f[0].severity, Severity::Recommended);
+    }
+
+
+    fn stored(kind: &str, ns: &str, name: &str, served: &str, la: Option<&str>, managed: &[(&str, &str)]) -> StoredUse {
+        StoredUse {
+            object: ObjectRef::namespaced(kind, ns, name),
+            served_as: served.into(),
+            last_applied: la.map(str::to_string),
+            managed: managed.iter().map(|(m, v)| (m.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn deprecated_apis_from_every_signal() {
+        let t = crate::plan::apis::table().unwrap();
+        let cur = v("v1.27.16");
+        let uses = vec![
+            // Removed long ago: the annotation is stale, never a blocker.
+            stored("Ingress", "shop", "storefront", "networking.k8s.io/v1", Some("extensions/v1beta1"), &[]),
+            // Still served, written through it per managedFields: removed at v1.29.
+            stored("FlowSchema", "", "a", "flowcontrol.apiserver.k8s.io/v1beta3", Some("flowcontrol.apiserver.k8s.io/v1beta2"), &[("kubectl-client-side-apply", "flowcontrol.apiserver.k8s.io/v1beta2")]),
+            // Still served, but managedFields show only the new version: stale.
+            stored("FlowSchema", "", "b", "flowcontrol.apiserver.k8s.io/v1beta3", Some("flowcontrol.apiserver.k8s.io/v1beta2"), &[("kubectl", "flowcontrol.apiserver.k8s.io/v1beta3")]),
+        ];
+        let helm = vec![HelmUse {
+            namespace: "shop".into(),
+            release: "billing".into(),
+            revision: 2,
+            storage_object: "sh.helm.release.v1.billing.v2".into(),
+            api_version: "policy/v1beta1".into(),
+            kind: "PodDisruptionBudget".into(),
+            name: "billing".into(),
+        }];
+        let f = check_apis(t, &cur, &v("v1.29"), &uses, &helm, None);
+        let got: Vec<(&str, String)> = f.iter().map(|f| (f.code.as_str(), f.object.to_string())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("API003", "Ingress shop/storefront".to_string()),
+                ("API001", "FlowSchema /a".to_string()),
+                // v1beta3 itself is deprecated by 1.29.
+                ("API002", "FlowSchema /b".to_string()),
+                ("API003", "FlowSchema /b".to_string()),
+                ("API001", "Secret shop/sh.helm.release.v1.billing.v2".to_string()),
+            ]
+        );
+        assert_eq!(f[1].step.as_deref(), Some("v1.29"));
+        assert_eq!(f[0].severity, Severity::Recommended);
+        assert!(f[4].remedy.as_deref().unwrap().starts_with("helm mapkubeapis billing"));
+        // Towards 1.28 only, the FlowSchema is deprecated, not removed.
+        let f = check_apis(t, &cur, &v("v1.28"), &uses[1..2], &[], None);
+        assert_eq!(f[0].code, "API002");
+        // The metric.
+        let m = vec![MetricUse {
+            api_version: "flowcontrol.apiserver.k8s.io/v1beta2".into(),
+            resource: "flowschemas".into(),
+            subresource: String::new(),
+            removed_release: "1.29".into(),
+        }];
+        let f = check_apis(t, &cur, &v("v1.29"), &[], &[], Some(&m));
+        assert_eq!(f[0].code, "API001");
+        assert_eq!(f[0].object.name, "flowschemas.flowcontrol.apiserver.k8s.io.v1beta2");
+    }
+
+    #[test]
+    fn role_changes_name_users_and_roles() {
+        let role = |kind: &str, ns: Option<&str>, name: &str, agg: &[&str], template: bool| RoleMeta {
+            kind: kind.into(),
+            namespace: ns.map(str::to_string),
+            name: name.into(),
+            labels: if template {
+                [("iam.kubesphere.io/role-template".to_string(), "true".to_string())].into()
+            } else {
+                BTreeMap::new()
+            },
+            aggregation: agg.iter().map(|s| s.to_string()).collect(),
+        };
+        let binding = |kind: &str, ns: Option<&str>, name: &str, role: &str, user: &str| BindingMeta {
+            kind: kind.into(),
+            namespace: ns.map(str::to_string),
+            name: name.into(),
+            role: role.into(),
+            users: vec![user.into()],
+        };
+        let iam = Iam {
+            roles: vec![
+                role("GlobalRole", None, "ops-custom", &["role-template-manage-users", "role-template-view-clusters"], false),
+                role("GlobalRole", None, "platform-admin", &["role-template-manage-users"], false),
+                role("GlobalRole", None, "role-template-manage-users", &[], true),
+                role("WorkspaceRole", None, "demo-release-manager", &["role-template-manage-members"], false),
+                role("WorkspaceRole", None, "demo-admin", &["role-template-manage-members"], false),
+                role("Role", Some("demo-project"), "deployer", &["role-template-manage-members"], false),
+                role("Role", Some("demo-project"), "viewer-plus", &["role-template-view-app"], false),
+            ],
+            bindings: vec![
+                binding("GlobalRoleBinding", None, "dev-lead", "ops-custom", "dev-lead"),
+                binding("GlobalRoleBinding", None, "old", "users-manager", "alice"),
+                binding("WorkspaceRoleBinding", None, "dev-lead-demo-release-manager", "demo-release-manager", "dev-lead"),
+                binding("RoleBinding", Some("demo-project"), "dev-lead-deployer", "deployer", "dev-lead"),
+                binding("RoleBinding", Some("other"), "x", "deployer", "bob"),
+            ],
+        };
+        let f = check_role_changes(&iam, false);
+        let got: Vec<String> = f.iter().map(|f| f.object.to_string()).collect();
+        assert_eq!(
+            got,
+            vec![
+                "GlobalRoleBinding old",
+                "GlobalRole ops-custom",
+                "WorkspaceRole demo-release-manager",
+                "Role demo-project/deployer"
+            ]
+        );
+        assert!(f[0].message.contains("alice"));
+        assert!(f[1].message.contains("dev-lead (GlobalRoleBinding dev-lead)"), "{}", f[1].message);
+        assert!(!f[3].message.contains("bob"));
+        assert!(f.iter().all(|f| f.code == "KS003"));
     }
 
     #[test]
