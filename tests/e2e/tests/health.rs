@@ -772,3 +772,26 @@ fn wait_turns_green_when_the_cluster_heals() {
     run.assert_stderr_contains("round 1: not passing: kubesphere (fail)");
     run.assert_stderr_contains("all checks pass after");
 }
+
+#[test]
+fn large_lists_are_read_in_pages() {
+    let env = Env::new("scale:nodes=3,namespaces=3,pods=1200,deployments=3");
+    env.sim.reset_counters();
+    let run = health(&env, &["-A", "--check", "system-pods", "-o", "json"]);
+    run.assert_success();
+    let summary = check(&run.json(), "system-pods")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pods: usize = summary
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(pods > 1200, "{summary}");
+    // 500 per page: every pod counted, in ceil(pods / 500) requests.
+    assert_eq!(
+        env.sim.counters().count("GET /api/v1/pods"),
+        pods.div_ceil(500) as u64
+    );
+}
