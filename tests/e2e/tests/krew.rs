@@ -12,7 +12,8 @@
 //!
 //! The binaries come from `KUPGRADE_BIN_DIR` when set, otherwise from this test's own target
 //! profile directory (`target/debug` under `cargo test`, where `cargo test --workspace` builds
-//! them for the plugins' own CLI tests).
+//! them for the plugins' own CLI tests). Run alone, `cargo test -p e2e --test krew` does not
+//! rebuild the plugins: run `cargo build --bins` first.
 #![allow(clippy::print_stderr)]
 
 use std::{
