@@ -808,7 +808,6 @@ pub fn check_default_storage_class(classes: &[StorageClass], migration_step: boo
     ]
 }
 
-
 /// API001-API003 from the three signals.
 pub fn check_apis(
     table: &[ApiEntry],
@@ -819,51 +818,72 @@ pub fn check_apis(
     metric: Option<&[MetricUse]>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let state_finding = |code_state: &ApiState, object: ObjectRef, what: String, e: &ApiEntry| -> Option<Finding> {
-        let repl = e.replacement_text();
-        match code_state {
-            ApiState::RemovedAlready => Some(
-                Finding::new(
-                    "API001",
-                    object,
-                    format!("{what}: {} {} is no longer served (removed in {})", e.api_version, e.kind,
-                        e.removed_in.as_ref().map(|v| v.minor_string()).unwrap_or_default()),
-                )
-                .remedy(format!("move to {repl}")),
-            ),
-            ApiState::RemovedInPath(r) => Some(
-                Finding::new(
-                    "API001",
-                    object,
-                    format!("{what}: {} {} is removed in {}", e.api_version, e.kind, r.minor_string()),
-                )
-                .remedy(format!("move to {repl} before the {} step", r.minor_string()))
-                .step(r.minor_string()),
-            ),
-            ApiState::Deprecated => Some(
-                Finding::new(
-                    "API002",
-                    object,
-                    format!(
-                        "{what}: {} {} is deprecated since {}{}",
-                        e.api_version,
-                        e.kind,
-                        e.deprecated_in.minor_string(),
-                        e.removed_in.as_ref().map(|r| format!(", removed in {}", r.minor_string())).unwrap_or_default()
-                    ),
-                )
-                .remedy(format!("move to {repl}")),
-            ),
-            ApiState::Fine => None,
-        }
-    };
+    let state_finding =
+        |code_state: &ApiState, object: ObjectRef, what: String, e: &ApiEntry| -> Option<Finding> {
+            let repl = e.replacement_text();
+            match code_state {
+                ApiState::RemovedAlready => Some(
+                    Finding::new(
+                        "API001",
+                        object,
+                        format!(
+                            "{what}: {} {} is no longer served (removed in {})",
+                            e.api_version,
+                            e.kind,
+                            e.removed_in
+                                .as_ref()
+                                .map(|v| v.minor_string())
+                                .unwrap_or_default()
+                        ),
+                    )
+                    .remedy(format!("move to {repl}")),
+                ),
+                ApiState::RemovedInPath(r) => Some(
+                    Finding::new(
+                        "API001",
+                        object,
+                        format!(
+                            "{what}: {} {} is removed in {}",
+                            e.api_version,
+                            e.kind,
+                            r.minor_string()
+                        ),
+                    )
+                    .remedy(format!(
+                        "move to {repl} before the {} step",
+                        r.minor_string()
+                    ))
+                    .step(r.minor_string()),
+                ),
+                ApiState::Deprecated => Some(
+                    Finding::new(
+                        "API002",
+                        object,
+                        format!(
+                            "{what}: {} {} is deprecated since {}{}",
+                            e.api_version,
+                            e.kind,
+                            e.deprecated_in.minor_string(),
+                            e.removed_in
+                                .as_ref()
+                                .map(|r| format!(", removed in {}", r.minor_string()))
+                                .unwrap_or_default()
+                        ),
+                    )
+                    .remedy(format!("move to {repl}")),
+                ),
+                ApiState::Fine => None,
+            }
+        };
     for u in stored {
         let kind = &u.object.kind;
         let managed_versions: Vec<&String> = u.managed.iter().map(|(_, v)| v).collect();
         // Writes recorded in managedFields at a table version that is still served.
         let mut reported: Vec<&str> = Vec::new();
         for (manager, av) in &u.managed {
-            let Some(e) = lookup(table, av, kind) else { continue };
+            let Some(e) = lookup(table, av, kind) else {
+                continue;
+            };
             if reported.contains(&av.as_str()) {
                 continue;
             }
@@ -871,13 +891,20 @@ pub fn check_apis(
             if state == ApiState::RemovedAlready {
                 continue; // history from before the removal
             }
-            if let Some(f) = state_finding(&state, u.object.clone(), format!("written by {manager} through {av} (managedFields)"), e) {
+            if let Some(f) = state_finding(
+                &state,
+                u.object.clone(),
+                format!("written by {manager} through {av} (managedFields)"),
+                e,
+            ) {
                 out.push(f);
                 reported.push(av);
             }
         }
         let Some(la) = &u.last_applied else { continue };
-        let Some(e) = lookup(table, la, kind) else { continue };
+        let Some(e) = lookup(table, la, kind) else {
+            continue;
+        };
         let state = classify(e, current, target);
         if state == ApiState::Fine || reported.contains(&la.as_str()) {
             continue;
@@ -901,27 +928,42 @@ pub fn check_apis(
                 )
                 .remedy(format!("update the source manifest to {} and re-apply it", e.replacement_text())),
             );
-        } else if let Some(f) = state_finding(&state, u.object.clone(), "last-applied-configuration (no managedFields to confirm)".into(), e) {
+        } else if let Some(f) = state_finding(
+            &state,
+            u.object.clone(),
+            "last-applied-configuration (no managedFields to confirm)".into(),
+            e,
+        ) {
             out.push(f);
         }
     }
     for h in helm {
-        let Some(e) = lookup(table, &h.api_version, &h.kind) else { continue };
+        let Some(e) = lookup(table, &h.api_version, &h.kind) else {
+            continue;
+        };
         let state = classify(e, current, target);
         let object = ObjectRef::namespaced("Secret", &h.namespace, &h.storage_object);
-        let what = format!("Helm release {}/{} revision {} (deployed) renders {} {}", h.namespace, h.release, h.revision, h.kind, h.name);
+        let what = format!(
+            "Helm release {}/{} revision {} (deployed) renders {} {}",
+            h.namespace, h.release, h.revision, h.kind, h.name
+        );
         if let Some(mut f) = state_finding(&state, object, what, e) {
             if f.code == "API001" {
                 f.remedy = Some(format!(
                     "helm mapkubeapis {} --namespace {} (or upgrade the chart to one using {}); otherwise the next helm upgrade fails",
-                    h.release, h.namespace, e.replacement_text()
+                    h.release,
+                    h.namespace,
+                    e.replacement_text()
                 ));
             }
             out.push(f);
         }
     }
     for m in metric.unwrap_or_default() {
-        let object = ObjectRef::cluster("API", &format!("{}.{}", m.resource, m.api_version.replace('/', ".")));
+        let object = ObjectRef::cluster(
+            "API",
+            &format!("{}.{}", m.resource, m.api_version.replace('/', ".")),
+        );
         match lookup_resource(table, &m.api_version, &m.resource) {
             Some(e) => {
                 if let Some(f) = state_finding(&classify(e, current, target), object, "requested since the API server started (apiserver_requested_deprecated_apis)".into(), e) {
@@ -1033,7 +1075,9 @@ pub fn check_role_changes(iam: &Iam, crosses: bool) -> Vec<Finding> {
         let mut users: Vec<String> = iam
             .bindings
             .iter()
-            .filter(|b| b.kind == bk && b.role == r.name && (r.kind != "Role" || b.namespace == r.namespace))
+            .filter(|b| {
+                b.kind == bk && b.role == r.name && (r.kind != "Role" || b.namespace == r.namespace)
+            })
             .flat_map(|b| b.users.iter().map(|u| format!("{u} ({bk} {})", b.name)))
             .collect();
         users.sort();
@@ -1148,29 +1192,39 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
         out.push(
             Finding::new(
                 "PATH001",
-                ObjectRef::cluster("Step", &format!("{}: {:?} {} -> {}", s.number, s.component, s.from, s.to)),
+                ObjectRef::cluster(
+                    "Step",
+                    &format!("{}: {:?} {} -> {}", s.number, s.component, s.from, s.to),
+                ),
                 s.note.clone().unwrap_or_else(|| "not supported".into()),
             )
             .remedy("choose targets the compatibility table supports (see the path)")
             .step(s.to.clone()),
         );
     }
-    let migration = f
-        .path
-        .iter()
-        .find(|s| s.component == Component::Kubesphere && s.from.starts_with("v3") && s.to.starts_with("v4"));
+    let migration = f.path.iter().find(|s| {
+        s.component == Component::Kubesphere && s.from.starts_with("v3") && s.to.starts_with("v4")
+    });
     if let Some(step) = migration
         && let Ok(to) = step.to.parse::<Version>()
     {
         for c in f.clusters.unwrap_or_default().iter().filter(|c| !c.host) {
-            let Some(k) = c.kubernetes_version.as_deref().and_then(|v| v.parse::<Version>().ok()) else {
+            let Some(k) = c
+                .kubernetes_version
+                .as_deref()
+                .and_then(|v| v.parse::<Version>().ok())
+            else {
                 continue;
             };
             if let Err(reason) = supports(&to, k.minor_key()) {
                 out.push(
-                    Finding::new("PATH002", ObjectRef::cluster("Cluster", &c.name), format!("member runs Kubernetes {k}: {reason}"))
-                        .remedy("upgrade the member's Kubernetes into range before migrating it")
-                        .step(step.to.clone()),
+                    Finding::new(
+                        "PATH002",
+                        ObjectRef::cluster("Cluster", &c.name),
+                        format!("member runs Kubernetes {k}: {reason}"),
+                    )
+                    .remedy("upgrade the member's Kubernetes into range before migrating it")
+                    .step(step.to.clone()),
                 );
             }
         }
@@ -1458,13 +1512,22 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Recommended);
     }
 
-
-    fn stored(kind: &str, ns: &str, name: &str, served: &str, la: Option<&str>, managed: &[(&str, &str)]) -> StoredUse {
+    fn stored(
+        kind: &str,
+        ns: &str,
+        name: &str,
+        served: &str,
+        la: Option<&str>,
+        managed: &[(&str, &str)],
+    ) -> StoredUse {
         StoredUse {
             object: ObjectRef::namespaced(kind, ns, name),
             served_as: served.into(),
             last_applied: la.map(str::to_string),
-            managed: managed.iter().map(|(m, v)| (m.to_string(), v.to_string())).collect(),
+            managed: managed
+                .iter()
+                .map(|(m, v)| (m.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -1474,11 +1537,35 @@ mod tests {
         let cur = v("v1.27.16");
         let uses = vec![
             // Removed long ago: the annotation is stale, never a blocker.
-            stored("Ingress", "shop", "storefront", "networking.k8s.io/v1", Some("extensions/v1beta1"), &[]),
+            stored(
+                "Ingress",
+                "shop",
+                "storefront",
+                "networking.k8s.io/v1",
+                Some("extensions/v1beta1"),
+                &[],
+            ),
             // Still served, written through it per managedFields: removed at v1.29.
-            stored("FlowSchema", "", "a", "flowcontrol.apiserver.k8s.io/v1beta3", Some("flowcontrol.apiserver.k8s.io/v1beta2"), &[("kubectl-client-side-apply", "flowcontrol.apiserver.k8s.io/v1beta2")]),
+            stored(
+                "FlowSchema",
+                "",
+                "a",
+                "flowcontrol.apiserver.k8s.io/v1beta3",
+                Some("flowcontrol.apiserver.k8s.io/v1beta2"),
+                &[(
+                    "kubectl-client-side-apply",
+                    "flowcontrol.apiserver.k8s.io/v1beta2",
+                )],
+            ),
             // Still served, but managedFields show only the new version: stale.
-            stored("FlowSchema", "", "b", "flowcontrol.apiserver.k8s.io/v1beta3", Some("flowcontrol.apiserver.k8s.io/v1beta2"), &[("kubectl", "flowcontrol.apiserver.k8s.io/v1beta3")]),
+            stored(
+                "FlowSchema",
+                "",
+                "b",
+                "flowcontrol.apiserver.k8s.io/v1beta3",
+                Some("flowcontrol.apiserver.k8s.io/v1beta2"),
+                &[("kubectl", "flowcontrol.apiserver.k8s.io/v1beta3")],
+            ),
         ];
         let helm = vec![HelmUse {
             namespace: "shop".into(),
@@ -1490,7 +1577,10 @@ mod tests {
             name: "billing".into(),
         }];
         let f = check_apis(t, &cur, &v("v1.29"), &uses, &helm, None);
-        let got: Vec<(&str, String)> = f.iter().map(|f| (f.code.as_str(), f.object.to_string())).collect();
+        let got: Vec<(&str, String)> = f
+            .iter()
+            .map(|f| (f.code.as_str(), f.object.to_string()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -1499,12 +1589,20 @@ mod tests {
                 // v1beta3 itself is deprecated by 1.29.
                 ("API002", "FlowSchema /b".to_string()),
                 ("API003", "FlowSchema /b".to_string()),
-                ("API001", "Secret shop/sh.helm.release.v1.billing.v2".to_string()),
+                (
+                    "API001",
+                    "Secret shop/sh.helm.release.v1.billing.v2".to_string()
+                ),
             ]
         );
         assert_eq!(f[1].step.as_deref(), Some("v1.29"));
         assert_eq!(f[0].severity, Severity::Recommended);
-        assert!(f[4].remedy.as_deref().unwrap().starts_with("helm mapkubeapis billing"));
+        assert!(
+            f[4].remedy
+                .as_deref()
+                .unwrap()
+                .starts_with("helm mapkubeapis billing")
+        );
         // Towards 1.28 only, the FlowSchema is deprecated, not removed.
         let f = check_apis(t, &cur, &v("v1.28"), &uses[1..2], &[], None);
         assert_eq!(f[0].code, "API002");
@@ -1517,44 +1615,107 @@ mod tests {
         }];
         let f = check_apis(t, &cur, &v("v1.29"), &[], &[], Some(&m));
         assert_eq!(f[0].code, "API001");
-        assert_eq!(f[0].object.name, "flowschemas.flowcontrol.apiserver.k8s.io.v1beta2");
+        assert_eq!(
+            f[0].object.name,
+            "flowschemas.flowcontrol.apiserver.k8s.io.v1beta2"
+        );
     }
 
     #[test]
     fn role_changes_name_users_and_roles() {
-        let role = |kind: &str, ns: Option<&str>, name: &str, agg: &[&str], template: bool| RoleMeta {
-            kind: kind.into(),
-            namespace: ns.map(str::to_string),
-            name: name.into(),
-            labels: if template {
-                [("iam.kubesphere.io/role-template".to_string(), "true".to_string())].into()
-            } else {
-                BTreeMap::new()
-            },
-            aggregation: agg.iter().map(|s| s.to_string()).collect(),
-        };
-        let binding = |kind: &str, ns: Option<&str>, name: &str, role: &str, user: &str| BindingMeta {
-            kind: kind.into(),
-            namespace: ns.map(str::to_string),
-            name: name.into(),
-            role: role.into(),
-            users: vec![user.into()],
-        };
+        let role =
+            |kind: &str, ns: Option<&str>, name: &str, agg: &[&str], template: bool| RoleMeta {
+                kind: kind.into(),
+                namespace: ns.map(str::to_string),
+                name: name.into(),
+                labels: if template {
+                    [(
+                        "iam.kubesphere.io/role-template".to_string(),
+                        "true".to_string(),
+                    )]
+                    .into()
+                } else {
+                    BTreeMap::new()
+                },
+                aggregation: agg.iter().map(|s| s.to_string()).collect(),
+            };
+        let binding =
+            |kind: &str, ns: Option<&str>, name: &str, role: &str, user: &str| BindingMeta {
+                kind: kind.into(),
+                namespace: ns.map(str::to_string),
+                name: name.into(),
+                role: role.into(),
+                users: vec![user.into()],
+            };
         let iam = Iam {
             roles: vec![
-                role("GlobalRole", None, "ops-custom", &["role-template-manage-users", "role-template-view-clusters"], false),
-                role("GlobalRole", None, "platform-admin", &["role-template-manage-users"], false),
+                role(
+                    "GlobalRole",
+                    None,
+                    "ops-custom",
+                    &["role-template-manage-users", "role-template-view-clusters"],
+                    false,
+                ),
+                role(
+                    "GlobalRole",
+                    None,
+                    "platform-admin",
+                    &["role-template-manage-users"],
+                    false,
+                ),
                 role("GlobalRole", None, "role-template-manage-users", &[], true),
-                role("WorkspaceRole", None, "demo-release-manager", &["role-template-manage-members"], false),
-                role("WorkspaceRole", None, "demo-admin", &["role-template-manage-members"], false),
-                role("Role", Some("demo-project"), "deployer", &["role-template-manage-members"], false),
-                role("Role", Some("demo-project"), "viewer-plus", &["role-template-view-app"], false),
+                role(
+                    "WorkspaceRole",
+                    None,
+                    "demo-release-manager",
+                    &["role-template-manage-members"],
+                    false,
+                ),
+                role(
+                    "WorkspaceRole",
+                    None,
+                    "demo-admin",
+                    &["role-template-manage-members"],
+                    false,
+                ),
+                role(
+                    "Role",
+                    Some("demo-project"),
+                    "deployer",
+                    &["role-template-manage-members"],
+                    false,
+                ),
+                role(
+                    "Role",
+                    Some("demo-project"),
+                    "viewer-plus",
+                    &["role-template-view-app"],
+                    false,
+                ),
             ],
             bindings: vec![
-                binding("GlobalRoleBinding", None, "dev-lead", "ops-custom", "dev-lead"),
+                binding(
+                    "GlobalRoleBinding",
+                    None,
+                    "dev-lead",
+                    "ops-custom",
+                    "dev-lead",
+                ),
                 binding("GlobalRoleBinding", None, "old", "users-manager", "alice"),
-                binding("WorkspaceRoleBinding", None, "dev-lead-demo-release-manager", "demo-release-manager", "dev-lead"),
-                binding("RoleBinding", Some("demo-project"), "dev-lead-deployer", "deployer", "dev-lead"),
+                binding(
+                    "WorkspaceRoleBinding",
+                    None,
+                    "dev-lead-demo-release-manager",
+                    "demo-release-manager",
+                    "dev-lead",
+                ),
+                binding(
+                    "RoleBinding",
+                    Some("demo-project"),
+                    "dev-lead-deployer",
+                    "deployer",
+                    "dev-lead",
+                ),
                 binding("RoleBinding", Some("other"), "x", "deployer", "bob"),
             ],
         };
@@ -1570,7 +1731,12 @@ mod tests {
             ]
         );
         assert!(f[0].message.contains("alice"));
-        assert!(f[1].message.contains("dev-lead (GlobalRoleBinding dev-lead)"), "{}", f[1].message);
+        assert!(
+            f[1].message
+                .contains("dev-lead (GlobalRoleBinding dev-lead)"),
+            "{}",
+            f[1].message
+        );
         assert!(!f[3].message.contains("bob"));
         assert!(f.iter().all(|f| f.code == "KS003"));
     }

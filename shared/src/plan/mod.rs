@@ -1,36 +1,345 @@
-//! `kubectl upgrade-plan`.
+//! `kubectl upgrade-plan`: a read-only plan and readiness gate for Kubernetes and KubeSphere
+//! upgrades.
+//!
+//! It reads what runs now ([`inventory`]), resolves the targets and the step-by-step path
+//! ([`path`]), checks the cluster against the path ([`findings`], with the removal table of
+//! [`apis`]), writes the runbook ([`steps`]) and prints one `UpgradePlan` report ([`report`]).
+//! Exit 0: ready; 1: Required findings (or any finding with `--fail-on warn`); 2: could not run.
 
 pub mod apis;
 pub mod findings;
 pub mod inventory;
 pub mod path;
+pub mod report;
+pub mod steps;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
+use self::{
+    findings::{Finding, KubeSphereFacts, Severity},
+    inventory::{BuildKind, Inventory},
+    path::Component,
+    report::{
+        API_VERSION, ApiSection, ClusterSection, KubeSphereSection, MemberRow, Metadata,
+        ScannedKind, Summary, Targets, UpgradePlan,
+    },
+};
 use crate::{
     ExitStatus, Result,
     cli::{KubeArgs, OutputArgs},
     run::Printer,
+    version::Version,
 };
+
+/// Which findings make the exit status 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Required findings only (the default).
+    Required,
+    /// Required and Recommended findings (for CI).
+    Warn,
+}
 
 /// Read-only upgrade plan and readiness gate for Kubernetes and KubeSphere
 #[derive(Debug, Parser)]
 #[command(name = "kubectl upgrade-plan", version = crate::VERSION)]
 pub struct Args {
+    /// Kubernetes target (v1.27 = its newest patch, or v1.27.16); default: the next minor
+    #[arg(long, value_name = "VERSION")]
+    target: Option<String>,
+    /// KubeSphere target (v4.1.3, or v4.1); default: the next release on the supported path
+    #[arg(long = "ks-target", value_name = "VERSION")]
+    ks_target: Option<String>,
+    /// Exit 1 on Required findings (default), or also on Recommended ones (warn)
+    #[arg(long = "fail-on", value_enum, default_value = "required")]
+    fail_on: FailOn,
     #[command(flatten)]
     kube: KubeArgs,
     #[command(flatten)]
     output: OutputArgs,
 }
 
-/// Entry point of the `kubectl-upgrade-plan` binary.
+/// Entry point of the `kubectl-upgrade_plan` binary.
 pub fn main() -> ExitCode {
     crate::run::run(command)
 }
 
-async fn command(args: Args, _printer: Printer) -> Result<ExitStatus> {
-    let _ = (args.kube, args.output);
-    Ok(ExitStatus::Success)
+async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
+    // Bad targets are usage errors before anything touches the network.
+    let k8s_requested = args
+        .target
+        .as_deref()
+        .map(path::parse_kubernetes_target)
+        .transpose()?;
+    let ks_requested = args
+        .ks_target
+        .as_deref()
+        .map(path::parse_kubesphere_target)
+        .transpose()?;
+    let cluster = crate::client::connect(&args.kube).await?;
+    for w in &cluster.warnings {
+        printer.warn(w);
+    }
+    let info = crate::list::retry_read("get the API server version", || {
+        cluster.client.apiserver_version()
+    })
+    .await?;
+    let current: Version = info.git_version.parse().map_err(|e| {
+        crate::Error::parse(format!("API server version `{}`", info.git_version), e)
+    })?;
+    let k8s_target = path::resolve_kubernetes_target(&current, k8s_requested.as_ref())?;
+    if !args.output.output.is_machine() {
+        printer.note(&format!("reading cluster state (Kubernetes {current})..."));
+    }
+    let mut inv = inventory::collect(&cluster.client, &current, &k8s_target).await?;
+    inv.apiserver = Some(current.clone());
+    let ks_current = inv.kubesphere.as_ref().and_then(|k| k.version.clone());
+    let ks_target = path::resolve_kubesphere_target(ks_current.as_ref(), ks_requested.as_ref())?;
+    if ks_current.as_ref().is_some_and(|v| v.major == 3) {
+        inventory::collect_iam(&cluster.client, &mut inv).await;
+    }
+    let plan = build_plan(
+        &inv,
+        &current,
+        &k8s_target,
+        ks_target.as_ref(),
+        cluster.context.clone(),
+        cluster.server.clone(),
+    )?;
+    crate::output::render(
+        &plan,
+        &args.output.output,
+        &printer.out_style.clone(),
+        printer.out(),
+    )?;
+    crate::run::flush(&mut printer)?;
+    let blocking = plan
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Required || args.fail_on == FailOn::Warn);
+    Ok(if blocking {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// Builds the report from what was collected (pure: no API calls).
+pub fn build_plan(
+    inv: &Inventory,
+    current: &Version,
+    k8s_target: &Version,
+    ks_target: Option<&Version>,
+    context: Option<String>,
+    server: String,
+) -> Result<UpgradePlan> {
+    let build = inventory::detect_build(current, inv.kubeadm.as_ref(), &inv.nodes);
+    let kubekey = build.kind == BuildKind::Kubekey;
+    let k8s_tool = match build.kind {
+        BuildKind::Kubekey => "kubeadm (via KubeKey)".to_string(),
+        k => k.tool().to_string(),
+    };
+    let ks = inv.kubesphere.as_ref();
+    let ks_current = ks.and_then(|k| k.version.clone());
+    let path = path::plan_path(
+        current,
+        k8s_target,
+        ks_current.as_ref(),
+        ks_target,
+        &k8s_tool,
+        kubekey,
+    );
+    let first_k8s = path
+        .iter()
+        .find(|s| s.component == Component::Kubernetes)
+        .and_then(|s| s.to.parse::<Version>().ok());
+    let ks_step = path.iter().any(|s| s.component == Component::Kubesphere);
+    let migration_step = path
+        .iter()
+        .any(|s| s.component == Component::Kubesphere && s.to.starts_with("v4"));
+
+    let versions = report::node_versions(inv);
+    let target_text = if path.iter().any(|s| s.component == Component::Kubernetes) {
+        if k8s_target.has_patch {
+            k8s_target.to_string()
+        } else {
+            format!("{}.x", k8s_target.minor_string())
+        }
+    } else {
+        current.to_string()
+    };
+    let components = report::component_rows(inv, &versions, &target_text, build.kind.is_kubeadm());
+
+    let table = apis::table()?;
+    let mut f: Vec<Finding> = Vec::new();
+    f.extend(findings::check_nodes(&inv.nodes));
+    f.extend(findings::check_skew(current, first_k8s.as_ref(), &versions));
+    f.extend(findings::check_control_plane(&components));
+    f.extend(findings::check_pdbs(&inv.pdbs));
+    f.extend(findings::check_bare_pods(&inv.bare_pods));
+    f.extend(findings::check_single_replicas(
+        &inv.deployments,
+        &inv.statefulsets,
+    ));
+    f.extend(findings::check_apiservices(&inv.apiservices));
+    f.extend(findings::check_webhooks(
+        &inv.validating,
+        &inv.mutating,
+        &inv.webhook_endpoints,
+    ));
+    f.extend(findings::check_helm(&inv.helm, ks_step));
+    f.extend(findings::check_default_storage_class(
+        &inv.storage_classes,
+        migration_step,
+    ));
+    let installer_deployment = inv.deployments.iter().any(|d| {
+        d.metadata.namespace.as_deref() == Some(crate::kubesphere::SYSTEM_NAMESPACE)
+            && d.metadata.name.as_deref() == Some("ks-installer")
+    });
+    if let Some(k) = ks {
+        f.extend(findings::check_kubesphere(&KubeSphereFacts {
+            ks: k,
+            clusters: inv.clusters.as_deref(),
+            helm: &inv.helm,
+            installer_deployment,
+            path: &path,
+        }));
+    }
+    if let Some(iam) = &inv.iam {
+        let v331: Version = Version::new(3, 3, 1);
+        let crosses =
+            ks_current.as_ref().is_some_and(|c| *c < v331) && ks_target.is_some_and(|t| *t >= v331);
+        f.extend(findings::check_role_changes(iam, crosses));
+    }
+    f.extend(findings::check_apis(
+        table,
+        current,
+        k8s_target,
+        &inv.stored_uses,
+        &inv.helm_uses,
+        inv.metric.as_deref(),
+    ));
+    f.extend(report::check_findings(&inv.skipped));
+    report::sort_findings(&mut f);
+
+    // The runbook, with whatever an interrupted 4.1 migration left to do first.
+    let members: Vec<String> = inv
+        .clusters
+        .iter()
+        .flatten()
+        .filter(|c| !c.host)
+        .map(|c| c.name.clone())
+        .collect();
+    let mut steps = steps::build_steps(inv, build.kind, &path, &members);
+    let unmigrated: Vec<String> = f
+        .iter()
+        .filter(|x| x.code == "KS004")
+        .map(|x| x.object.name.clone())
+        .collect();
+    let tainted: Vec<String> = f
+        .iter()
+        .filter(|x| x.code == "KS005")
+        .map(|x| x.object.name.clone())
+        .collect();
+    let gateways = f.iter().any(|x| x.code == "KS006");
+    steps = steps::with_finish(
+        steps,
+        steps::finish_migration(&unmigrated, &tainted, gateways),
+    );
+
+    let etcd_static = components.iter().any(|c| c.component == "etcd");
+    let etcd = if etcd_static {
+        "stacked (static pods)".to_string()
+    } else if inv.kubeadm.as_ref().is_some_and(|k| k.external_etcd) {
+        "external (kubeadm-config etcd.external)".to_string()
+    } else if build.kind.is_managed() {
+        "managed by the provider".to_string()
+    } else {
+        "unknown".to_string()
+    };
+    let kubesphere = ks.map(|k| KubeSphereSection {
+        version: k.version.as_ref().map(|v| v.to_string()),
+        source: k.source.clone(),
+        role: k.role.to_string(),
+        installer_target: k.installer_target.as_ref().map(|v| v.to_string()),
+        ks_core_chart: k
+            .ks_core_chart
+            .as_ref()
+            .map(|c| format!("{} {} / {}", c.name, c.version, c.app_version)),
+        ks_core_status: k
+            .ks_core
+            .as_ref()
+            .map(|r| format!("revision {} {}", r.revision, r.status)),
+        etcd_endpoint_ips: inv.ks_etcd_endpoint_ips.clone(),
+        etcd_endpoints: inv.etcd_endpoint_addresses.clone(),
+        members: inv
+            .clusters
+            .iter()
+            .flatten()
+            .map(|c| MemberRow {
+                name: c.name.clone(),
+                host: c.host,
+                kubesphere_version: c.kubesphere_version.clone().unwrap_or_else(|| "-".into()),
+                kubernetes_version: c.kubernetes_version.clone().unwrap_or_else(|| "-".into()),
+                ready: c.is_ready(),
+                schedulable: !c.is_unschedulable(),
+            })
+            .collect(),
+        extensions: inv.extensions.clone(),
+    });
+    let metric = match &inv.metric {
+        Some(m) => format!("read ({} deprecated API series)", m.len()),
+        None => inv
+            .skipped
+            .iter()
+            .find(|s| s.check.contains("/metrics"))
+            .map(|s| s.reason.clone())
+            .unwrap_or_else(|| "not read".into()),
+    };
+    let required = f
+        .iter()
+        .filter(|x| x.severity == Severity::Required)
+        .count();
+    let recommended = f.len() - required;
+    Ok(UpgradePlan {
+        api_version: API_VERSION,
+        kind: "UpgradePlan",
+        metadata: Metadata { context, server },
+        cluster: ClusterSection {
+            kubernetes_version: current.to_string(),
+            build,
+            etcd,
+            nodes: report::node_rows(inv, &versions),
+            kubesphere,
+        },
+        targets: Targets {
+            kubernetes: k8s_target.to_string(),
+            kubesphere: ks_target.map(|v| v.to_string()),
+        },
+        components,
+        path,
+        findings: f,
+        deprecated_apis: ApiSection {
+            scanned: inv
+                .scanned
+                .iter()
+                .map(|(k, v)| ScannedKind {
+                    kind: k.clone(),
+                    listed_as: v.clone(),
+                })
+                .collect(),
+            helm_releases_read: inv.helm.iter().filter(|r| r.status == "deployed").count(),
+            metric,
+        },
+        skipped: inv.skipped.clone(),
+        steps,
+        summary: Summary {
+            ready: required == 0,
+            required,
+            recommended,
+            not_checked: inv.skipped.len(),
+        },
+    })
 }
