@@ -21,6 +21,7 @@ use std::{
     io::{IsTerminal, Write},
     path::{Path, PathBuf},
     process::ExitCode,
+    str::FromStr,
     time::Duration,
 };
 
@@ -35,7 +36,7 @@ use self::{
 };
 use crate::{
     ExitStatus, Result,
-    cli::{KubeArgs, OutputArgs, parse_duration},
+    cli::{KubeArgs, OutputFormat, parse_duration},
     error::Error,
     kubesphere::Role,
     output::{Report, Style, table::Table},
@@ -59,8 +60,6 @@ pub struct Args {
     opts: Opts,
     #[command(flatten)]
     kube: KubeArgs,
-    #[command(flatten)]
-    output: OutputArgs,
 }
 
 /// What to migrate.
@@ -122,6 +121,10 @@ struct Opts {
     /// Turn a failing pre-check into a warning (repeatable; see the docs for the codes)
     #[arg(long = "ignore-check", value_name = "CODE", global = true)]
     ignore_checks: Vec<String>,
+    /// Output format: table, wide, json, yaml, or jsonpath=TEMPLATE (kubectl's dialect); as
+    /// `OutputArgs`, but accepted after the subcommand too
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = OutputFormat::from_str, global = true)]
+    output: OutputFormat,
 }
 
 /// Entry point of the `kubectl-ks-migrate` binary.
@@ -130,7 +133,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn command(args: Args, printer: Printer) -> Result<ExitStatus> {
-    args.output
+    args.opts
         .output
         .require_not_markdown("kubectl ks-migrate")?;
     match args.target.clone() {
@@ -279,7 +282,7 @@ impl Migration {
 
 fn print_report(printer: &mut Printer, args: &Args, report: &Migration) -> Result<()> {
     let style = printer.out_style.clone();
-    crate::output::render(report, &args.output.output, &style, printer.out())?;
+    crate::output::render(report, &args.opts.output, &style, printer.out())?;
     crate::run::flush(printer)
 }
 
