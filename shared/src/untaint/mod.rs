@@ -155,9 +155,13 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
     render(report, &format, &style, printer.out())?;
     crate::run::flush(&mut printer)?;
 
+    // One `error:` per distinct problem (a leftover webhook blocks every member the same way).
     let err_style = printer.err_style;
+    let mut said = std::collections::BTreeSet::new();
     for m in &report.members {
-        if matches!(m.action, Action::Refused | Action::Failed) {
+        if matches!(m.action, Action::Refused | Action::Failed)
+            && said.insert((m.reason.clone(), m.hint.clone()))
+        {
             let e = Error::refused(m.reason.clone().unwrap_or_default(), m.hint.clone());
             report_error(printer.err(), &e, &err_style);
         }

@@ -254,9 +254,8 @@ impl Report for UntaintReport {
                     wait.install_plan
                 ),
                 WaitOutcome::TimedOut => format!(
-                    "InstallPlan `{}`: timed out; still waiting for {} ({states})",
-                    wait.install_plan,
-                    wait.pending.join(", ")
+                    "InstallPlan `{}`: timed out; agents: {states}",
+                    wait.install_plan
                 ),
                 WaitOutcome::Skipped => format!(
                     "InstallPlan `{}`: not waited for: {}",
