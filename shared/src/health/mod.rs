@@ -60,8 +60,13 @@ pub struct Args {
     #[arg(long = "check", value_name = "IDS", value_delimiter = ',')]
     checks: Vec<CheckId>,
 
-    /// Skip these checks (comma-separated ids)
-    #[arg(long = "skip", value_name = "IDS", value_delimiter = ',')]
+    /// Skip these checks (comma-separated ids, as for --check)
+    #[arg(
+        long = "skip",
+        value_name = "IDS",
+        value_delimiter = ',',
+        hide_possible_values = true
+    )]
     skip: Vec<CheckId>,
 
     /// Check pods, workloads and Helm releases in all namespaces, not only the system ones
@@ -72,7 +77,7 @@ pub struct Args {
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     expect_version: Option<Version>,
 
-    /// Warn about a Ready pod whose containers restarted this many times or more
+    /// Warn about a Ready pod whose containers restarted this many times or more (0: never)
     #[arg(long, value_name = "N", default_value_t = 5)]
     restart_threshold: u32,
 
@@ -365,9 +370,11 @@ async fn wait(
             return report;
         }
         let left = deadline - now;
+        // Whole seconds, rounded up: "0s left" would read as already over.
+        let shown = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
         let line = format!(
             "round {round}: not passing: {listing}; {} left",
-            human(left)
+            human(shown)
         );
         match &bar {
             Some(bar) => bar.set_message(line),
