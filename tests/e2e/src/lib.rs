@@ -55,12 +55,10 @@ pub fn target_dir() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("test executable path");
     // target/debug/deps/<test> -> target/debug
-    let dir = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
         .expect("target dir")
-        .to_path_buf();
-    dir
+        .to_path_buf()
 }
 
 /// The path of a built binary; panics with what to do when it is missing.
