@@ -471,13 +471,7 @@ mod tests {
             match (&e.replacement, &e.replacement_available_in) {
                 (Some(repl), Some(since)) => {
                     assert_ne!(repl, &e.api_version);
-                    assert_eq!(
-                        group_of(repl).is_empty(),
-                        false,
-                        "{} {}",
-                        e.api_version,
-                        e.kind
-                    );
+                    assert!(!group_of(repl).is_empty(), "{} {}", e.api_version, e.kind);
                     if let Some(r) = &e.removed_in {
                         assert!(since <= r, "{} {}", e.api_version, e.kind);
                     }

@@ -910,7 +910,7 @@ pub fn check_apis(
             continue;
         }
         let stale = state == ApiState::RemovedAlready
-            || (!managed_versions.is_empty() && !managed_versions.iter().any(|v| *v == la));
+            || (!managed_versions.is_empty() && !managed_versions.contains(&la));
         if stale {
             let why = if state == ApiState::RemovedAlready {
                 format!("{la} is not served by {}", current.minor_string())
@@ -1048,7 +1048,7 @@ pub fn check_role_changes(iam: &Iam, crosses: bool) -> Vec<Finding> {
     let context = if crosses {
         "upgrading past KubeSphere 3.3.1"
     } else {
-        "KubeSphere is past 3.3.1, but its role migration never touched this role (it runs only when users-manager or workspaces-manager exist)"
+        "KubeSphere is past 3.3.1, but its role migration runs only when users-manager or workspaces-manager exist, so it never touched this role"
     };
     for b in &iam.bindings {
         if b.kind == "GlobalRoleBinding" && REMOVED_GLOBAL_ROLES.contains(&b.role.as_str()) {

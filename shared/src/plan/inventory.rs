@@ -860,83 +860,81 @@ async fn metric(client: &kube::Client) -> Result<Vec<apis::MetricUse>> {
 }
 
 type Scan = (Vec<StoredUse>, Vec<(String, String)>);
+type KindScan = (Vec<StoredUse>, (String, String));
 
 /// Lists every kind of the path's table entries, metadata only, and keeps the objects whose
 /// last-applied annotation or managedFields name a table apiVersion.
 async fn scan_stored(client: &kube::Client, kinds: &[ScanKind]) -> Result<Scan> {
     let table = apis::table()?;
-    let results: Vec<Result<(Vec<StoredUse>, (String, String))>> =
-        stream::iter(kinds.iter().cloned())
-            .map(|k| {
-                let client = client.clone();
-                async move {
-                    for candidate in &k.candidates {
-                        let api = dynamic_api(&client, candidate, &k.kind, &k.resource);
-                        let action = format!("list {}.{} (metadata)", k.resource, candidate);
-                        match list::list_all_metadata(&api, &ListParams::default(), &action).await {
-                            Ok(items) => {
-                                let mut uses = Vec::new();
-                                for item in items {
-                                    let m = &item.metadata;
-                                    let last_applied = m
-                                        .annotations
-                                        .as_ref()
-                                        .and_then(|a| {
-                                            a.get(
-                                                "kubectl.kubernetes.io/last-applied-configuration",
-                                            )
-                                        })
-                                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                                        .filter(|v| {
-                                            v.get("kind").and_then(Value::as_str)
-                                                == Some(k.kind.as_str())
-                                        })
-                                        .and_then(|v| {
-                                            v.get("apiVersion")
-                                                .and_then(Value::as_str)
-                                                .map(str::to_string)
-                                        });
-                                    let managed: Vec<(String, String)> = m
-                                        .managed_fields
-                                        .iter()
-                                        .flatten()
-                                        .map(|f| {
-                                            (
-                                                f.manager.clone().unwrap_or_default(),
-                                                f.api_version.clone().unwrap_or_default(),
-                                            )
-                                        })
-                                        .collect();
-                                    let hit = last_applied
-                                        .iter()
-                                        .chain(managed.iter().map(|(_, v)| v))
-                                        .any(|v| apis::lookup(table, v, &k.kind).is_some());
-                                    if hit {
-                                        let name = m.name.clone().unwrap_or_default();
-                                        let object = match &m.namespace {
-                                            Some(ns) => ObjectRef::namespaced(&k.kind, ns, &name),
-                                            None => ObjectRef::cluster(&k.kind, &name),
-                                        };
-                                        uses.push(StoredUse {
-                                            object,
-                                            served_as: candidate.clone(),
-                                            last_applied,
-                                            managed,
-                                        });
-                                    }
+    let results: Vec<Result<KindScan>> = stream::iter(kinds.iter().cloned())
+        .map(|k| {
+            let client = client.clone();
+            async move {
+                for candidate in &k.candidates {
+                    let api = dynamic_api(&client, candidate, &k.kind, &k.resource);
+                    let action = format!("list {}.{} (metadata)", k.resource, candidate);
+                    match list::list_all_metadata(&api, &ListParams::default(), &action).await {
+                        Ok(items) => {
+                            let mut uses = Vec::new();
+                            for item in items {
+                                let m = &item.metadata;
+                                let last_applied = m
+                                    .annotations
+                                    .as_ref()
+                                    .and_then(|a| {
+                                        a.get("kubectl.kubernetes.io/last-applied-configuration")
+                                    })
+                                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                                    .filter(|v| {
+                                        v.get("kind").and_then(Value::as_str)
+                                            == Some(k.kind.as_str())
+                                    })
+                                    .and_then(|v| {
+                                        v.get("apiVersion")
+                                            .and_then(Value::as_str)
+                                            .map(str::to_string)
+                                    });
+                                let managed: Vec<(String, String)> = m
+                                    .managed_fields
+                                    .iter()
+                                    .flatten()
+                                    .map(|f| {
+                                        (
+                                            f.manager.clone().unwrap_or_default(),
+                                            f.api_version.clone().unwrap_or_default(),
+                                        )
+                                    })
+                                    .collect();
+                                let hit = last_applied
+                                    .iter()
+                                    .chain(managed.iter().map(|(_, v)| v))
+                                    .any(|v| apis::lookup(table, v, &k.kind).is_some());
+                                if hit {
+                                    let name = m.name.clone().unwrap_or_default();
+                                    let object = match &m.namespace {
+                                        Some(ns) => ObjectRef::namespaced(&k.kind, ns, &name),
+                                        None => ObjectRef::cluster(&k.kind, &name),
+                                    };
+                                    uses.push(StoredUse {
+                                        object,
+                                        served_as: candidate.clone(),
+                                        last_applied,
+                                        managed,
+                                    });
                                 }
-                                return Ok((uses, (k.kind.clone(), candidate.clone())));
                             }
-                            Err(e) if e.is_not_found() => continue,
-                            Err(e) => return Err(e),
+                            return Ok((uses, (k.kind.clone(), candidate.clone())));
                         }
+                        Err(e) if e.is_not_found() => continue,
+                        Err(e) => return Err(e),
                     }
-                    Ok((Vec::new(), (k.kind.clone(), "not served".to_string())))
                 }
-            })
-            .buffer_unordered(SCAN_CONCURRENCY)
-            .collect()
-            .await;
+                Ok((Vec::new(), (k.kind.clone(), "not served".to_string())))
+            }
+        })
+        .buffer_unordered(SCAN_CONCURRENCY)
+        .collect()
+        .await;
     let mut uses = Vec::new();
     let mut scanned = Vec::new();
     for r in results {

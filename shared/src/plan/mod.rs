@@ -264,10 +264,12 @@ pub fn build_plan(
         source: k.source.clone(),
         role: k.role.to_string(),
         installer_target: k.installer_target.as_ref().map(|v| v.to_string()),
-        ks_core_chart: k
-            .ks_core_chart
-            .as_ref()
-            .map(|c| format!("{} {} / {}", c.name, c.version, c.app_version)),
+        ks_core_chart: k.ks_core_chart.as_ref().map(|c| {
+            format!(
+                "chart {}-{}, appVersion {}",
+                c.name, c.version, c.app_version
+            )
+        }),
         ks_core_status: k
             .ks_core
             .as_ref()

@@ -662,7 +662,11 @@ impl Report for UpgradePlan {
                 s.number, s.phase, s.title, s.where_
             )?;
             for c in &s.commands {
-                writeln!(out, "      $ {c}")?;
+                if c.starts_with('#') {
+                    writeln!(out, "      {c}")?;
+                } else {
+                    writeln!(out, "      $ {c}")?;
+                }
             }
             for n in &s.notes {
                 writeln!(out, "      note: {n}")?;
@@ -847,7 +851,8 @@ impl UpgradePlan {
                 writeln!(out)?;
                 writeln!(out, "```sh")?;
                 for c in &s.commands {
-                    let line = if c.starts_with("kubectl")
+                    let line = if c.starts_with('#')
+                        || c.starts_with("kubectl")
                         || c.starts_with("sudo")
                         || c.starts_with("helm")
                         || c.starts_with("./kk")

@@ -176,8 +176,8 @@ pub fn build_steps(
     if !cmds.is_empty() || !notes.is_empty() {
         b.push("prepare", "Back up etcd".into(), &where_, cmds, notes);
     }
-    match &inv.velero {
-        Some(backups) => {
+    if let Some(backups) = &inv.velero {
+        {
             let mut notes = Vec::new();
             if let Some(last) = backups.first() {
                 notes.push(format!(
@@ -193,7 +193,6 @@ pub fn build_steps(
                 notes,
             );
         }
-        None => {}
     }
 
     for step in path {
@@ -261,11 +260,11 @@ fn kubernetes_step(
                 ));
             }
             let kubelet = format!(
-                "upgrade the kubelet and kubectl packages to {} and run: sudo systemctl daemon-reload && sudo systemctl restart kubelet",
+                "# upgrade the kubelet and kubectl packages to {}, then: sudo systemctl daemon-reload && sudo systemctl restart kubelet",
                 pkg(&to)
             );
             for (i, node) in cps.iter().enumerate() {
-                let mut cmds = vec![format!("upgrade the kubeadm package to {}", pkg(&to))];
+                let mut cmds = vec![format!("# upgrade the kubeadm package to {}", pkg(&to))];
                 if i == 0 {
                     cmds.push(format!("sudo kubeadm upgrade plan {to}"));
                     cmds.push(format!("sudo kubeadm upgrade apply {to}"));
@@ -304,8 +303,8 @@ fn kubernetes_step(
                     &format!("kubectl, then on {}", batch.join(", ")),
                     vec![
                         format!("kubectl drain {names} --ignore-daemonsets --delete-emptydir-data"),
-                        format!("on each: upgrade the kubeadm package to {}; sudo kubeadm upgrade node", pkg(&to)),
-                        format!("on each: {kubelet}"),
+                        format!("# on each: upgrade the kubeadm package to {}, then: sudo kubeadm upgrade node", pkg(&to)),
+                        format!("# on each: {}", kubelet.trim_start_matches("# ")),
                         format!("kubectl uncordon {names}"),
                     ],
                     vec![format!(
@@ -345,7 +344,7 @@ fn kubernetes_step(
                             if cps.contains(node) {
                                 ""
                             } else {
-                                " (agent: k3s-agent / rke2-agent)"
+                                "   # agents: k3s-agent / rke2-agent"
                             }
                         ),
                         format!("kubectl uncordon {node}"),
@@ -384,8 +383,8 @@ fn kubernetes_step(
                     ),
                 ),
                 _ => (
-                    format!("upgrade the control plane to {m} in the ACK console"),
-                    format!("upgrade each node pool to {m} in the ACK console"),
+                    format!("# upgrade the control plane to {m} in the ACK console"),
+                    format!("# upgrade each node pool to {m} in the ACK console"),
                 ),
             };
             b.push(
