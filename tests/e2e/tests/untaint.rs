@@ -634,3 +634,72 @@ subjects:
     run.assert_stderr_contains("cannot list clusters.cluster.kubesphere.io");
     run.assert_stderr_contains("forbidden");
 }
+
+#[test]
+fn a_condition_removed_by_someone_else_meanwhile_is_reported_already_schedulable() {
+    let env = Env::new(SCENARIO);
+    env.sim.faults().add(
+        FaultRule::new(
+            "/apis/cluster.kubesphere.io/v1alpha1/clusters/member-a",
+            Fault::Latency { ms: 4000 },
+        )
+        .method("PATCH")
+        .exact()
+        .times(1),
+    );
+    let running = env
+        .plugin("untaint-member")
+        .args(["member-a", "-o", "json"])
+        .spawn();
+    eventually(Duration::from_secs(20), || {
+        (env.sim
+            .counters()
+            .count("PATCH /apis/cluster.kubesphere.io/v1alpha1/clusters")
+            >= 1)
+            .then_some(())
+    });
+    // Someone (upstream's jq one-liner, say) removes it first.
+    env.kubectl()
+        .args([
+            "patch",
+            CLUSTERS,
+            "member-a",
+            "--type=json",
+            "-p",
+            r#"[{"op":"test","path":"/status/conditions/3/type","value":"Schedulable"},{"op":"remove","path":"/status/conditions/3"}]"#,
+        ])
+        .run()
+        .assert_success();
+    let mid = cluster(&env, "member-a");
+    let run = running.wait();
+    run.assert_success().assert_no_panic();
+    let a = member(&run.json(), "member-a").clone();
+    assert_eq!(a["action"], "already-schedulable", "{a:#}");
+    assert_eq!(
+        cluster(&env, "member-a"),
+        mid,
+        "our stale patch changed nothing"
+    );
+}
+
+#[test]
+fn a_member_that_is_not_ready_is_refused() {
+    let env = Env::new(SCENARIO);
+    env.kubectl()
+        .args([
+            "patch",
+            CLUSTERS,
+            "member-a",
+            "--type=json",
+            "-p",
+            r#"[{"op":"test","path":"/status/conditions/0/type","value":"Ready"},{"op":"replace","path":"/status/conditions/0/status","value":"False"},{"op":"replace","path":"/status/conditions/0/reason","value":"Unreachable"}]"#,
+        ])
+        .run()
+        .assert_success();
+    let before = cluster(&env, "member-a");
+    let run = env.plugin("untaint-member").arg("member-a").run();
+    run.assert_code(1).assert_no_panic();
+    run.assert_stderr_contains("error: member `member-a` is not Ready (Ready=False, Unreachable: Cluster is available now)");
+    run.assert_stderr_contains("hint: the host must reach the member first");
+    assert_eq!(cluster(&env, "member-a"), before);
+}
