@@ -40,7 +40,10 @@ fn near_template() -> impl Strategy<Value = String> {
         Just("[-1:]".to_string()),
         "[a-z.*@$?()=<>!0-9]{0,6}",
     ];
-    prop_oneof![any::<String>(), prop::collection::vec(atoms, 0..10).prop_map(|v| v.concat())]
+    prop_oneof![
+        any::<String>(),
+        prop::collection::vec(atoms, 0..10).prop_map(|v| v.concat())
+    ]
 }
 
 proptest! {

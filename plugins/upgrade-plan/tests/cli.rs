@@ -23,7 +23,14 @@ fn help_lists_the_kubectl_connection_flags() {
     let out = bin().arg("--help").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    for flag in ["--kubeconfig", "--context", "--namespace", "--request-timeout", "--as", "--output"] {
+    for flag in [
+        "--kubeconfig",
+        "--context",
+        "--namespace",
+        "--request-timeout",
+        "--as",
+        "--output",
+    ] {
         assert!(text.contains(flag), "missing {flag} in:\n{text}");
     }
 }
