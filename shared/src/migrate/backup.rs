@@ -346,8 +346,10 @@ async fn resource(client: &kube::Client, kind: Kind) -> Result<Option<ApiResourc
                 Err(kube::Error::Api(s)) if s.code == 404 => return Ok(None),
                 Err(e) => return Err(Error::api(format!("discover API group `{group}`"), e)),
             };
+            // Across versions: tenant's Workspace is served only at v1alpha1 on v3.4, while
+            // the group's preferred version is v1alpha2.
             match g
-                .recommended_resources()
+                .resources_by_stability()
                 .into_iter()
                 .find(|(r, _)| r.plural == plural)
             {

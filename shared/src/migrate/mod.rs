@@ -281,7 +281,7 @@ impl Migration {
 }
 
 fn print_report(printer: &mut Printer, args: &Args, report: &Migration) -> Result<()> {
-    let style = printer.out_style.clone();
+    let style = printer.out_style;
     crate::output::render(report, &args.opts.output, &style, printer.out())?;
     crate::run::flush(printer)
 }
@@ -289,9 +289,9 @@ fn print_report(printer: &mut Printer, args: &Args, report: &Migration) -> Resul
 /// A Go duration for helm (`30m`, `90s`).
 pub fn go_duration(d: Duration) -> String {
     let s = d.as_secs().max(1);
-    if s % 3600 == 0 {
+    if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
@@ -482,7 +482,10 @@ async fn run_steps(
                 };
                 ctx.progress.finish(&mut ctx.printer, &line);
                 entry.state = if ctx.dry_run { "planned" } else { "done" }.into();
-                entry.detail = detail;
+                // A dry run's outcome lines describe what did not happen; its actions say it all.
+                if !ctx.dry_run || detail.contains("would ") {
+                    entry.detail = detail;
+                }
                 report.push(entry);
             }
             Err(e) => {

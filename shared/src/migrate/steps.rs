@@ -939,11 +939,7 @@ async fn remove_redis(ctx: &mut Ctx) -> Result<String> {
                     describe(kind, Some(SYSTEM_NAMESPACE), name)
                 ));
             }
-            Some(_) => {
-                if ctx.delete(&ar, Some(SYSTEM_NAMESPACE), name).await? {
-                    removed += 1;
-                }
-            }
+            Some(_) => removed += usize::from(ctx.delete(&ar, Some(SYSTEM_NAMESPACE), name).await?),
         }
     }
     Ok(if removed == 0 {

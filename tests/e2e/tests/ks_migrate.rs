@@ -86,7 +86,10 @@ impl Mig {
     }
 
     fn with_helm(scenario: &str, helm: bool) -> Self {
-        let env = Env::new(scenario);
+        Self::from_env(Env::new(scenario), helm)
+    }
+
+    fn from_env(env: Env, helm: bool) -> Self {
         if helm {
             std::os::unix::fs::symlink(binary("helm"), env.bin_dir().join("helm"))
                 .expect("link helm");
@@ -405,6 +408,23 @@ fn host_migrates_from_v3_4_to_v4() {
             p.display()
         );
     }
+    assert_eq!(
+        manifest["notServed"],
+        serde_json::json!([]),
+        "every upstream type is served on ks34-host"
+    );
+    let count = |file: &str| {
+        files
+            .iter()
+            .find(|f| f["file"] == file)
+            .map(|f| f["objects"].as_u64().unwrap())
+    };
+    assert_eq!(
+        count("backup-tenant-workspaces.yaml"),
+        Some(2),
+        "Workspace is served at v1alpha1 only"
+    );
+    assert_eq!(count("backup-cc.yaml"), Some(1));
     let names: Vec<&str> = files.iter().map(|f| f["file"].as_str().unwrap()).collect();
     for want in [
         "backup-kubesphere-system.yaml",
@@ -639,7 +659,7 @@ fn a_failed_step_resumes_without_repeating_earlier_ones() {
         assert_eq!(journal[*s]["state"], "done", "{s}");
     }
     assert_eq!(journal["upgrade-ks-core"]["state"], "failed");
-    assert!(journal.get("verify").is_none());
+    assert!(!journal.contains_key("verify"));
     // Still v3.
     assert_eq!(
         ks_core_revisions(&m).get(&2).map(String::as_str),
@@ -912,4 +932,48 @@ fn bad_values_are_usage_errors_with_their_path() {
         .run();
     run.assert_code(2)
         .assert_stderr_contains("values file `missing.yaml` does not exist");
+}
+
+#[test]
+fn the_documented_cluster_role_is_enough_for_a_dry_run() {
+    let env = Env::builder("ks34-host")
+        .user("migrator", "migrator-token", &[])
+        .start();
+    let m = Mig::from_env(env, true);
+    let role = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/rbac/ks-migrate.yaml"
+    ))
+    .unwrap();
+    m.env.apply(&role);
+    m.env.apply(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: migrator\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: kupgrade-ks-migrate\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: migrator\n",
+    );
+    let run = m
+        .migrate()
+        .args([
+            "host",
+            "--dry-run",
+            "--ignore-check",
+            "installer-idle",
+            "--token",
+            "migrator-token",
+        ])
+        .run();
+    run.assert_success()
+        .assert_stdout_contains("outcome: planned");
+    // Without the binding the same run is forbidden.
+    m.kubectl_ok(&["delete", "clusterrolebinding", "migrator"]);
+    let run = m
+        .migrate()
+        .args([
+            "host",
+            "--dry-run",
+            "--ignore-check",
+            "installer-idle",
+            "--token",
+            "migrator-token",
+        ])
+        .run();
+    run.assert_code(2).assert_stderr_contains("forbidden");
 }

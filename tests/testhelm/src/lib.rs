@@ -79,6 +79,7 @@ pub async fn revisions(
 }
 
 /// Writes a release revision Secret as Helm's secrets driver does.
+#[allow(clippy::too_many_arguments)] // one call per field of the stored release
 pub async fn write_release(
     client: &kube::Client,
     ns: &str,

@@ -60,7 +60,6 @@ async fn tick(failed: &mut BTreeSet<String>) -> Result<(), BoxError> {
         if !(name == "prepare-upgrade" || name == "dynamic-upgrade") || finished(&j) {
             continue;
         }
-        let uid = j.metadata.uid.clone().unwrap_or_default();
         if std::env::var("KS_UPGRADE_SIM_FAIL").is_ok_and(|f| f == name)
             && failed.insert(name.clone())
         {
@@ -69,7 +68,6 @@ async fn tick(failed: &mut BTreeSet<String>) -> Result<(), BoxError> {
                 .await?;
             continue;
         }
-        let _ = uid;
         if name == "dynamic-upgrade" {
             dynamic_upgrade(&c).await?;
         }
