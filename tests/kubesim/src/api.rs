@@ -707,7 +707,15 @@ impl Core {
                     .map(|v| ApiResponse::json(200, &v))
                     .ok_or_else(ApiError::no_route)
             }
-            Route::OpenApiV2 | Route::NotFound => Err(ApiError::no_route()),
+            Route::OpenApiV2 => {
+                let gv = self.git_version.read().map(|g| g.clone()).unwrap_or_default();
+                let (body, content_type) =
+                    discovery::openapi_v2(&gv, req.accept.contains("protobuf"));
+                let mut r = ApiResponse::bytes(200, Bytes::from(body));
+                r.content_type = content_type.into();
+                Ok(r)
+            }
+            Route::NotFound => Err(ApiError::no_route()),
             Route::Resource(p) => self.resource(req, &user, p),
         }
     }
@@ -878,7 +886,7 @@ impl Core {
                 {
                     break;
                 }
-                if filtering && !(ls.matches(&obj.value) && fs.matches(&obj.value)) {
+                if filtering && !(ls.matches_stored(obj) && fs.matches_stored(obj)) {
                     continue;
                 }
                 if limit > 0 && items.len() >= limit {
@@ -1604,8 +1612,8 @@ impl Core {
                 m.iter()
                     .filter(|((ons, _), o)| {
                         p.ns.as_deref().is_none_or(|n| n == ons)
-                            && ls.matches(&o.value)
-                            && fs.matches(&o.value)
+                            && ls.matches_stored(o)
+                            && fs.matches_stored(o)
                     })
                     .map(|(k, _)| k.clone())
                     .collect()

@@ -2,6 +2,7 @@
 //! `k8s.io/apimachinery/pkg/labels` and `pkg/fields`.
 
 use crate::error::ApiError;
+use crate::store::Stored;
 use serde_json::Value;
 
 /// One label requirement.
@@ -342,7 +343,15 @@ impl LabelSelector {
     /// Whether an object's labels satisfy all requirements.
     pub fn matches(&self, obj: &Value) -> bool {
         let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        self.matches_with(|k| labels.and_then(|l| l.get(k)).and_then(Value::as_str))
+    }
+
+    /// [`Self::matches`] on a stored object's precomputed labels.
+    pub fn matches_stored(&self, obj: &Stored) -> bool {
+        self.is_empty() || self.matches_with(|k| obj.sel.label(k))
+    }
+
+    fn matches_with<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.0.iter().all(|r| match r {
             LabelReq::Exists(k) => get(k).is_some(),
             LabelReq::NotExists(k) => get(k).is_none(),
@@ -447,6 +456,80 @@ impl FieldSelector {
             (actual == *v) == *eq
         })
     }
+
+    /// [`Self::matches`] on a stored object, reading its precomputed fields.
+    pub fn matches_stored(&self, obj: &Stored) -> bool {
+        self.0.iter().all(|(f, v, eq)| {
+            let same = match obj.sel.field(f) {
+                Some(Some(actual)) => actual == v,
+                Some(None) => absent_value(f) == v,
+                None => field_value(&obj.value, f) == *v,
+            };
+            same == *eq
+        })
+    }
+}
+
+/// The fields a field selector may use on objects of a kind (the built-in kinds of
+/// [`extra_fields`], plus `metadata.name` and `metadata.namespace` for every kind).
+pub fn kind_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Pod" => &[
+            "metadata.name",
+            "metadata.namespace",
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+        "Node" => &["metadata.name", "metadata.namespace", "spec.unschedulable"],
+        "Secret" => &["metadata.name", "metadata.namespace", "type"],
+        "Namespace" => &["metadata.name", "metadata.namespace", "status.phase"],
+        "Event" => &[
+            "metadata.name",
+            "metadata.namespace",
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        "ReplicaSet" => &["metadata.name", "metadata.namespace", "status.replicas"],
+        "Job" => &["metadata.name", "metadata.namespace", "status.successful"],
+        _ => &["metadata.name", "metadata.namespace"],
+    }
+}
+
+/// What [`field_value`] reads for a field the object does not have.
+fn absent_value(field: &str) -> &'static str {
+    if field == "spec.unschedulable" || field == "spec.hostNetwork" {
+        "false"
+    } else {
+        ""
+    }
+}
+
+/// [`field_value`] of a field the object has; `None` when the path is missing.
+pub fn field_present(obj: &Value, field: &str) -> Option<String> {
+    let mut cur = obj;
+    for part in field.split('.') {
+        cur = cur.get(part)?;
+    }
+    Some(match cur {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    })
 }
 
 /// Reads a dotted field as the string a field selector compares (`false` for a missing bool).
@@ -506,5 +589,83 @@ mod tests {
         );
         let f = FieldSelector::parse("spec.unschedulable!=true", "", "nodes").unwrap();
         assert!(f.matches(&json!({"spec": {}})));
+    }
+
+    #[test]
+    fn stored_objects_match_like_their_json() {
+        let pod = json!({"kind": "Pod", "apiVersion": "v1",
+            "metadata": {"name": "p", "namespace": "ns", "labels": {"app": "web", "tier": "x", "n": "5"}},
+            "spec": {"nodeName": "node-1", "hostNetwork": true, "priority": 3},
+            "status": {"phase": "Running", "podIP": null}});
+        let node = json!({"kind": "Node", "metadata": {"name": "n1"}, "spec": {}});
+        let cm = json!({"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}, "data": {"k": "v"}});
+        let labels = [
+            "",
+            "app=web",
+            "app!=web",
+            "app in (a, web)",
+            "app notin (web)",
+            "tier",
+            "!tier",
+            "n>4",
+            "n<4",
+            "missing",
+            "!missing",
+            "app=web,tier=y",
+        ];
+        let fields = [
+            ("", "pods"),
+            ("spec.nodeName=node-1", "pods"),
+            ("spec.nodeName!=node-1", "pods"),
+            ("status.phase!=Running", "pods"),
+            ("status.phase=Running,metadata.name=p", "pods"),
+            ("spec.hostNetwork=true", "pods"),
+            ("spec.hostNetwork=false", "pods"),
+            ("status.podIP=", "pods"),
+            ("status.nominatedNodeName=", "pods"),
+            ("spec.restartPolicy=Always", "pods"),
+            ("metadata.namespace=ns", "pods"),
+            ("spec.unschedulable=false", "nodes"),
+            ("spec.unschedulable!=false", "nodes"),
+            ("metadata.name=c", "configmaps"),
+            ("metadata.namespace=other", "configmaps"),
+        ];
+        for obj in [&pod, &node, &cm] {
+            let stored = Stored::new(obj.clone());
+            for l in labels {
+                let sel = LabelSelector::parse(l).unwrap();
+                assert_eq!(
+                    sel.matches_stored(&stored),
+                    sel.matches(obj),
+                    "{l} on {obj}"
+                );
+            }
+            for (f, plural) in fields {
+                let sel = FieldSelector::parse(f, "", plural).unwrap();
+                assert_eq!(
+                    sel.matches_stored(&stored),
+                    sel.matches(obj),
+                    "{f} on {obj}"
+                );
+            }
+        }
+        assert_eq!(Stored::new(pod).sel.label("tier"), Some("x"));
+    }
+
+    #[test]
+    fn kind_fields_cover_every_selectable_field() {
+        for (group, plural, kind) in [
+            ("", "pods", "Pod"),
+            ("", "nodes", "Node"),
+            ("", "secrets", "Secret"),
+            ("", "namespaces", "Namespace"),
+            ("", "events", "Event"),
+            ("apps", "replicasets", "ReplicaSet"),
+            ("batch", "jobs", "Job"),
+        ] {
+            for f in extra_fields(group, plural) {
+                assert!(kind_fields(kind).contains(f), "{kind} {f}");
+            }
+        }
     }
 }

@@ -21,6 +21,8 @@ pub struct Stored {
     pub json: Bytes,
     /// Its resourceVersion.
     pub rv: u64,
+    /// Its labels and selectable fields, for selector scans.
+    pub sel: Selectable,
 }
 
 impl Stored {
@@ -32,7 +34,99 @@ impl Stored {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         let json = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
-        Arc::new(Stored { value, json, rv })
+        let sel = Selectable::new(&value);
+        Arc::new(Stored {
+            value,
+            json,
+            rv,
+            sel,
+        })
+    }
+}
+
+/// An object's labels and the values of the field selectors its kind supports, copied into one
+/// string, so that a label or field selector over 100,000 pods reads one small allocation per
+/// object instead of walking each object's JSON tree (which made such a list take ~200 ms).
+#[derive(Debug, Default)]
+pub struct Selectable {
+    /// `key=value` of each label, then of each field, concatenated.
+    text: Box<str>,
+    /// Per entry: key end, value end (offsets into `text`; an entry starts where the previous
+    /// ended). The first `labels` entries are labels.
+    ends: Box<[(u32, u32)]>,
+    labels: u16,
+    /// The fields of the kind (absent fields are not stored; they read as absent).
+    fields: &'static [&'static str],
+}
+
+impl Selectable {
+    fn new(v: &Value) -> Self {
+        let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+        let fields = crate::selectors::kind_fields(kind);
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        let mut push = |text: &mut String, k: &str, val: &str| {
+            text.push_str(k);
+            let ke = text.len();
+            text.push_str(val);
+            ends.push((ke as u32, text.len() as u32));
+        };
+        let mut labels = 0u16;
+        if let Some(l) = v.pointer("/metadata/labels").and_then(Value::as_object) {
+            for (k, val) in l {
+                if let Some(val) = val.as_str() {
+                    push(&mut text, k, val);
+                    labels += 1;
+                }
+            }
+        }
+        for f in fields {
+            if let Some(val) = crate::selectors::field_present(v, f) {
+                push(&mut text, f, &val);
+            }
+        }
+        if text.len() > u32::MAX as usize {
+            return Selectable::default();
+        }
+        Selectable {
+            text: text.into(),
+            ends: ends.into(),
+            labels,
+            fields,
+        }
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (usize, &str, &str)> {
+        let mut start = 0usize;
+        self.ends.iter().enumerate().map(move |(i, &(ke, ve))| {
+            let (ke, ve) = (ke as usize, ve as usize);
+            let k = &self.text[start..ke];
+            let v = &self.text[ke..ve];
+            start = ve;
+            (i, k, v)
+        })
+    }
+
+    /// The value of a label.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.entries()
+            .take(usize::from(self.labels))
+            .find(|(_, k, _)| *k == key)
+            .map(|(_, _, v)| v)
+    }
+
+    /// The value of a field: `Some(Some(v))` present, `Some(None)` absent, `None` when the field
+    /// is not one of the precomputed ones.
+    pub fn field(&self, field: &str) -> Option<Option<&str>> {
+        if !self.fields.contains(&field) {
+            return None;
+        }
+        Some(
+            self.entries()
+                .skip(usize::from(self.labels))
+                .find(|(_, k, _)| *k == field)
+                .map(|(_, _, v)| v),
+        )
     }
 }
 
