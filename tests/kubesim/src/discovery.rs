@@ -253,3 +253,39 @@ pub fn openapi_v3_gv(
         json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": git_version}, "paths": paths, "components": {"schemas": {}}}),
     )
 }
+
+/// `/openapi/v2`. kubectl up to 1.27 fetches it (as protobuf) before `apply`, to check whether the
+/// server validates fields and to validate on the client otherwise. A document with no paths and
+/// no definitions makes it skip validation for every kind and use its built-in patch metadata,
+/// which is what a real server's answer leads to for kinds it has no schema for.
+///
+/// Protobuf is `openapi_v2.Document { string swagger = 1; Info info = 2; }` with
+/// `Info { string title = 1; string version = 2; }`, encoded by hand: two fields are not worth a
+/// protobuf dependency.
+pub fn openapi_v2(git_version: &str, protobuf: bool) -> (Vec<u8>, &'static str) {
+    if !protobuf {
+        let doc = json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": git_version}, "paths": {}, "definitions": {}});
+        return (serde_json::to_vec(&doc).unwrap_or_default(), "application/json");
+    }
+    fn field(out: &mut Vec<u8>, number: u8, bytes: &[u8]) {
+        out.push((number << 3) | 2); // length-delimited
+        let mut len = bytes.len();
+        loop {
+            let b = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+        out.extend_from_slice(bytes);
+    }
+    let mut info = Vec::new();
+    field(&mut info, 1, b"Kubernetes");
+    field(&mut info, 2, git_version.as_bytes());
+    let mut doc = Vec::new();
+    field(&mut doc, 1, b"2.0");
+    field(&mut doc, 2, &info);
+    (doc, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+}

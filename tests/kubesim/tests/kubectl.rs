@@ -454,3 +454,15 @@ fn watch_with_kubectl_get_w() {
         "{s}"
     );
 }
+
+/// kubectl up to 1.27 fetches `/openapi/v2` as protobuf before `apply`; a server reporting
+/// v1.27 makes the kubectl dispatcher pick that client. Create, then a changed re-apply.
+#[test]
+fn old_kubectl_applies_through_the_minimal_openapi_v2_document() {
+    let env = Env::start(Sim::builder().scenario("empty").git_version("v1.27.16"));
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old-client, namespace: default}\ndata: {a: one}\n";
+    assert!(env.ok_stdin(&["apply", "-f", "-"], Some(cm)).contains("configmap/old-client created"));
+    let changed = cm.replace("a: one", "a: two");
+    assert!(env.ok_stdin(&["apply", "-f", "-"], Some(&changed)).contains("configured"));
+    assert_eq!(env.ok(&["get", "cm", "old-client", "-o", "jsonpath={.data.a}"]), "two");
+}
