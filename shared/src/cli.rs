@@ -176,8 +176,30 @@ impl OutputFormat {
 #[derive(Debug, Clone, Default, Args)]
 pub struct OutputArgs {
     /// Output format: table, wide, json, yaml, or jsonpath=TEMPLATE (kubectl's dialect)
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = OutputFormat::from_str)]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        default_value = "table",
+        value_parser = OutputFormat::from_str,
+        add = clap_complete::engine::ArgValueCandidates::new(output_candidates)
+    )]
     pub output: OutputFormat,
+}
+
+/// What `-o <TAB>` offers.
+fn output_candidates() -> Vec<clap_complete::engine::CompletionCandidate> {
+    use clap_complete::engine::CompletionCandidate;
+    [
+        ("table", "a table for people (default)"),
+        ("wide", "the table with more columns"),
+        ("json", "the report as JSON"),
+        ("yaml", "the report as YAML"),
+        ("jsonpath=", "kubectl's jsonpath template"),
+    ]
+    .into_iter()
+    .map(|(value, help)| CompletionCandidate::new(value).help(Some(help.into())))
+    .collect()
 }
 
 #[cfg(test)]
