@@ -180,7 +180,12 @@ fn read_file(path: &PathBuf) -> Result<Kubeconfig> {
         path: Some(path.clone()),
         reason: match &e {
             kube::config::KubeconfigError::ReadConfig(io, _) => io.to_string(),
-            kube::config::KubeconfigError::Parse(p) => format!("not a valid kubeconfig: {p}"),
+            kube::config::KubeconfigError::Parse(p) => {
+                // The YAML parser draws a multi-line snippet; its first line says it all.
+                let text = p.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                format!("not a valid kubeconfig: {}", first.trim_start_matches("error: "))
+            }
             other => describe_kubeconfig_error(other),
         },
     })
@@ -428,6 +433,7 @@ users:
         let bad = write(&dir, "bad", "{{{ not: yaml");
         let err = load_config(&args_with(&bad)).await.unwrap_err().to_string();
         assert!(err.starts_with("cannot load kubeconfig"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
         let missing = dir.path().join("missing");
         let err = load_config(&args_with(&missing))
             .await

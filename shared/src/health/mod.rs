@@ -54,7 +54,7 @@ use crate::{
 /// or --wait timed out with a check failing; 2 the command could not run, or a check could not
 /// list its objects (for example forbidden) and none failed.
 #[derive(Debug, Parser)]
-#[command(name = "kubectl health", version = crate::VERSION)]
+#[command(name = "kubectl health", bin_name = "kubectl health", version = crate::VERSION)]
 pub struct Args {
     /// Run only these checks (comma-separated ids)
     #[arg(long = "check", value_name = "IDS", value_delimiter = ',')]

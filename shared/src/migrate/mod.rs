@@ -52,7 +52,7 @@ pub const DEFAULT_VALUES: &str = "ks-core-values.yaml";
 
 /// Migrate KubeSphere v3.4 to v4.1 (host, member, gateway) with pre-checks, backup and a resumable journal
 #[derive(Debug, Parser)]
-#[command(name = "kubectl ks-migrate", version = crate::VERSION)]
+#[command(name = "kubectl ks-migrate", bin_name = "kubectl ks-migrate", version = crate::VERSION)]
 pub struct Args {
     #[command(subcommand)]
     target: Target,

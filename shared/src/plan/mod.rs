@@ -44,7 +44,7 @@ pub enum FailOn {
 
 /// Read-only upgrade plan and readiness gate for Kubernetes and KubeSphere
 #[derive(Debug, Parser)]
-#[command(name = "kubectl upgrade-plan", version = crate::VERSION)]
+#[command(name = "kubectl upgrade-plan", bin_name = "kubectl upgrade-plan", version = crate::VERSION)]
 pub struct Args {
     /// Kubernetes target (v1.27 = its newest patch, or v1.27.16); default: the next minor
     #[arg(long, value_name = "VERSION")]

@@ -62,7 +62,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Exit status: 0 every member was untainted or already schedulable; 1 a member was refused or
 /// --wait timed out; 2 bad flags, kubeconfig or API errors.
 #[derive(Debug, Parser)]
-#[command(name = "kubectl untaint-member", version = crate::VERSION)]
+#[command(name = "kubectl untaint-member", bin_name = "kubectl untaint-member", version = crate::VERSION)]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["names", "all"]))]
 #[command(after_help = "Examples:\n  \
     kubectl untaint-member member-a                # untaint one migrated member\n  \
