@@ -16,6 +16,7 @@ pub mod helm;
 pub mod kubesphere;
 pub mod list;
 pub mod output;
+pub mod patch;
 pub mod run;
 pub mod version;
 

@@ -20,7 +20,7 @@ use k8s_openapi::api::{
     core::v1::{ConfigMap, Endpoints, PersistentVolumeClaim, Pod, Secret, Service},
 };
 use kube::{
-    Api, Resource,
+    Api,
     api::{
         ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, LogParams, Patch,
         PatchParams,
@@ -264,20 +264,7 @@ impl Ctx {
         if self.dry_run {
             return Ok(());
         }
-        // kube-rs builds the URL and query; only the media type differs from a merge patch
-        // (kube's `Patch::Json` would pull in a second json-patch version).
-        let url = DynamicObject::url_path(ar, ns);
-        let mut request = kube::core::Request::new(url)
-            .patch(name, &manager(), &Patch::Merge(&patch))
-            .map_err(|e| Error::api(format!("patch {what}"), kube::Error::BuildRequest(e)))?;
-        request.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json-patch+json"),
-        );
-        self.client
-            .request::<DynamicObject>(request)
-            .await
-            .ctx(|| format!("patch {what}"))?;
+        crate::patch::json_patch(&self.client, ar, ns, name, &patch, FIELD_MANAGER).await?;
         Ok(())
     }
 

@@ -27,8 +27,8 @@ use std::{process::ExitCode, time::Duration};
 use clap::Parser;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use kube::{
-    Api, Resource,
-    api::{DynamicObject, ListParams, Patch, PatchParams},
+    Api,
+    api::{DynamicObject, ListParams},
 };
 use serde_json::Value;
 
@@ -446,22 +446,5 @@ fn failed(mut result: MemberResult, code: &str, e: &dyn std::fmt::Display) -> Me
 
 /// Sends an RFC 6902 JSON patch to the main Cluster resource (there is no status subresource).
 async fn send_json_patch(client: &kube::Client, name: &str, body: &Value) -> Result<DynamicObject> {
-    let action = || format!("patch clusters.cluster.kubesphere.io `{name}`");
-    let url = DynamicObject::url_path(&cluster_resource(), None);
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..PatchParams::default()
-    };
-    // kube-rs builds the URL and query; only the media type differs from a merge patch.
-    let mut request = kube::core::Request::new(url)
-        .patch(name, &params, &Patch::Merge(body))
-        .map_err(|e| Error::api(action(), kube::Error::BuildRequest(e)))?;
-    request.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json-patch+json"),
-    );
-    client
-        .request::<DynamicObject>(request)
-        .await
-        .map_err(|e| Error::api(action(), e))
+    crate::patch::json_patch(client, &cluster_resource(), None, name, body, FIELD_MANAGER).await
 }
