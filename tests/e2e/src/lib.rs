@@ -19,6 +19,8 @@
 //! (`target/debug`), which `cargo test --workspace` builds first (each plugin package has a CLI
 //! test, which makes cargo build its binary).
 
+pub mod contract;
+
 use std::{
     io::Write,
     path::{Path, PathBuf},
