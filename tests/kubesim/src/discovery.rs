@@ -265,7 +265,10 @@ pub fn openapi_v3_gv(
 pub fn openapi_v2(git_version: &str, protobuf: bool) -> (Vec<u8>, &'static str) {
     if !protobuf {
         let doc = json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": git_version}, "paths": {}, "definitions": {}});
-        return (serde_json::to_vec(&doc).unwrap_or_default(), "application/json");
+        return (
+            serde_json::to_vec(&doc).unwrap_or_default(),
+            "application/json",
+        );
     }
     fn field(out: &mut Vec<u8>, number: u8, bytes: &[u8]) {
         out.push((number << 3) | 2); // length-delimited
@@ -287,5 +290,8 @@ pub fn openapi_v2(git_version: &str, protobuf: bool) -> (Vec<u8>, &'static str) 
     let mut doc = Vec::new();
     field(&mut doc, 1, b"2.0");
     field(&mut doc, 2, &info);
-    (doc, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+    (
+        doc,
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+    )
 }

@@ -461,8 +461,17 @@ fn watch_with_kubectl_get_w() {
 fn old_kubectl_applies_through_the_minimal_openapi_v2_document() {
     let env = Env::start(Sim::builder().scenario("empty").git_version("v1.27.16"));
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old-client, namespace: default}\ndata: {a: one}\n";
-    assert!(env.ok_stdin(&["apply", "-f", "-"], Some(cm)).contains("configmap/old-client created"));
+    assert!(
+        env.ok_stdin(&["apply", "-f", "-"], Some(cm))
+            .contains("configmap/old-client created")
+    );
     let changed = cm.replace("a: one", "a: two");
-    assert!(env.ok_stdin(&["apply", "-f", "-"], Some(&changed)).contains("configured"));
-    assert_eq!(env.ok(&["get", "cm", "old-client", "-o", "jsonpath={.data.a}"]), "two");
+    assert!(
+        env.ok_stdin(&["apply", "-f", "-"], Some(&changed))
+            .contains("configured")
+    );
+    assert_eq!(
+        env.ok(&["get", "cm", "old-client", "-o", "jsonpath={.data.a}"]),
+        "two"
+    );
 }
