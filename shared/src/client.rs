@@ -63,10 +63,18 @@ pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
         .namespace
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
-    let client = kube::Client::try_from(config).map_err(|e| Error::LoadKubeconfig {
-        path: None,
-        reason: e.to_string(),
-    })?;
+    let exec_command = config
+        .auth_info
+        .exec
+        .as_ref()
+        .and_then(|e| e.command.clone());
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| Error::LoadKubeconfig {
+            path: None,
+            reason: crate::error::describe_client_error(&e, exec_command.as_deref()),
+        })?
+        .with_layer(&RetryAfterLayer)
+        .build();
     Ok(Cluster {
         client,
         namespace,
@@ -125,6 +133,11 @@ fn describe_kubeconfig_error(err: &kube::config::KubeconfigError) -> String {
 }
 
 fn apply_timeouts(config: &mut kube::Config, timeout: Duration) {
+    // kube's default retry layer retries 429/503/504 up to 15 times with a backoff that grows
+    // to minutes, writes included: a permanent 503 would hang the command and a write could be
+    // repeated. Reads are retried by `crate::list::retry_read` (bounded), writes only by callers
+    // that know they are safe; `RetryAfterLayer` honours the server's Retry-After for reads.
+    config.default_retry = false;
     if timeout.is_zero() {
         config.connect_timeout = Some(DEFAULT_CONNECT_TIMEOUT);
     } else {
@@ -184,11 +197,83 @@ fn read_file(path: &PathBuf) -> Result<Kubeconfig> {
                 // The YAML parser draws a multi-line snippet; its first line says it all.
                 let text = p.to_string();
                 let first = text.lines().next().unwrap_or_default();
-                format!("not a valid kubeconfig: {}", first.trim_start_matches("error: "))
+                format!(
+                    "not a valid kubeconfig: {}",
+                    first.trim_start_matches("error: ")
+                )
             }
             other => describe_kubeconfig_error(other),
         },
     })
+}
+
+/// Longest server-directed wait (`Retry-After`) honoured before a read is retried.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// A layer that, when a GET is answered 429 or 5xx with `Retry-After: N`, waits N seconds
+/// (at most [`MAX_RETRY_AFTER`]) before handing the answer back, so that the bounded retry of
+/// [`crate::list::retry_read`] comes when the server asked for it. Writes are passed through.
+#[derive(Clone, Copy, Debug)]
+struct RetryAfterLayer;
+
+impl<S> tower::Layer<S> for RetryAfterLayer {
+    type Service = RetryAfter<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RetryAfter(inner)
+    }
+}
+
+/// The service of [`RetryAfterLayer`].
+#[derive(Clone, Debug)]
+struct RetryAfter<S>(S);
+
+type BoxedFuture<T, E> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<T, E>> + Send>>;
+
+impl<S, B> tower::Service<http::Request<kube::client::Body>> for RetryAfter<S>
+where
+    S: tower::Service<http::Request<kube::client::Body>, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxedFuture<S::Response, S::Error>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<kube::client::Body>) -> Self::Future {
+        let read = req.method() == http::Method::GET;
+        let fut = self.0.call(req);
+        Box::pin(async move {
+            let resp = fut.await?;
+            if read && let Some(wait) = retry_after(resp.status(), resp.headers()) {
+                tokio::time::sleep(wait).await;
+            }
+            Ok(resp)
+        })
+    }
+}
+
+/// The wait a 429/5xx answer asks for, capped at [`MAX_RETRY_AFTER`].
+fn retry_after(status: http::StatusCode, headers: &http::HeaderMap) -> Option<Duration> {
+    if status != http::StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+        return None;
+    }
+    let secs: u64 = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
 /// Applies the override flags to the kubeconfig and returns the context to use.
@@ -425,6 +510,50 @@ users:
             "{err}"
         );
         assert!(!err.contains("secret-one"));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_only_on_overload_and_capped() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(
+            retry_after(http::StatusCode::TOO_MANY_REQUESTS, &h),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after(http::StatusCode::SERVICE_UNAVAILABLE, &h),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(retry_after(http::StatusCode::CONFLICT, &h), None);
+        h.insert(http::header::RETRY_AFTER, "86400".parse().unwrap());
+        assert_eq!(
+            retry_after(http::StatusCode::TOO_MANY_REQUESTS, &h),
+            Some(MAX_RETRY_AFTER)
+        );
+        h.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(http::StatusCode::TOO_MANY_REQUESTS, &h), None);
+    }
+
+    #[tokio::test]
+    async fn a_kubeconfig_syntax_error_does_not_quote_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = write(
+            &dir,
+            "bad",
+            "users:\n- name: a\n  user:\n    token: TOKEN-XYZ\n   bad: [x\n",
+        );
+        let err = load_config(&args_with(&bad)).await.unwrap_err().to_string();
+        assert!(err.contains("not a valid kubeconfig: line"), "{err}");
+        assert!(!err.contains("TOKEN-XYZ"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[tokio::test]
+    async fn kube_itself_retries_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "kc", KC);
+        let (config, _) = load_config(&args_with(&path)).await.unwrap();
+        assert!(!config.default_retry);
     }
 
     #[tokio::test]

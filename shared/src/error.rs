@@ -212,6 +212,9 @@ impl Error {
             Self::NoKubeconfig => {
                 Some("set KUBECONFIG, pass --kubeconfig, or give --server and --token".into())
             }
+            Self::LoadKubeconfig { reason, .. } if reason.starts_with("the credential plugin") => {
+                Some("run the kubeconfig's exec command by hand to see why it fails; you may need to log in again".into())
+            }
             Self::LoadKubeconfig { .. } => Some(
                 "check the file with `kubectl config view`; `--context` names one of `kubectl config get-contexts`"
                     .into(),
@@ -239,23 +242,97 @@ pub fn describe_kube_error(err: &kube::Error) -> String {
                 format!("{} ({} {})", status.message, status.code, reason)
             }
         }
-        kube::Error::Auth(e) => format!("authentication failed: {}", root_cause(e)),
+        kube::Error::Auth(e) => format!("authentication failed: {}", describe_auth_error(e, None)),
         kube::Error::SerdeError(e) => format!("unexpected response from the server: {e}"),
         other => transport_cause(other),
     }
 }
 
+/// Describes an error of building a client (TLS material, exec credential plugin), without
+/// what an exec plugin printed on stdout (its credentials).
+pub fn describe_client_error(err: &kube::Error, exec_command: Option<&str>) -> String {
+    match find_auth_error(err) {
+        Some(auth) => describe_auth_error(auth, exec_command),
+        None => err.to_string(),
+    }
+}
+
+fn find_auth_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a kube::client::AuthError> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(auth) = e.downcast_ref::<kube::client::AuthError>() {
+            return Some(auth);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// An authentication error in a few words. kube-rs's own message for a failed exec plugin
+/// quotes the plugin's whole output, stdout included, where a credential may be: it is never
+/// shown; only the exit status and the last line the plugin wrote on stderr are.
+pub fn describe_auth_error(err: &kube::client::AuthError, exec_command: Option<&str>) -> String {
+    use kube::client::AuthError;
+    let plugin = match exec_command {
+        Some(c) => format!("the credential plugin `{c}`"),
+        None => "the credential plugin".to_string(),
+    };
+    match err {
+        AuthError::AuthExecRun { out, .. } => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty())
+                .map(|l| {
+                    let mut l = l.to_string();
+                    if l.len() > 200 {
+                        let mut cut = 200;
+                        while !l.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        l.truncate(cut);
+                        l.push('…');
+                    }
+                    format!(": {l}")
+                })
+                .unwrap_or_default();
+            format!("{plugin} failed ({}){last}", out.status)
+        }
+        AuthError::AuthExecParse(_) => {
+            format!("{plugin} printed something that is not an ExecCredential")
+        }
+        AuthError::AuthExecStart(e) => format!("cannot run {plugin}: {e}"),
+        other => root_cause(other),
+    }
+}
+
 fn transport_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(auth) = find_auth_error(err) {
+        return format!("authentication failed: {}", describe_auth_error(auth, None));
+    }
     let root = root_cause(err);
     let lower = root.to_lowercase();
     if lower.contains("connection refused") {
         "connection refused: is the API server running and the address right?".into()
     } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
         "TLS: the server's certificate is signed by an unknown certificate authority".into()
+    } else if lower.contains("badsignature") || lower.contains("bad signature") {
+        // A trusted CA with the same name as the server's issuer, but not its key.
+        "TLS: the server's certificate is signed by an unknown certificate authority (its signature does not verify against the trusted CA of the same name)".into()
     } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
         "TLS: the server's certificate is not valid for this host name".into()
     } else if lower.contains("expired") && lower.contains("cert") {
         "TLS: the server's certificate has expired".into()
+    } else if lower.contains("close_notify")
+        || lower.contains("unexpected eof")
+        || lower.contains("end of file before message")
+        || lower.contains("connection closed before message completed")
+        || lower.contains("incompletemessage")
+    {
+        "the API server closed the connection in the middle of its answer".into()
     } else if lower.contains("timed out") || lower.contains("elapsed") {
         "the request timed out".into()
     } else if lower.contains("dns error") || lower.contains("failed to lookup") {
@@ -303,6 +380,8 @@ fn kube_error_hint(err: &kube::Error) -> Option<String> {
                 Some("check certificate-authority in the kubeconfig, or --certificate-authority".into())
             } else if text.starts_with("connection refused") || text.contains("does not resolve") {
                 Some("check the server address of the context (`kubectl config view --minify`)".into())
+            } else if text.starts_with("the API server closed the connection") {
+                Some("try again; if it keeps happening, check the API server and any proxy or load balancer in front of it".into())
             } else if text == "the request timed out" {
                 Some("raise --request-timeout, or check the network path to the API server".into())
             } else {
@@ -362,6 +441,49 @@ mod tests {
             "cannot get version: Unauthorized (401 Unauthorized)"
         );
         assert!(err.hint().unwrap().contains("expired"));
+    }
+
+    #[test]
+    fn a_failed_exec_plugin_is_described_without_its_stdout() {
+        use std::os::unix::process::ExitStatusExt;
+        let err = kube::Error::Auth(kube::client::AuthError::AuthExecRun {
+            cmd: "KUBERNETES_EXEC_INFO=\"{}\" \"sso\"".into(),
+            out: Box::new(std::process::Output {
+                status: std::process::ExitStatus::from_raw(3 << 8),
+                stdout: b"{\"status\":{\"token\":\"LEAKED-TOKEN\"}}".to_vec(),
+                stderr: b"warming up\nsession expired: log in again\n\n".to_vec(),
+            }),
+        });
+        let text = describe_client_error(&err, Some("/usr/bin/sso"));
+        assert_eq!(
+            text,
+            "the credential plugin `/usr/bin/sso` failed (exit status: 3): session expired: log in again"
+        );
+        let text = describe_kube_error(&err);
+        assert!(
+            text.starts_with("authentication failed: the credential plugin failed"),
+            "{text}"
+        );
+        assert!(!text.contains("LEAKED-TOKEN"));
+    }
+
+    #[test]
+    fn a_certificate_from_a_same_named_ca_is_an_unknown_ca() {
+        #[derive(Debug)]
+        struct Tls;
+        impl fmt::Display for Tls {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("invalid peer certificate: BadSignature")
+            }
+        }
+        impl std::error::Error for Tls {}
+        let text = transport_cause(&Tls);
+        assert!(
+            text.starts_with(
+                "TLS: the server's certificate is signed by an unknown certificate authority"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
