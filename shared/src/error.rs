@@ -301,7 +301,7 @@ pub fn describe_auth_error(err: &kube::client::AuthError, exec_command: Option<&
                 .unwrap_or_default();
             format!("{plugin} failed ({}){last}", out.status)
         }
-        AuthError::AuthExecParse(_) => {
+        AuthError::AuthExecParse(_) | AuthError::ExecPluginFailed => {
             format!("{plugin} printed something that is not an ExecCredential")
         }
         AuthError::AuthExecStart(e) => format!("cannot run {plugin}: {e}"),
