@@ -80,7 +80,8 @@ if [ "$("$K" get sc | grep -c '(default)')" -eq 0 ]; then
 else
   echo "ok   default storageclass found"
 fi
-server=$("$K" version | grep 'Server Version' | awk '{print $3}')
+# upstream takes the third word; older kubectl clients print `version.Info{…GitVersion:"v1.27.16"…}`
+server=$("$K" version 2>/dev/null | grep 'Server Version' | grep -oE 'v[0-9]+\.[0-9]+\.[0-9]+' | head -n1)
 if at_least "$server" v1.21.0; then
   echo "ok   Kubernetes $server >= v1.21.0"
 else

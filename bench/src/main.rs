@@ -39,7 +39,7 @@ struct Args {
     #[arg(long, default_value_t = 60)]
     slow: u64,
     /// Time limit of one run, in seconds; a run that hits it is killed and reported as "> limit"
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 300)]
     timeout: u64,
     /// Runs of each `--help` timing
     #[arg(long, default_value_t = 41)]
