@@ -356,6 +356,30 @@ fn apply_overrides(kc: &mut Kubeconfig, args: &KubeArgs) -> Result<Option<String
     let touches_cluster = args.server.is_some()
         || args.certificate_authority.is_some()
         || args.insecure_skip_tls_verify;
+    // Without --server, the context's cluster must exist and name a server; say which is
+    // missing rather than kube-rs's "cluster url is missing".
+    if args.server.is_none() && !needs_synthetic {
+        let context = context_name.as_deref().unwrap_or_default();
+        match kc.clusters.iter().find(|c| c.name == cluster_name) {
+            None => {
+                return Err(Error::LoadKubeconfig {
+                    path: args.kubeconfig.clone(),
+                    reason: format!(
+                        "context `{context}` refers to cluster `{cluster_name}`, which is not defined (pass --server, or fix the context)"
+                    ),
+                });
+            }
+            Some(c) if c.cluster.as_ref().and_then(|c| c.server.as_ref()).is_none() => {
+                return Err(Error::LoadKubeconfig {
+                    path: args.kubeconfig.clone(),
+                    reason: format!(
+                        "cluster `{cluster_name}` has no server (set clusters[].cluster.server, or pass --server)"
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+    }
     if touches_cluster || !kc.clusters.iter().any(|c| c.name == cluster_name) {
         if !kc.clusters.iter().any(|c| c.name == cluster_name) {
             kc.clusters.push(NamedCluster {
@@ -546,6 +570,35 @@ users:
         assert!(err.contains("not a valid kubeconfig: line"), "{err}");
         assert!(!err.contains("TOKEN-XYZ"), "{err}");
         assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_cluster_or_server_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nusers:\n- name: u\n  user: {token: T}\n";
+        let path = write(&dir, "no-cluster", head);
+        let err = load_config(&args_with(&path))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("context `c` refers to cluster `k`, which is not defined"),
+            "{err}"
+        );
+        let path = write(
+            &dir,
+            "no-server",
+            &format!("{head}clusters:\n- name: k\n  cluster: {{insecure-skip-tls-verify: true}}\n"),
+        );
+        let err = load_config(&args_with(&path))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cluster `k` has no server"), "{err}");
+        // --server fills in what is missing.
+        let mut args = args_with(&path);
+        args.server = Some("https://127.0.0.1:6443".into());
+        assert!(load_config(&args).await.is_ok());
     }
 
     #[tokio::test]
