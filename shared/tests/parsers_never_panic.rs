@@ -92,4 +92,55 @@ proptest! {
     fn kubesphere_config_text(text in any::<String>()) {
         let _ = role_from_config(&text);
     }
+
+    #[test]
+    fn ks_core_values_files(text in near_values()) {
+        let _ = kupgrade::migrate::values::parse(&text, std::path::Path::new("ks-core-values.yaml"));
+    }
+
+    #[test]
+    fn removed_api_tables(text in near_api_table()) {
+        let _ = kupgrade::plan::apis::parse_table(&text);
+    }
+}
+
+/// ks-core-values.yaml-like text: the real keys with odd values, cut or mixed with noise.
+fn near_values() -> impl Strategy<Value = String> {
+    let atoms = prop_oneof![
+        Just("upgrade:\n".to_string()),
+        Just("  enabled: true\n".to_string()),
+        Just("  enabled: [x]\n".to_string()),
+        Just("  config:\n    jobs:\n".to_string()),
+        Just("      gateway:\n        enabled: true\n        priority: 90\n".to_string()),
+        Just("        priority: -99999999999999999999\n".to_string()),
+        Just("        extensionRef: {name: gateway, version: 1.0.5}\n".to_string()),
+        Just("      no-such-job: {enabled: true}\n".to_string()),
+        Just("global: {imageRegistry: docker.io, tag: v4.1.3}\n".to_string()),
+        Just("  persistenceVolume: {storageClassName: ~, size: 5Gi}\n".to_string()),
+        Just("&a [*a]\n".to_string()),
+        Just("\t- ".to_string()),
+        "[ -~]{0,12}\n",
+    ];
+    prop_oneof![
+        any::<String>(),
+        prop::collection::vec(atoms, 0..12).prop_map(|v| v.concat()),
+    ]
+}
+
+/// Removed-API-table-like text.
+fn near_api_table() -> impl Strategy<Value = String> {
+    let atoms = prop_oneof![
+        Just("apis:\n".to_string()),
+        Just("- apiVersion: extensions/v1beta1\n  kind: Ingress\n".to_string()),
+        Just("  removedIn: v1.22\n".to_string()),
+        Just("  deprecatedIn: v1.x\n".to_string()),
+        Just("  replacement: networking.k8s.io/v1\n".to_string()),
+        Just("  resource: ingresses\n".to_string()),
+        Just("  removedIn: 99999999999999999999\n".to_string()),
+        "[ -~]{0,12}\n",
+    ];
+    prop_oneof![
+        any::<String>(),
+        prop::collection::vec(atoms, 0..10).prop_map(|v| v.concat()),
+    ]
 }
