@@ -94,12 +94,13 @@ fn without(docs: &[Value], group: &str, resource: &str, verb: &str) -> Vec<Value
                 for r in rules.iter_mut() {
                     let groups = r["apiGroups"].as_array().cloned().unwrap_or_default();
                     let verbs = r["verbs"].as_array().cloned().unwrap_or_default();
-                    if groups.iter().any(|g| g == group) && verbs.iter().any(|v| v == verb) {
-                        if let Some(res) = r["resources"].as_array_mut() {
-                            let n = res.len();
-                            res.retain(|x| x != resource);
-                            removed |= res.len() != n;
-                        }
+                    if groups.iter().any(|g| g == group)
+                        && verbs.iter().any(|v| v == verb)
+                        && let Some(res) = r["resources"].as_array_mut()
+                    {
+                        let n = res.len();
+                        res.retain(|x| x != resource);
+                        removed |= res.len() != n;
                     }
                 }
                 rules.retain(|r| {
@@ -114,7 +115,7 @@ fn without(docs: &[Value], group: &str, resource: &str, verb: &str) -> Vec<Value
     out
 }
 
-fn rbac_env(plugin: &str, scenario: &str, docs: &[Value]) -> Env {
+fn rbac_env(scenario: &str, docs: &[Value]) -> Env {
     let (groups, extra) = bind_to_ops(docs);
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
     let env = Env::builder(scenario)
@@ -123,12 +124,14 @@ fn rbac_env(plugin: &str, scenario: &str, docs: &[Value]) -> Env {
     let mut items = docs.to_vec();
     items.extend(extra);
     env.apply(&json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string());
-    let _ = plugin;
     env
 }
 
 /// For each plugin: (scenario, args, the rule to remove: group, resource, verb).
-const RBAC_CASES: [(&str, &str, &[&str], (&str, &str, &str)); 4] = [
+/// A rule to remove: API group, resource, verb.
+type Rule = (&'static str, &'static str, &'static str);
+
+const RBAC_CASES: [(&str, &str, &[&str], Rule); 4] = [
     (
         "health",
         "ks41-host-migrated",
@@ -159,7 +162,7 @@ const RBAC_CASES: [(&str, &str, &[&str], (&str, &str, &str)); 4] = [
 fn each_plugin_runs_with_exactly_its_documented_role_and_names_a_missing_rule() {
     for (plugin, scenario, args, (group, resource, verb)) in RBAC_CASES {
         let docs = rbac_docs(plugin);
-        let env = rbac_env(plugin, scenario, &docs);
+        let env = rbac_env(scenario, &docs);
         let admin = env.plugin(plugin).args(args).run();
         let ops = env
             .plugin(plugin)
@@ -177,7 +180,7 @@ fn each_plugin_runs_with_exactly_its_documented_role_and_names_a_missing_rule() 
 
         // One rule fewer: the 403 names the user, the verb and the resource.
         let cut = without(&docs, group, resource, verb);
-        let env = rbac_env(plugin, scenario, &cut);
+        let env = rbac_env(scenario, &cut);
         let run = env
             .plugin(plugin)
             .args(args)
@@ -276,7 +279,6 @@ fn version_strings_that_do_not_parse_are_usage_errors() {
             "",
         ),
     ] {
-        let before = env.sim.counters().requests;
         let run = env.plugin(plugin).args(args).run();
         run.assert_no_panic();
         if needle.is_empty() {
@@ -286,7 +288,6 @@ fn version_strings_that_do_not_parse_are_usage_errors() {
         }
         run.assert_code(2).assert_stderr_contains(needle);
         assert_eq!(error_lines(&run).len(), 1, "{}", run.stderr);
-        let _ = before;
     }
 }
 
