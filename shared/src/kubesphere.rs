@@ -18,7 +18,11 @@ use kube::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{error::Result, helm, list, version::Version};
+use crate::{
+    error::{Error, Result},
+    helm, list,
+    version::Version,
+};
 
 /// KubeSphere's system namespace.
 pub const SYSTEM_NAMESPACE: &str = "kubesphere-system";
@@ -98,6 +102,23 @@ pub struct KubeSphere {
     pub ks_core: Option<helm::Revision>,
     /// The newest deployed ks-core revision's chart version and appVersion.
     pub ks_core_chart: Option<helm::ChartMetadata>,
+    /// The newest deployed ks-core revision exists but its payload cannot be decoded: the
+    /// version cannot be told from it (the ClusterConfiguration outlives the v4 migration, so
+    /// it is no fallback).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ks_core_unreadable: Option<UnreadableRelease>,
+}
+
+/// A Helm release revision whose storage object does not decode.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreadableRelease {
+    /// The Secret (or ConfigMap) holding it.
+    pub object: String,
+    /// The revision.
+    pub revision: u32,
+    /// Why it cannot be read.
+    pub reason: String,
 }
 
 impl KubeSphere {
@@ -190,10 +211,20 @@ pub async fn detect(client: &kube::Client) -> Result<KubeSphere> {
     )?;
     let ks_core = helm::latest(&revisions).first().map(|r| (*r).clone());
     let mut ks_core_chart = None;
+    let mut ks_core_unreadable = None;
     if let Some(deployed) = helm::last_deployed(&revisions, SYSTEM_NAMESPACE, KS_CORE_RELEASE) {
-        // A corrupt payload must not hide the rest of what we know.
-        if let Ok(release) = helm::read_release(client, deployed).await {
-            ks_core_chart = Some(release.chart.metadata);
+        match helm::read_release(client, deployed).await {
+            Ok(release) => ks_core_chart = Some(release.chart.metadata),
+            // A corrupt payload is a finding, not a reason to stop: the role and the members can
+            // still be read. API errors (403 on the Secret) end detection like any other read.
+            Err(Error::Parse { reason, .. }) => {
+                ks_core_unreadable = Some(UnreadableRelease {
+                    object: deployed.object.clone(),
+                    revision: deployed.revision,
+                    reason,
+                })
+            }
+            Err(e) => return Err(e),
         }
     }
     let v4 = ks_core_chart
@@ -215,6 +246,10 @@ pub async fn detect(client: &kube::Client) -> Result<KubeSphere> {
     });
     let (version, source) = match (v4, installed_v3, &installer_target) {
         (Some(v), _, _) => (Some(v), "ks-core Helm release appVersion".to_string()),
+        (None, _, _) if ks_core_unreadable.is_some() => (
+            None,
+            "unknown: the deployed ks-core release cannot be decoded".to_string(),
+        ),
         (None, Some(v), _) => (
             Some(v),
             "ClusterConfiguration status.core.version".to_string(),
@@ -248,6 +283,7 @@ pub async fn detect(client: &kube::Client) -> Result<KubeSphere> {
         has_cluster_configuration: cc.is_some(),
         ks_core,
         ks_core_chart,
+        ks_core_unreadable,
     })
 }
 

@@ -42,7 +42,20 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
             ks::Role::Unknown => "role unknown",
         }
     )];
+    if let Some(bad) = &detected.ks_core_unreadable {
+        findings.push(Finding::fail(
+            "Secret",
+            Some(ks::SYSTEM_NAMESPACE),
+            &bad.object,
+            "CorruptRelease",
+            format!(
+                "the deployed ks-core revision {} cannot be decoded ({}), so the KubeSphere version is unknown; `helm -n kubesphere-system history ks-core` shows what Helm makes of it",
+                bad.revision, bad.reason
+            ),
+        ));
+    }
     if !detected.is_v4()
+        && detected.ks_core_unreadable.is_none()
         && let Some(cc) = ks::cluster_configuration(client).await?
     {
         findings.extend(component_findings(&cc));

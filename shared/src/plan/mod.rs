@@ -115,15 +115,22 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
         printer.out(),
     )?;
     crate::run::flush(&mut printer)?;
-    let blocking = plan
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Required || args.fail_on == FailOn::Warn);
-    Ok(if blocking {
+    Ok(exit_status(&plan.findings, args.fail_on))
+}
+
+/// The exit status, with the same precedence as `kubectl health`: a real blocking finding (1)
+/// beats a check that could not run (`CHECK001`, 2), which beats a clean plan (0). "Fix the
+/// cluster" and "give me the permissions to look" are different answers for CI.
+fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
+    let counts = |f: &&Finding| f.severity == Severity::Required || fail_on == FailOn::Warn;
+    let not_checked = |f: &Finding| f.code == "CHECK001";
+    if findings.iter().filter(counts).any(|f| !not_checked(f)) {
         ExitStatus::Findings
+    } else if findings.iter().any(not_checked) {
+        ExitStatus::Error
     } else {
         ExitStatus::Success
-    })
+    }
 }
 
 /// Builds the report from what was collected (pure: no API calls).
@@ -344,4 +351,51 @@ pub fn build_plan(
             not_checked: inv.skipped.len(),
         },
     })
+}
+
+#[cfg(test)]
+mod exit_tests {
+    use super::*;
+    use crate::plan::findings::ObjectRef;
+
+    fn f(code: &str, severity: Severity) -> Finding {
+        Finding {
+            code: code.into(),
+            severity,
+            object: ObjectRef::cluster("Check", "x"),
+            message: String::new(),
+            remedy: None,
+            step: None,
+        }
+    }
+
+    #[test]
+    fn blocking_findings_beat_checks_not_run_which_beat_a_clean_plan() {
+        use Severity::{Recommended, Required};
+        let required = FailOn::Required;
+        assert_eq!(exit_status(&[], required), ExitStatus::Success);
+        assert_eq!(
+            exit_status(&[f("WL001", Recommended)], required),
+            ExitStatus::Success
+        );
+        assert_eq!(
+            exit_status(&[f("WL001", Recommended)], FailOn::Warn),
+            ExitStatus::Findings
+        );
+        assert_eq!(
+            exit_status(&[f("CHECK001", Required)], required),
+            ExitStatus::Error
+        );
+        assert_eq!(
+            exit_status(&[f("CHECK001", Required), f("NODE001", Required)], required),
+            ExitStatus::Findings
+        );
+        assert_eq!(
+            exit_status(
+                &[f("CHECK001", Required), f("WL001", Recommended)],
+                FailOn::Warn
+            ),
+            ExitStatus::Findings
+        );
+    }
 }

@@ -472,10 +472,8 @@ fn odd_objects_and_a_corrupt_helm_release_do_not_crash_anything() {
 }
 
 /// A deployed ks-core revision whose payload is garbage must be reported, not skipped: on a v4
-/// host `kubesphere::detect` drops the unreadable revision and falls back to the v3
-/// ClusterConfiguration, so health says "KubeSphere v3.4.1" and its helm-releases check passes.
+/// host the ClusterConfiguration still says v3.4.1, so falling back to it would be wrong.
 #[test]
-#[ignore = "defect: health ignores a corrupt deployed ks-core payload (kubesphere::detect swallows the read error and falls back to v3.4.1); see docs/failure-matrix.md"]
 fn health_names_a_corrupt_ks_core_release() {
     let env = Env::new("ks41-host-migrated");
     env.sim.apply_yaml(ODD_OBJECTS).expect("load odd objects");
@@ -486,7 +484,17 @@ fn health_names_a_corrupt_ks_core_release() {
         "{}",
         run.stdout
     );
-    assert!(!run.stdout.contains("KubeSphere v3.4.1"), "{}", run.stdout);
+    // The version is unknown, not the v3.4.1 the ClusterConfiguration still says.
+    let report = run.json();
+    let check = report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "kubesphere"))
+        .cloned()
+        .expect("kubesphere check");
+    assert_eq!(check["status"], "fail", "{check}");
+    let summary = check["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("unknown version"), "{summary}");
+    assert!(!summary.contains("v3.4.1"), "{summary}");
 }
 
 // ---------------------------------------------------------------------------------------------

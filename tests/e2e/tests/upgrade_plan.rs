@@ -624,7 +624,8 @@ fn a_forbidden_list_is_reported_as_not_checked_never_as_passed() {
         && s["reason"].as_str().unwrap().contains("(403 Forbidden)")));
     assert_eq!(r["summary"]["ready"], false);
 
-    // On a cluster that is otherwise ready, the missing check alone makes it not ready.
+    // On a cluster that is otherwise ready, the missing check alone makes it not ready: exit 2,
+    // "could not look", as health does for a check that errored.
     let env = Env::builder("ks34-host")
         .user("ops", "tok-ops", &["kupgrade:upgrade-plan"])
         .start();
@@ -633,7 +634,7 @@ fn a_forbidden_list_is_reported_as_not_checked_never_as_passed() {
         &full.replace(line, r#"resources: ["podsecuritypolicies"]"#),
     );
     let run = plan(&env, &["--token", "tok-ops"]);
-    run.assert_code(1);
+    run.assert_code(2);
     run.assert_stdout_contains("NOT CHECKED");
     run.assert_stdout_contains("CHECK001   Required");
 }
