@@ -6,222 +6,11 @@
 //! `--ignore-check installer-idle`; `installer_idle_blocks_when_logs_cannot_be_read` shows the
 //! check itself refusing.
 
-use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
-};
+mod common;
 
-use e2e::{Cmd, Env, Running, binary, resource_versions};
+use common::migrate::*;
+use e2e::{Env, binary, resource_versions};
 use serde_json::Value;
-
-const VALUES: &str = r#"global:
-  imageRegistry: docker.io
-  tag: v4.1.3
-upgrade:
-  enabled: true
-  image:
-    registry: ""
-    repository: kubesphere/ks-upgrade
-    tag: "v4.1.3"
-  persistenceVolume:
-    name: ks-upgrade
-    storageClassName: ""
-    accessMode: ReadWriteOnce
-    size: 5Gi
-  config:
-    storage:
-      local:
-        path: /tmp/ks-upgrade
-    jobs:
-      network:
-        enabled: true
-        priority: 100
-        extensionRef:
-          name: "network"
-          version: "1.1.0"
-      gateway:
-        enabled: true
-        priority: 90
-        extensionRef:
-          name: "gateway"
-          version: "1.0.5"
-      devops:
-        enabled: true
-        priority: 800
-        extensionRef:
-          name: "devops"
-          version: "1.1.2"
-"#;
-
-const STEPS: [&str; 8] = [
-    "backup",
-    "scale-installer",
-    "fill-etcd-endpoints",
-    "remove-redis",
-    "prepare-upgrade",
-    "apply-crds",
-    "upgrade-ks-core",
-    "verify",
-];
-
-/// A kubesim cluster prepared for ks-migrate: values file, chart directory, the test helm on
-/// PATH, and ks-upgrade-sim running.
-struct Mig {
-    env: Env,
-    sim: Option<Running>,
-    helm_log: PathBuf,
-}
-
-impl Drop for Mig {
-    fn drop(&mut self) {
-        if let Some(sim) = self.sim.take() {
-            let _ = sim.kill();
-        }
-    }
-}
-
-impl Mig {
-    fn new(scenario: &str) -> Self {
-        Self::with_helm(scenario, true)
-    }
-
-    fn with_helm(scenario: &str, helm: bool) -> Self {
-        Self::from_env(Env::new(scenario), helm)
-    }
-
-    fn from_env(env: Env, helm: bool) -> Self {
-        if helm {
-            std::os::unix::fs::symlink(binary("helm"), env.bin_dir().join("helm"))
-                .expect("link helm");
-        }
-        env.write("ks-core-values.yaml", VALUES);
-        env.write(
-            "charts/ks-core/Chart.yaml",
-            "apiVersion: v2\nname: ks-core\nversion: 1.1.5\nappVersion: v4.1.3\n",
-        );
-        let sim = env.command(binary("ks-upgrade-sim")).spawn();
-        let helm_log = env.dir().join("helm-calls.jsonl");
-        Mig {
-            env,
-            sim: Some(sim),
-            helm_log,
-        }
-    }
-
-    fn migrate(&self) -> Cmd {
-        self.env
-            .plugin("ks-migrate")
-            .env("TESTHELM_LOG", &self.helm_log)
-    }
-
-    /// Every helm call so far, as argument vectors.
-    fn helm_calls(&self) -> Vec<Vec<String>> {
-        let text = std::fs::read_to_string(&self.helm_log).unwrap_or_default();
-        text.lines()
-            .map(|l| {
-                let v: Value = serde_json::from_str(l).expect("helm log line");
-                v["argv"]
-                    .as_array()
-                    .expect("argv")
-                    .iter()
-                    .map(|a| a.as_str().unwrap_or_default().to_string())
-                    .collect()
-            })
-            .collect()
-    }
-
-    fn calls_of(&self, sub: &str) -> Vec<Vec<String>> {
-        self.helm_calls()
-            .into_iter()
-            .filter(|c| c.first().map(String::as_str) == Some(sub))
-            .collect()
-    }
-
-    fn journal(&self) -> BTreeMap<String, Value> {
-        let cm = self
-            .env
-            .get_json(&["configmap", "-n", "kubesphere-system", "ks-migrate-journal"]);
-        cm["data"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    k,
-                    serde_json::from_str(v.as_str().unwrap_or("{}")).unwrap_or(Value::Null),
-                )
-            })
-            .collect()
-    }
-
-    fn exists(&self, args: &[&str]) -> bool {
-        let mut all = vec!["get"];
-        all.extend_from_slice(args);
-        self.env.kubectl().args(all).run().code == Some(0)
-    }
-
-    fn backup_dirs(&self) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.env.dir())
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("ks-migrate-backup-"))
-            })
-            .collect();
-        dirs.sort();
-        dirs
-    }
-
-    fn kubectl_ok(&self, args: &[&str]) {
-        self.env.kubectl().args(args).run().assert_success();
-    }
-}
-
-fn mode(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-}
-
-fn sha256(p: &Path) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(p)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn ks_core_revisions(m: &Mig) -> BTreeMap<u32, String> {
-    let list = m.env.get_json(&[
-        "secret",
-        "-n",
-        "kubesphere-system",
-        "-l",
-        "owner=helm,name=ks-core",
-    ]);
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let l = &s["metadata"]["labels"];
-            (
-                l["version"].as_str().unwrap().parse().unwrap(),
-                l["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn has_flag_pair(call: &[String], flag: &str, value: &str) -> bool {
-    call.windows(2).any(|w| w[0] == flag && w[1] == value)
-}
 
 #[test]
 fn host_migrates_from_v3_4_to_v4() {
@@ -606,8 +395,6 @@ fn gateway_refuses_before_the_host_is_on_v4() {
     assert!(m.calls_of("template").is_empty());
 }
 
-const ALL_KINDS: &str = "all,configmaps,secrets,persistentvolumeclaims,namespaces,serviceaccounts,customresourcedefinitions,clusterconfigurations.installer.kubesphere.io,nodes,storageclasses,endpoints";
-
 #[test]
 fn dry_run_changes_nothing() {
     let m = Mig::new("ks34-host");
@@ -751,8 +538,6 @@ fn refuses(m: &Mig, args: &[&str], env: &[(&str, &str)], code: &str, message: &s
     assert!(!m.exists(&["configmap", "-n", "kubesphere-system", "ks-migrate-journal"]));
     assert!(m.exists(&["deployment", "-n", "kubesphere-system", "ks-installer"]));
 }
-
-const HOST: &[&str] = &["host", "--yes", "--ignore-check", "installer-idle"];
 
 #[test]
 fn no_default_storage_class_blocks() {

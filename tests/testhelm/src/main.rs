@@ -15,6 +15,10 @@
 //!
 //! `$TESTHELM_FAIL=upgrade,template,…` makes the first call of each named subcommand fail
 //! (a marker file next to the log makes it fail once only).
+//!
+//! `$TESTHELM_SLEEP=upgrade:5000,template:300` makes each call of the named subcommand wait
+//! that many milliseconds after recording its arguments and before doing anything, so a test
+//! can kill ks-migrate while helm runs (the call is already in `$TESTHELM_LOG`).
 
 use std::{collections::BTreeMap, io::Write, path::Path, process::ExitCode};
 
@@ -105,6 +109,18 @@ fn record(args: &[String]) {
     }
 }
 
+/// How long `sub` must wait before doing anything (`$TESTHELM_SLEEP`).
+fn sleep_for(sub: &str) -> Option<std::time::Duration> {
+    let list = std::env::var("TESTHELM_SLEEP").ok()?;
+    list.split(',').find_map(|item| {
+        let (name, ms) = item.trim().split_once(':')?;
+        (name == sub)
+            .then(|| ms.parse().ok())
+            .flatten()
+            .map(std::time::Duration::from_millis)
+    })
+}
+
 /// True when `sub` must fail this time (first call only).
 fn inject_failure(sub: &str) -> bool {
     let Ok(list) = std::env::var("TESTHELM_FAIL") else {
@@ -157,6 +173,9 @@ fn main() -> ExitCode {
 async fn run(args: &[String]) -> Result<ExitCode, BoxError> {
     let p = parse(args);
     let sub = p.positional.first().cloned().unwrap_or_default();
+    if let Some(d) = sleep_for(&sub) {
+        tokio::time::sleep(d).await;
+    }
     if inject_failure(&sub) {
         return fail(&format!(
             "{} FAILED: injected failure (TESTHELM_FAIL={sub})",
