@@ -22,6 +22,9 @@ use report::{BinaryFacts, Row, Scale, Side};
 /// The upstream post-upgrade check (shared/reference/kubesphere-upgrade.md §1.5), verbatim.
 const HEALTH_LOOP: &str = "for ns in $(kubectl get namespaces -l kubesphere.io/workspace=system-workspace -o jsonpath='{.items[*].metadata.name}'); do kubectl get pods -n $ns --no-headers --ignore-not-found | grep -vE 'Running|Completed'; done";
 
+/// Appended to the saved output of a run that hit the time limit.
+const PARTIAL: &str = "\n<<bench: time limit hit, output partial>>\n";
+
 /// Marker in RESULTS.md: everything after it is hand-written and kept when the file is rewritten.
 const NOTES_MARKER: &str = "<!-- notes: kept when bench rewrites this file -->";
 
@@ -192,7 +195,7 @@ fn run(args: Args) -> Result<()> {
         }
         let mut outs: BTreeMap<String, String> = BTreeMap::new();
         for c in &cmds {
-            let row = measure_cmd(c, &scale, &env, &dir, &args)?;
+            let row = measure_cmd(c, &scale, &env, &sim, &dir, &args)?;
             let out_file = dir.join(format!("{}.out", slug(&c.name)));
             outs.insert(
                 c.name.clone(),
@@ -323,7 +326,14 @@ fn slug(s: &str) -> String {
 }
 
 /// Runs a command: one warm-up run, then `--runs` measured runs (or the warm-up alone when slow).
-fn measure_cmd(c: &Cmd, scale: &Scale, env: &Env, dir: &Path, args: &Args) -> Result<Row> {
+fn measure_cmd(
+    c: &Cmd,
+    scale: &Scale,
+    env: &Env,
+    sim: &Sim,
+    dir: &Path,
+    args: &Args,
+) -> Result<Row> {
     let mut row = Row {
         scale: scale.label.clone(),
         pair: c.pair,
@@ -337,13 +347,16 @@ fn measure_cmd(c: &Cmd, scale: &Scale, env: &Env, dir: &Path, args: &Args) -> Re
         exit: None,
         warmup: false,
         routes: vec![],
+        sim_cpu: vec![],
     };
     let out = dir.join(format!("{}.out", slug(&c.name)));
     let err = dir.join(format!("{}.err", slug(&c.name)));
     let limit = Duration::from_secs(args.timeout);
     for i in 0..=args.runs {
         let before = counters(env);
+        let cpu0 = sim.cpu();
         let s = measure::run(env.command(&c.argv), Some(&out), Some(&err), limit)?;
+        let cpu1 = sim.cpu();
         let after = counters(env);
         let slow = s.wall > Duration::from_secs(args.slow);
         if i == 0 && !slow && !s.timed_out {
@@ -354,6 +367,9 @@ fn measure_cmd(c: &Cmd, scale: &Scale, env: &Env, dir: &Path, args: &Args) -> Re
         row.rss_kib.push(s.max_rss_kib);
         row.exit = s.code;
         row.timed_out = s.timed_out;
+        if let (Some(a), Some(b)) = (cpu0, cpu1) {
+            row.sim_cpu.push(b.saturating_sub(a));
+        }
         if let (Some(b), Some(a)) = (&before, &after) {
             row.requests.push(a.requests.saturating_sub(b.requests));
             row.bytes.push(a.bytes.saturating_sub(b.bytes));
@@ -490,6 +506,16 @@ impl Sim {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// kubesim's CPU time so far (user + system, from /proc/PID/stat).
+    fn cpu(&self) -> Option<Duration> {
+        let s = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15
+        let rest = s.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 1000 / clock_ticks()))
+    }
+
     fn rss_kib(&self) -> Option<u64> {
         self.status_kib("VmRSS:")
     }
@@ -512,6 +538,14 @@ impl Drop for Sim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
+#[allow(unsafe_code)]
+fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(t).ok().filter(|t| *t > 0).unwrap_or(100)
 }
 
 /// Size and median `--help` time of each plugin binary.
@@ -595,20 +629,28 @@ fn machine(kubectl: &Path) -> String {
 fn findings(outs: &BTreeMap<String, String>) -> String {
     let mut s = String::new();
     let get = |k: &str| outs.get(k).map(String::as_str);
+    let partial = |k: &str| {
+        if get(k).is_some_and(|o| o.ends_with(PARTIAL)) {
+            " [the script hit the time limit: its output, and this comparison, are partial]"
+        } else {
+            ""
+        }
+    };
     if let (Some(looped), Some(health)) = (get("system-workspace for-loop"), get("kubectl health"))
     {
         let pods = report::loop_pods(looped);
         let (hit, miss) = report::mentioned(health, &pods);
         let _ = writeln!(
             s,
-            "\nFindings, health: the for-loop lists {} pod(s) not Running/Completed in system-workspace namespaces; `kubectl health` names {} of them{}.",
+            "\nFindings, health: the for-loop lists {} pod(s) not Running/Completed in system-workspace namespaces; `kubectl health` names {} of them{}.{}",
             pods.len(),
             hit.len(),
             if miss.is_empty() {
                 String::new()
             } else {
                 format!(" (missing: {})", miss.join(", "))
-            }
+            },
+            partial("system-workspace for-loop")
         );
     }
     if let Some(plan) = get("kubectl upgrade-plan") {
@@ -617,7 +659,7 @@ fn findings(outs: &BTreeMap<String, String>) -> String {
             let (hit, miss) = report::mentioned(plan, &pods);
             let _ = writeln!(
                 s,
-                "\nFindings, upgrade-plan vs pre-check: pre-check lists {} pod(s) not Running ({} named by upgrade-plan{}) and {} failed check(s){}.",
+                "\nFindings, upgrade-plan vs pre-check: pre-check lists {} pod(s) not Running ({} named by upgrade-plan{}) and {} failed check(s){}.{}",
                 pods.len(),
                 hit.len(),
                 if miss.is_empty() {
@@ -630,7 +672,8 @@ fn findings(outs: &BTreeMap<String, String>) -> String {
                     String::new()
                 } else {
                     format!(": {}", fails.join("; "))
-                }
+                },
+                partial("pre-check-kubectl.sh")
             );
         }
         if let Some(scan) = get("deprecated-scan.sh") {
@@ -639,7 +682,7 @@ fn findings(outs: &BTreeMap<String, String>) -> String {
             let (hit, miss) = report::mentioned(plan, &names);
             let _ = writeln!(
                 s,
-                "\nFindings, upgrade-plan vs deprecated-scan: the scan reports {} object(s) last applied with a deprecated apiVersion{}; upgrade-plan names {} of them{}.",
+                "\nFindings, upgrade-plan vs deprecated-scan: the scan reports {} object(s) last applied with a deprecated apiVersion{}; upgrade-plan names {} of them{}.{}",
                 objs.len(),
                 if objs.is_empty() {
                     String::new()
@@ -657,7 +700,8 @@ fn findings(outs: &BTreeMap<String, String>) -> String {
                     String::new()
                 } else {
                     format!(" (missing: {})", miss.join(", "))
-                }
+                },
+                partial("deprecated-scan.sh")
             );
         }
     }

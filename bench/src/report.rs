@@ -111,6 +111,8 @@ pub struct Row {
     pub warmup: bool,
     /// Requests by route of the last run, most frequent first.
     pub routes: Vec<(String, u64)>,
+    /// CPU time kubesim spent during each measured run.
+    pub sim_cpu: Vec<Duration>,
 }
 
 /// The median (the lower middle for an even count).
@@ -136,6 +138,10 @@ impl Row {
     /// Median bytes.
     pub fn bytes(&self) -> Option<u64> {
         median(&self.bytes)
+    }
+    /// Median kubesim CPU time.
+    pub fn sim_cpu(&self) -> Option<Duration> {
+        median(&self.sim_cpu)
     }
 }
 
@@ -184,6 +190,7 @@ pub fn script_total<'a>(rows: &'a [Row], scale: &str, pair: &str) -> Option<Tota
         rss: 0,
         requests: 0,
         bytes: 0,
+        sim_cpu: Duration::ZERO,
     };
     for r in scripts {
         match r.wall() {
@@ -194,6 +201,7 @@ pub fn script_total<'a>(rows: &'a [Row], scale: &str, pair: &str) -> Option<Tota
         t.rss = t.rss.max(r.peak_rss().unwrap_or(0));
         t.requests += r.req().unwrap_or(0);
         t.bytes += r.bytes().unwrap_or(0);
+        t.sim_cpu += r.sim_cpu().unwrap_or_default();
     }
     Some(t)
 }
@@ -215,6 +223,8 @@ pub struct Total<'a> {
     pub requests: u64,
     /// Sum of median bytes.
     pub bytes: u64,
+    /// Sum of median kubesim CPU times.
+    pub sim_cpu: Duration,
 }
 
 /// `script / plugin`: how many times faster the plugin is.
@@ -227,7 +237,7 @@ pub fn speedup(rows: &[Row], plugin: &Row) -> Option<(f64, bool)> {
     Some((t.wall.as_secs_f64() / p, t.timed_out))
 }
 
-const HEAD: [&str; 9] = [
+const HEAD: [&str; 10] = [
     "scale",
     "command",
     "runs",
@@ -235,12 +245,13 @@ const HEAD: [&str; 9] = [
     "peak RSS",
     "requests",
     "received",
+    "kubesim CPU",
     "exit",
     "vs script",
 ];
 
 /// The table's cells, one row per command plus a total row per pair with several scripts.
-pub fn cells(rows: &[Row]) -> Vec<[String; 9]> {
+pub fn cells(rows: &[Row]) -> Vec<[String; 10]> {
     let mut out = Vec::new();
     let mut seen_total: Vec<(String, &str)> = Vec::new();
     for (i, r) in rows.iter().enumerate() {
@@ -266,6 +277,9 @@ pub fn cells(rows: &[Row]) -> Vec<[String; 9]> {
                 .unwrap_or_else(|| "-".into()),
             r.bytes()
                 .map(|b| format!("{lower}{}", fmt_bytes(b)))
+                .unwrap_or_else(|| "-".into()),
+            r.sim_cpu()
+                .map(|c| format!("{lower}{}", fmt_dur(c)))
                 .unwrap_or_else(|| "-".into()),
             match (r.timed_out, r.exit) {
                 (true, _) => "timeout".into(),
@@ -295,6 +309,7 @@ pub fn cells(rows: &[Row]) -> Vec<[String; 9]> {
                     fmt_mb_kib(t.rss),
                     format!("{lb}{}", t.requests),
                     format!("{lb}{}", fmt_bytes(t.bytes)),
+                    format!("{lb}{}", fmt_dur(t.sim_cpu)),
                     String::new(),
                     "(script)".into(),
                 ]);
@@ -612,6 +627,7 @@ mod tests {
             exit: Some(0),
             warmup: true,
             routes: vec![],
+            sim_cpu: vec![Duration::from_millis(5)],
         }
     }
 
@@ -663,7 +679,9 @@ mod tests {
         let c = cells(&rows);
         assert_eq!(c.len(), 4, "{c:?}");
         // (1000 + 800) / 100
-        assert_eq!(c[0][8], "18.0× faster");
+        assert_eq!(c[0][9], "18.0× faster");
+        assert_eq!(c[0][7], "5.0 ms");
+        assert_eq!(c[3][7], "10.0 ms");
         assert_eq!(c[0][3], "100.0 ms");
         assert_eq!(c[0][2], "3+1");
         assert_eq!(c[0][4], "20.5 MB");
