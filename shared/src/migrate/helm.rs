@@ -282,6 +282,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The process id (`None` once it has been waited for).
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Waits for the exit; an error carries the last lines of stderr.
     pub async fn wait(mut self) -> Result<()> {
         let status = self.child.wait().await.map_err(|e| Error::Command {
@@ -301,6 +306,39 @@ impl Running {
             reason: failure_reason(&status.to_string(), &tail),
         })
     }
+}
+
+/// The file in the backup directory that holds the pid of a `helm upgrade` in flight, so that
+/// a rerun after a crash (SIGKILL reaches ks-migrate, not its helm child) can wait for it.
+pub const UPGRADE_PID_FILE: &str = "helm-upgrade.pid";
+
+/// True when `argv` is `helm upgrade … RELEASE …` (any helm executable whose name starts with
+/// `helm`).
+pub fn is_helm_upgrade(argv: &[String], release: &str) -> bool {
+    let Some((program, args)) = argv.split_first() else {
+        return false;
+    };
+    let name = Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.starts_with("helm")
+        && args.first().map(String::as_str) == Some("upgrade")
+        && args.iter().skip(1).take(4).any(|a| a == release)
+}
+
+/// True when process `pid` is still a `helm upgrade` of `release` (read from `/proc`, so a
+/// reused pid is not mistaken for it; always false where there is no `/proc`).
+pub fn upgrade_in_flight(pid: u32, release: &str) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let argv: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    is_helm_upgrade(&argv, release)
 }
 
 fn failure_reason(status: &str, stderr: &str) -> String {
@@ -324,6 +362,31 @@ pub fn parse_version(text: &str) -> Result<Version> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helm_upgrades_are_recognised_by_their_argument_vector() {
+        let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert!(is_helm_upgrade(
+            &argv("/usr/local/bin/helm upgrade -n kubesphere-system ks-core charts/ks-core --wait"),
+            "ks-core"
+        ));
+        assert!(is_helm_upgrade(
+            &argv("helm3 upgrade ks-core ./c"),
+            "ks-core"
+        ));
+        assert!(!is_helm_upgrade(
+            &argv("helm upgrade -n x other ./c"),
+            "ks-core"
+        ));
+        assert!(!is_helm_upgrade(
+            &argv("helm template ks-core ./c"),
+            "ks-core"
+        ));
+        assert!(!is_helm_upgrade(&argv("vim upgrade ks-core"), "ks-core"));
+        assert!(!is_helm_upgrade(&[], "ks-core"));
+        // Our own process is no helm upgrade.
+        assert!(!upgrade_in_flight(std::process::id(), "ks-core"));
+    }
 
     #[test]
     fn versions_parse() {

@@ -526,6 +526,52 @@ async fn run_steps(
     Ok(())
 }
 
+/// A run killed during `helm upgrade` leaves its helm child running (SIGKILL reaches
+/// ks-migrate only). Before resuming, wait for that helm (its pid is in the backup directory)
+/// to finish, so the rerun neither starts a second, concurrent upgrade nor judges the release
+/// while it is still being written; the `upgrade-ks-core` step is then re-checked as usual.
+async fn wait_for_orphaned_upgrade(
+    journal: &Journal,
+    timeout: Duration,
+    printer: &mut Printer,
+) -> Result<()> {
+    if journal.state("upgrade-ks-core") != Some(State::Running) || journal.run.backup_dir.is_empty()
+    {
+        return Ok(());
+    }
+    let file = Path::new(&journal.run.backup_dir).join(helm::UPGRADE_PID_FILE);
+    let Some(pid) = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    else {
+        return Ok(());
+    };
+    let release = crate::kubesphere::KS_CORE_RELEASE;
+    let start = std::time::Instant::now();
+    let mut told = false;
+    while helm::upgrade_in_flight(pid, release) {
+        if !told {
+            printer.note(&format!(
+                "the helm upgrade of {release} started by the interrupted run (pid {pid}) is still running; waiting for it to finish before resuming"
+            ));
+            told = true;
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::Timeout {
+                what: format!(
+                    "the helm upgrade of {release} (pid {pid}) started by the interrupted run to finish"
+                ),
+                seconds: timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if told {
+        printer.note(&format!("helm (pid {pid}) has finished"));
+    }
+    Ok(())
+}
+
 /// Picks the backup directory: the flag, the one an unfinished run recorded, or a new one.
 fn backup_dir(opts: &Opts, journal: &Journal, resuming: bool) -> PathBuf {
     if let Some(d) = &opts.backup_dir {
@@ -624,6 +670,10 @@ async fn migrate(args: Args, target: Role, mut printer: Printer) -> Result<ExitS
             journal::NAME,
             journal::describe(&journal, &keys)
         ));
+    }
+
+    if resuming && !opts.dry_run {
+        wait_for_orphaned_upgrade(&journal, opts.timeout, &mut printer).await?;
     }
 
     let helm_found = Helm::locate(opts.helm.as_deref()).map(|p| Helm::new(p, &args.kube));

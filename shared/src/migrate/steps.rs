@@ -1043,6 +1043,11 @@ async fn upgrade_ks_core(ctx: &mut Ctx) -> Result<String> {
         return Ok("helm upgrade would run".into());
     }
     let running = ctx.helm.spawn(&args, &ctx.log)?;
+    // If ks-migrate dies now, helm goes on: a rerun waits for it (see `wait_for_orphaned_upgrade`).
+    let pid_file = ctx.backup_dir.join(super::helm::UPGRADE_PID_FILE);
+    if let Some(pid) = running.id() {
+        backup::write_private(&pid_file, format!("{pid}\n").as_bytes())?;
+    }
     let wait = running.wait();
     tokio::pin!(wait);
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), SYSTEM_NAMESPACE);
@@ -1072,6 +1077,7 @@ async fn upgrade_ks_core(ctx: &mut Ctx) -> Result<String> {
             }
         }
     };
+    let _ = std::fs::remove_file(&pid_file);
     // One last look at the hooks, for the report.
     for hook in ["ks-core-pre-upgrade", "ks-core-post-upgrade"] {
         if let Ok(Some(j)) = list::get_opt(&jobs, hook, "get hook Job").await {
