@@ -220,6 +220,10 @@ impl Error {
                     .into(),
             ),
             Self::Refused { hint, .. } => hint.clone(),
+            Self::Interrupted => Some(
+                "rerun the same command: reads start over, and ks-migrate resumes at the step it stopped at (a helm upgrade it started goes on in the background)"
+                    .into(),
+            ),
             Self::Api { source, .. } => kube_error_hint(source),
             _ => None,
         }

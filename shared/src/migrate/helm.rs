@@ -15,8 +15,6 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-
 use crate::{
     cli::KubeArgs,
     error::{Error, Result},
@@ -51,6 +49,11 @@ impl Log {
     /// True when a file is open.
     pub fn is_open(&self) -> bool {
         self.file.is_some()
+    }
+
+    /// A second handle on the log file (opened for appending), for a child's output.
+    pub fn handle(&self) -> Option<File> {
+        self.file.as_ref()?.lock().ok()?.try_clone().ok()
     }
 
     /// Appends one timestamped line (each line of a multi-line message is prefixed).
@@ -220,63 +223,63 @@ impl Helm {
         Ok(stdout)
     }
 
-    /// Starts a long call (upgrade); its output lines go to the log as they come. Await the
-    /// returned handle for the outcome.
-    pub fn spawn(&self, args: &[String], log: &Log) -> Result<Running> {
+    /// Starts a long, destructive call (`helm upgrade`) *detached*: in its own process group,
+    /// so a Ctrl-C at the terminal reaches ks-migrate and not helm; with stdout appended to the
+    /// log file and stderr written to `stderr_path`, so no pipe ties it to ks-migrate; and not
+    /// killed when ks-migrate stops. Killing helm half-way is what leaves a release
+    /// `pending-upgrade`; a rerun of ks-migrate instead waits for a helm still at work (its pid is
+    /// in [`UPGRADE_PID_FILE`]). Await the returned handle for the outcome.
+    pub fn spawn(&self, args: &[String], log: &Log, stderr_path: &Path) -> Result<Running> {
         let shown = self.show(args);
         log.line(&format!("run: {shown}"));
-        let mut child = self.command(args).spawn().map_err(|e| Error::Command {
+        log.line(&format!(
+            "(detached: its own process group, stderr in {}; it goes on if ks-migrate stops)",
+            stderr_path.display()
+        ));
+        let cannot = |e: std::io::Error| Error::Command {
             command: shown.clone(),
             reason: format!("cannot start `{}`: {e}", self.path.display()),
-        })?;
-        let tail = Arc::new(Mutex::new(Vec::<String>::new()));
-        let mut readers = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            readers.push(tokio::spawn(pump(out, log.clone(), "helm", None)));
-        }
-        if let Some(err) = child.stderr.take() {
-            readers.push(tokio::spawn(pump(
-                err,
-                log.clone(),
-                "helm stderr",
-                Some(tail.clone()),
-            )));
-        }
+        };
+        let stdout = match log.handle() {
+            Some(f) => Stdio::from(f),
+            None => Stdio::null(),
+        };
+        let stderr = private_file(stderr_path).map_err(|e| Error::io("create", stderr_path, e))?;
+        let mut c = tokio::process::Command::new(&self.path);
+        c.args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(false);
+        #[cfg(unix)]
+        c.process_group(0);
+        let child = c.spawn().map_err(cannot)?;
         Ok(Running {
             child,
-            readers,
-            tail,
+            stderr_path: stderr_path.to_path_buf(),
             shown,
             log: log.clone(),
         })
     }
 }
 
-async fn pump<R: tokio::io::AsyncRead + Unpin>(
-    r: R,
-    log: Log,
-    label: &'static str,
-    tail: Option<Arc<Mutex<Vec<String>>>>,
-) {
-    let mut lines = BufReader::new(r).lines();
-    while let Ok(Some(l)) = lines.next_line().await {
-        log.line(&format!("{label}: {l}"));
-        if let Some(t) = &tail
-            && let Ok(mut t) = t.lock()
-        {
-            t.push(l);
-            if t.len() > 20 {
-                t.remove(0);
-            }
-        }
+/// Creates (truncates) a file only the user can read.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
     }
+    o.open(path)
 }
 
 /// A helm call in flight.
 pub struct Running {
     child: tokio::process::Child,
-    readers: Vec<tokio::task::JoinHandle<()>>,
-    tail: Arc<Mutex<Vec<String>>>,
+    stderr_path: PathBuf,
     shown: String,
     log: Log,
 }
@@ -293,14 +296,17 @@ impl Running {
             command: self.shown.clone(),
             reason: e.to_string(),
         })?;
-        for r in self.readers {
-            let _ = r.await;
+        let stderr = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+        if !stderr.trim().is_empty() {
+            self.log
+                .line(&format!("helm stderr:\n{}", stderr.trim_end()));
         }
         self.log.line(&format!("exit: {status}"));
         if status.success() {
             return Ok(());
         }
-        let tail = self.tail.lock().map(|t| t.join("\n")).unwrap_or_default();
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
         Err(Error::Command {
             command: self.shown,
             reason: failure_reason(&status.to_string(), &tail),

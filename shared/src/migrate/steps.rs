@@ -1042,7 +1042,8 @@ async fn upgrade_ks_core(ctx: &mut Ctx) -> Result<String> {
     if ctx.dry_run {
         return Ok("helm upgrade would run".into());
     }
-    let running = ctx.helm.spawn(&args, &ctx.log)?;
+    let stderr_path = ctx.backup_dir.join("helm-upgrade.stderr");
+    let running = ctx.helm.spawn(&args, &ctx.log, &stderr_path)?;
     // If ks-migrate dies now, helm goes on: a rerun waits for it (see `wait_for_orphaned_upgrade`).
     let pid_file = ctx.backup_dir.join(super::helm::UPGRADE_PID_FILE);
     if let Some(pid) = running.id() {

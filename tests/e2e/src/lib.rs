@@ -276,6 +276,14 @@ impl Cmd {
         self
     }
 
+    /// Runs the command as the leader of a new process group, as a shell runs a foreground job,
+    /// so a test can signal the whole group (`kill -INT -PID`) the way Ctrl-C at a terminal does.
+    pub fn process_group(mut self) -> Self {
+        use std::os::unix::process::CommandExt;
+        self.cmd.process_group(0);
+        self
+    }
+
     /// Feeds standard input.
     pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(input.into());

@@ -707,3 +707,45 @@ fn killed_during_verify_then_rerun_converges() {
         "[7/8] helm upgrade ks-core (with its pre- and post-upgrade hook Jobs) — already done",
     );
 }
+
+/// Ctrl-C at a terminal sends SIGINT to the whole foreground process group. ks-migrate stops
+/// ("interrupted", exit 2), but the `helm upgrade` it started runs in its own process group and
+/// finishes: stopping it half-way is what leaves a release `pending-upgrade`. The rerun then
+/// finds the upgrade done.
+#[test]
+fn ctrl_c_during_helm_upgrade_stops_ks_migrate_but_not_its_helm() {
+    let (m, initial) = cluster();
+    let running = m
+        .migrate()
+        .args(HOST)
+        .env("TESTHELM_SLEEP", HELM_HOLD)
+        .process_group()
+        .spawn();
+    let pid = running.id();
+    let helm = eventually(Duration::from_secs(60), || {
+        if step_state(&m, "upgrade-ks-core").as_deref() != Some("running")
+            || m.calls_of("upgrade").is_empty()
+        {
+            return None;
+        }
+        children(pid, "upgrade").first().copied()
+    });
+    std::process::Command::new("kill")
+        .args(["-s", "INT", "--", &format!("-{pid}")])
+        .status()
+        .unwrap();
+    let stopped = running.wait();
+    stopped.assert_code(2).assert_no_panic();
+    stopped.assert_stderr_contains("error: interrupted");
+    stopped.assert_stderr_contains("ks-migrate resumes at the step it stopped at");
+    assert!(alive(helm), "helm did not get the terminal's SIGINT");
+    eventually(Duration::from_secs(60), || (!alive(helm)).then_some(()));
+    assert_eq!(
+        ks_core_revisions(&m).get(&3).map(String::as_str),
+        Some("deployed"),
+        "helm finished the upgrade on its own"
+    );
+    let seen = backup_seen(&m);
+    rerun_converges(&m, &initial, &seen, &[], &[])
+        .assert_stderr_contains("found done in the cluster after an interrupted run");
+}
