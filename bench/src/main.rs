@@ -197,10 +197,11 @@ fn run(args: Args) -> Result<()> {
         for c in &cmds {
             let row = measure_cmd(c, &scale, &env, &sim, &dir, &args)?;
             let out_file = dir.join(format!("{}.out", slug(&c.name)));
-            outs.insert(
-                c.name.clone(),
-                std::fs::read_to_string(&out_file).unwrap_or_default(),
-            );
+            let mut text = std::fs::read_to_string(&out_file).unwrap_or_default();
+            if row.timed_out {
+                text.push_str(PARTIAL);
+            }
+            outs.insert(c.name.clone(), text);
             eprintln!(
                 "bench:   {:<28} {:>10}  {:>9}  {:>6} requests",
                 c.name,
