@@ -708,7 +708,11 @@ impl Core {
                     .ok_or_else(ApiError::no_route)
             }
             Route::OpenApiV2 => {
-                let gv = self.git_version.read().map(|g| g.clone()).unwrap_or_default();
+                let gv = self
+                    .git_version
+                    .read()
+                    .map(|g| g.clone())
+                    .unwrap_or_default();
                 let (body, content_type) =
                     discovery::openapi_v2(&gv, req.accept.contains("protobuf"));
                 let mut r = ApiResponse::bytes(200, Bytes::from(body));
