@@ -84,7 +84,31 @@ where
     Ok(all)
 }
 
-/// Lists the metadata of every object (`as=PartialObjectMetadataList`), page by page.
+/// Lists the metadata of every object (`as=PartialObjectMetadataList`), page by page, calling
+/// `each` with each page: only one page is held at a time.
+pub async fn for_each_metadata_page<K, F>(
+    api: &Api<K>,
+    params: &ListParams,
+    action: &str,
+    mut each: F,
+) -> Result<()>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+    F: FnMut(Vec<PartialObjectMeta<K>>),
+{
+    let mut params = params.clone().limit(PAGE_SIZE);
+    loop {
+        let page = retry_read(action, || api.list_metadata(&params)).await?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        each(page.items);
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Lists the metadata of every object (`as=PartialObjectMetadataList`) into one vector.
 pub async fn list_all_metadata<K>(
     api: &Api<K>,
     params: &ListParams,
@@ -93,17 +117,9 @@ pub async fn list_all_metadata<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    let mut params = params.clone().limit(PAGE_SIZE);
     let mut all = Vec::new();
-    loop {
-        let page = retry_read(action, || api.list_metadata(&params)).await?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        all.extend(page.items);
-        match next {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(all),
-        }
-    }
+    for_each_metadata_page(api, params, action, |page| all.extend(page)).await?;
+    Ok(all)
 }
 
 /// Gets one object, `None` when it does not exist.
