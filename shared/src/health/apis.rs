@@ -27,12 +27,17 @@ use crate::list;
 
 pub(super) async fn run_api_services(ctx: &Ctx<'_>) -> Outcome {
     let api: Api<APIService> = Api::all(ctx.client.clone());
-    let services = list::list_all(&api, &ListParams::default(), "list apiservices").await?;
-    let findings: Vec<Finding> = services.iter().filter_map(api_service).collect();
+    let mut total = 0usize;
+    let mut findings: Vec<Finding> = Vec::new();
+    list::for_each_page(&api, &ListParams::default(), "list apiservices", |page| {
+        total += page.len();
+        findings.extend(page.iter().filter_map(api_service));
+    })
+    .await?;
     let summary = format!(
         "{}, {} Available",
-        count(services.len(), "APIService"),
-        services.len() - findings.len()
+        count(total, "APIService"),
+        total - findings.len()
     );
     Ok((summary, findings))
 }
@@ -159,11 +164,26 @@ pub(super) async fn run_webhooks(ctx: &Ctx<'_>) -> Outcome {
     let params = ListParams::default();
     let v: Api<ValidatingWebhookConfiguration> = Api::all(ctx.client.clone());
     let m: Api<MutatingWebhookConfiguration> = Api::all(ctx.client.clone());
-    let (validating, mutating) = futures::try_join!(
-        list::list_all(&v, &params, "list validatingwebhookconfigurations"),
-        list::list_all(&m, &params, "list mutatingwebhookconfigurations"),
+    // Page by page: only the fail-closed webhooks are kept, not the configurations (whose CA
+    // bundles and rules make them large).
+    let (mut configs, mut mutating_configs) = (0usize, 0usize);
+    let (mut hooks, mut mutating_hooks) = (Vec::new(), Vec::new());
+    futures::try_join!(
+        list::for_each_page(
+            &v,
+            &params,
+            "list validatingwebhookconfigurations",
+            |page| {
+                configs += page.len();
+                hooks.extend(closed_webhooks(&page, &[]));
+            }
+        ),
+        list::for_each_page(&m, &params, "list mutatingwebhookconfigurations", |page| {
+            mutating_configs += page.len();
+            mutating_hooks.extend(closed_webhooks(&[], &page));
+        }),
     )?;
-    let hooks = closed_webhooks(&validating, &mutating);
+    hooks.extend(mutating_hooks);
     let services: BTreeSet<(String, String)> = hooks.iter().map(|h| h.service.clone()).collect();
     let client = ctx.client;
     let endpoints: BTreeMap<(String, String), Option<(usize, usize)>> = stream::iter(services)
@@ -183,7 +203,7 @@ pub(super) async fn run_webhooks(ctx: &Ctx<'_>) -> Outcome {
         .collect();
     let summary = format!(
         "{}, {}: {}",
-        count(validating.len() + mutating.len(), "webhook configuration"),
+        count(configs + mutating_configs, "webhook configuration"),
         count(hooks.len(), "fail-closed webhook"),
         if hooks.is_empty() {
             "nothing to reach".to_string()

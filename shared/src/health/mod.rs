@@ -21,6 +21,7 @@ mod nodes;
 mod pods;
 mod releases;
 mod report;
+mod scan;
 mod storage;
 mod workloads;
 

@@ -1,5 +1,8 @@
 //! Check `nodes`: every node Ready, cordoned nodes named, kubelets at `--expect-version` when
 //! given and within the version skew policy against the API server.
+//!
+//! One cluster-wide paginated list, judged page by page: only counts, kubelet versions and
+//! findings are kept.
 
 use std::collections::BTreeSet;
 
@@ -12,32 +15,66 @@ use crate::{
     version::{Skew, Version, node_skew},
 };
 
-pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
-    let api: Api<Node> = Api::all(ctx.client.clone());
-    let nodes = list::list_all(&api, &ListParams::default(), "list nodes").await?;
-    let mut findings = Vec::new();
-    let mut ready = 0;
-    let mut kubelets = BTreeSet::new();
-    for node in &nodes {
+/// What the check keeps of the nodes it has seen (never the Node objects).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct NodeTally {
+    /// Nodes seen.
+    pub(super) total: usize,
+    /// Nodes with `Ready=True`.
+    pub(super) ready: usize,
+    /// The distinct kubelet versions.
+    pub(super) kubelets: BTreeSet<Version>,
+    /// What is wrong with them.
+    pub(super) findings: Vec<Finding>,
+}
+
+impl NodeTally {
+    /// Judges one node and keeps only what the check reports.
+    pub(super) fn add(
+        &mut self,
+        node: &Node,
+        apiserver: Option<&Version>,
+        expect: Option<&Version>,
+    ) {
+        self.total += 1;
         if is_ready(node) {
-            ready += 1;
+            self.ready += 1;
         }
         if let Some(v) = kubelet_version(node) {
-            kubelets.insert(v);
+            self.kubelets.insert(v);
         }
-        findings.extend(node_findings(
-            node,
-            ctx.server_version.as_ref(),
-            ctx.options.expect_version.as_ref(),
-        ));
+        self.findings.extend(node_findings(node, apiserver, expect));
     }
-    let versions = match (kubelets.first(), kubelets.last()) {
-        (Some(a), Some(b)) if a == b => format!(", kubelet {a}"),
-        (Some(a), Some(b)) => format!(", kubelets {a} to {b}"),
-        _ => String::new(),
-    };
-    let summary = format!("{}, {ready} Ready{versions}", count(nodes.len(), "node"));
-    Ok((summary, findings))
+
+    /// `5 nodes, 4 Ready, kubelets v1.24.17 to v1.27.16`.
+    pub(super) fn summary(&self) -> String {
+        let versions = match (self.kubelets.first(), self.kubelets.last()) {
+            (Some(a), Some(b)) if a == b => format!(", kubelet {a}"),
+            (Some(a), Some(b)) => format!(", kubelets {a} to {b}"),
+            _ => String::new(),
+        };
+        format!(
+            "{}, {} Ready{versions}",
+            count(self.total, "node"),
+            self.ready
+        )
+    }
+}
+
+pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
+    let api: Api<Node> = Api::all(ctx.client.clone());
+    let apiserver = ctx.server_version.as_ref();
+    let expect = ctx.options.expect_version.as_ref();
+    let mut tally = NodeTally::default();
+    // Page by page: only the verdicts are kept, not the Nodes (large with `status.images`).
+    list::for_each_page(&api, &ListParams::default(), "list nodes", |page| {
+        for node in &page {
+            tally.add(node, apiserver, expect);
+        }
+    })
+    .await?;
+    let summary = tally.summary();
+    Ok((summary, tally.findings))
 }
 
 fn is_ready(node: &Node) -> bool {
@@ -255,5 +292,34 @@ mod tests {
             .map(|f| f.reason)
             .collect();
         assert_eq!(reasons, ["NotReady", "UnknownKubeletVersion"]);
+    }
+
+    #[test]
+    fn tally_page_by_page_summarises_all_nodes() {
+        let api = v("v1.27.16");
+        let pages = [
+            vec![
+                node("a", "True", "v1.27.16", false),
+                node("b", "Unknown", "v1.27.16", false),
+            ],
+            vec![node("c", "True", "v1.26.15", true)],
+            vec![],
+        ];
+        let mut paged = NodeTally::default();
+        for page in &pages {
+            for n in page {
+                paged.add(n, Some(&api), None);
+            }
+        }
+        assert_eq!(
+            paged.summary(),
+            "3 nodes, 2 Ready, kubelets v1.26.15 to v1.27.16"
+        );
+        let reasons: Vec<_> = paged.findings.iter().map(|f| f.reason.as_str()).collect();
+        assert_eq!(reasons, ["NotReady", "Cordoned"]);
+        let mut one = NodeTally::default();
+        one.add(&pages[0][0], Some(&api), None);
+        assert_eq!(one.summary(), "1 node, 1 Ready, kubelet v1.27.16");
+        assert_eq!(NodeTally::default().summary(), "0 nodes, 0 Ready");
     }
 }

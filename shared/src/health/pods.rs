@@ -5,8 +5,9 @@
 //! `--restart-threshold` times or more warns. A Failed pod of a Job that completed (a retried
 //! attempt) is fine.
 //!
-//! One cluster-wide paginated list, filtered client-side by the scope; only the findings are
-//! kept, so memory stays bounded on large clusters.
+//! Read page by page as [`super::scan`] describes (one cluster-wide page on a small cluster; per
+//! scope namespace on a large one; cluster-wide with `-A`); only counts and findings are kept,
+//! so memory stays bounded on large clusters.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,9 +16,12 @@ use k8s_openapi::api::{
     batch::v1::Job,
     core::v1::{ContainerStatus, Pod},
 };
-use kube::{Api, api::ListParams};
+use kube::Api;
 
-use super::{Ctx, Finding, Outcome, count};
+use super::{
+    Ctx, Finding, Outcome, count,
+    scan::{Tally, scan},
+};
 use crate::list;
 
 /// What to make of one pod.
@@ -31,30 +35,54 @@ pub(super) enum Verdict {
     FailedJobPod(String),
 }
 
+/// What the check keeps of the pods it has seen: the count, the findings, and the Failed pods
+/// owned by a Job (judged once the Jobs are read).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct PodTally {
+    /// Pods judged.
+    pub(super) total: usize,
+    /// What was wrong with them.
+    pub(super) findings: Vec<Finding>,
+    /// `(namespace, pod, job)` of Failed pods owned by a Job.
+    pub(super) job_pods: Vec<(String, String, String)>,
+}
+
+impl PodTally {
+    /// Judges one pod and keeps only what the check reports.
+    pub(super) fn add(&mut self, pod: &Pod, restart_threshold: u32) {
+        self.total += 1;
+        match verdict(pod, restart_threshold) {
+            Verdict::Ok => {}
+            Verdict::Finding(f) => self.findings.push(f),
+            Verdict::FailedJobPod(job) => self.job_pods.push((
+                pod.metadata.namespace.clone().unwrap_or_default(),
+                pod.metadata.name.clone().unwrap_or_default(),
+                job,
+            )),
+        }
+    }
+}
+
+impl Tally for PodTally {
+    fn merge(&mut self, other: Self) {
+        self.total += other.total;
+        self.findings.extend(other.findings);
+        self.job_pods.extend(other.job_pods);
+    }
+}
+
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let scope = ctx.scope().await?;
-    let api: Api<Pod> = Api::all(ctx.client.clone());
     let threshold = ctx.options.restart_threshold;
-    let mut total = 0usize;
-    let mut findings = Vec::new();
-    let mut job_pods: Vec<(String, String, String)> = Vec::new();
-    list::for_each_page(&api, &ListParams::default(), "list pods", |page| {
-        for pod in page {
-            let ns = pod.metadata.namespace.clone().unwrap_or_default();
-            if !scope.contains(&ns) {
-                continue;
-            }
-            total += 1;
-            match verdict(&pod, threshold) {
-                Verdict::Ok => {}
-                Verdict::Finding(f) => findings.push(f),
-                Verdict::FailedJobPod(job) => {
-                    job_pods.push((ns, pod.metadata.name.clone().unwrap_or_default(), job));
-                }
-            }
-        }
+    let tally: PodTally = scan(ctx.client, scope, "pods", |t: &mut PodTally, pod: Pod| {
+        t.add(&pod, threshold)
     })
     .await?;
+    let PodTally {
+        total,
+        mut findings,
+        job_pods,
+    } = tally;
     findings.extend(judge_job_pods(ctx.client, job_pods).await?);
     let bad = findings.len();
     let summary = if bad == 0 {
@@ -451,5 +479,70 @@ mod tests {
         assert!(job_complete(&done));
         let running: Job = serde_json::from_value(json!({"status": {"active": 1}})).unwrap();
         assert!(!job_complete(&running));
+    }
+
+    #[test]
+    fn tallies_of_namespaces_merge_to_the_tally_of_the_cluster() {
+        let named = |ns: &str, name: &str, status: Value, owner: Option<&str>| -> Pod {
+            let mut meta = json!({"name": name, "namespace": ns});
+            if let Some(job) = owner {
+                meta["ownerReferences"] =
+                    json!([{"apiVersion": "batch/v1", "kind": "Job", "name": job, "uid": "u"}]);
+            }
+            serde_json::from_value(json!({"metadata": meta, "status": status})).unwrap()
+        };
+        let ok = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
+        let kube_system = vec![
+            named("kube-system", "a", ok.clone(), None),
+            named("kube-system", "b", json!({"phase": "Pending"}), None),
+        ];
+        let kubesphere = vec![
+            named("kubesphere-system", "c", ok, None),
+            named(
+                "kubesphere-system",
+                "d",
+                json!({"phase": "Failed"}),
+                Some("upgrade"),
+            ),
+            named(
+                "kubesphere-system",
+                "e",
+                json!({"phase": "Succeeded"}),
+                None,
+            ),
+        ];
+        // One walk over everything, page by page ...
+        let mut whole = PodTally::default();
+        for page in [&kube_system, &kubesphere] {
+            for p in page {
+                whole.add(p, 5);
+            }
+        }
+        // ... equals one walk per namespace, merged in any order.
+        let mut a = PodTally::default();
+        kube_system.iter().for_each(|p| a.add(p, 5));
+        let mut b = PodTally::default();
+        kubesphere.iter().for_each(|p| b.add(p, 5));
+        let mut merged = PodTally::default();
+        merged.merge(b);
+        merged.merge(a);
+        assert_eq!(merged.total, 5);
+        assert_eq!(merged.total, whole.total);
+        let reasons = |t: &PodTally| {
+            let mut r: Vec<_> = t
+                .findings
+                .iter()
+                .map(|f| (f.name.clone(), f.reason.clone()))
+                .collect();
+            r.sort();
+            r
+        };
+        assert_eq!(reasons(&merged), [("b".to_string(), "Pending".to_string())]);
+        assert_eq!(reasons(&merged), reasons(&whole));
+        assert_eq!(
+            merged.job_pods,
+            [("kubesphere-system".into(), "d".into(), "upgrade".into())]
+        );
+        assert_eq!(merged.job_pods, whole.job_pods);
     }
 }

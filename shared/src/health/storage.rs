@@ -3,7 +3,9 @@
 //!
 //! A Pending claim of a `WaitForFirstConsumer` class only warns (it binds when a pod uses it);
 //! a Pending claim with no `storageClassName` when no StorageClass is the default fails with
-//! that reason. PVCs, PVs and StorageClasses are three concurrent paginated lists.
+//! that reason. PVCs, PVs and StorageClasses are three concurrent paginated lists; claims and
+//! volumes are judged page by page (only counts, the claims that are not Bound, and findings
+//! are kept).
 
 use k8s_openapi::api::{
     core::v1::{PersistentVolume, PersistentVolumeClaim},
@@ -17,26 +19,61 @@ use crate::list;
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
 const DEFAULT_CLASS_BETA: &str = "storageclass.beta.kubernetes.io/is-default-class";
 
+/// What the check keeps of the claims it has seen: counts, and the claims that are not Bound
+/// (judged once the StorageClasses are in).
+#[derive(Debug, Default)]
+pub(super) struct ClaimTally {
+    /// Claims seen.
+    pub(super) total: usize,
+    /// Claims Bound.
+    pub(super) bound: usize,
+    /// The claims that are not Bound.
+    pub(super) unbound: Vec<PersistentVolumeClaim>,
+}
+
+impl ClaimTally {
+    /// Counts one claim; keeps it only when it is not Bound.
+    pub(super) fn add(&mut self, c: PersistentVolumeClaim) {
+        self.total += 1;
+        if phase_of_claim(&c) == "Bound" {
+            self.bound += 1;
+        } else {
+            self.unbound.push(c);
+        }
+    }
+}
+
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let params = ListParams::default();
     let claims: Api<PersistentVolumeClaim> = Api::all(ctx.client.clone());
     let volumes: Api<PersistentVolume> = Api::all(ctx.client.clone());
     let classes: Api<StorageClass> = Api::all(ctx.client.clone());
-    let (claims, volumes, classes) = futures::try_join!(
-        list::list_all(&claims, &params, "list persistentvolumeclaims"),
-        list::list_all(&volumes, &params, "list persistentvolumes"),
+    // Claims and volumes page by page (only counts, unbound claims and findings are kept);
+    // StorageClasses are few and needed whole to judge a Pending claim.
+    let mut tally = ClaimTally::default();
+    let mut volume_count = 0usize;
+    let mut volume_findings: Vec<Finding> = Vec::new();
+    let ((), (), classes) = futures::try_join!(
+        list::for_each_page(&claims, &params, "list persistentvolumeclaims", |page| {
+            page.into_iter().for_each(|c| tally.add(c))
+        }),
+        list::for_each_page(&volumes, &params, "list persistentvolumes", |page| {
+            volume_count += page.len();
+            volume_findings.extend(page.iter().filter_map(volume));
+        }),
         list::list_all(&classes, &params, "list storageclasses"),
     )?;
-    let mut findings: Vec<Finding> = claims.iter().filter_map(|c| claim(c, &classes)).collect();
-    findings.extend(volumes.iter().filter_map(volume));
-    let bound = claims
+    let mut findings: Vec<Finding> = tally
+        .unbound
         .iter()
-        .filter(|c| phase_of_claim(c) == "Bound")
-        .count();
+        .filter_map(|c| claim(c, &classes))
+        .collect();
+    findings.extend(volume_findings);
     let summary = format!(
-        "{} ({bound} Bound), {}",
-        count(claims.len(), "PVC"),
-        count(volumes.len(), "PV")
+        "{} ({} Bound), {}",
+        count(tally.total, "PVC"),
+        tally.bound,
+        count(volume_count, "PV")
     );
     Ok((summary, findings))
 }

@@ -2,40 +2,44 @@
 //! with `-A`) fully rolled out: the controller observed the current generation, and updated,
 //! ready and available equal the desired count.
 //!
-//! Three cluster-wide paginated lists (run concurrently), filtered client-side by the scope.
+//! The three kinds are read concurrently, each page by page as [`super::scan`] describes (one
+//! cluster-wide page on a small cluster; per scope namespace on a large one; cluster-wide with
+//! `-A`); only counts and findings are kept.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use kube::{Api, api::ListParams};
 
-use super::{Ctx, Finding, Outcome, count};
-use crate::list;
+use super::{
+    Ctx, Finding, Outcome, count,
+    scan::{Counted, scan},
+};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let scope = ctx.scope().await?;
-    let params = ListParams::default();
-    let deployments: Api<Deployment> = Api::all(ctx.client.clone());
-    let statefulsets: Api<StatefulSet> = Api::all(ctx.client.clone());
-    let daemonsets: Api<DaemonSet> = Api::all(ctx.client.clone());
-    let mut findings = Vec::new();
-    let mut counts = [0usize; 3];
-    let in_scope = |ns: &Option<String>| scope.contains(ns.as_deref().unwrap_or_default());
+    let client = ctx.client;
     let (deploys, sets, daemons) = futures::try_join!(
-        list::list_all(&deployments, &params, "list deployments"),
-        list::list_all(&statefulsets, &params, "list statefulsets"),
-        list::list_all(&daemonsets, &params, "list daemonsets"),
+        scan(
+            client,
+            scope,
+            "deployments",
+            |t: &mut Counted, d: Deployment| { t.add(deployment(&d)) }
+        ),
+        scan(
+            client,
+            scope,
+            "statefulsets",
+            |t: &mut Counted, s: StatefulSet| { t.add(statefulset(&s)) }
+        ),
+        scan(
+            client,
+            scope,
+            "daemonsets",
+            |t: &mut Counted, d: DaemonSet| { t.add(daemonset(&d)) }
+        ),
     )?;
-    for d in deploys.iter().filter(|d| in_scope(&d.metadata.namespace)) {
-        counts[0] += 1;
-        findings.extend(deployment(d));
-    }
-    for s in sets.iter().filter(|s| in_scope(&s.metadata.namespace)) {
-        counts[1] += 1;
-        findings.extend(statefulset(s));
-    }
-    for d in daemons.iter().filter(|d| in_scope(&d.metadata.namespace)) {
-        counts[2] += 1;
-        findings.extend(daemonset(d));
-    }
+    let counts = [deploys.seen, sets.seen, daemons.seen];
+    let mut findings = deploys.findings;
+    findings.extend(sets.findings);
+    findings.extend(daemons.findings);
     let total: usize = counts.iter().sum();
     let summary = format!(
         "{}, {}, {} {}: {}",

@@ -643,7 +643,8 @@ fn an_unreachable_server_is_one_error_line_and_no_report() {
 }
 
 #[test]
-fn system_pods_and_workloads_are_one_list_each_not_one_per_namespace() {
+fn a_small_cluster_is_one_list_per_kind_not_one_per_namespace() {
+    // Every list fits one page (500): the first, cluster-wide page is all (docs/health.md).
     let env = Env::new("ks34-host");
     env.sim.reset_counters();
     health(&env, &["--check", "system-pods,workloads"]).assert_success();
@@ -654,14 +655,177 @@ fn system_pods_and_workloads_are_one_list_each_not_one_per_namespace() {
         0,
         "{c:?}"
     );
+    for kind in ["deployments", "statefulsets", "daemonsets"] {
+        assert_eq!(c.count(&format!("GET /apis/apps/v1/{kind}")), 1, "{c:?}");
+        assert_eq!(
+            c.count(&format!(
+                "GET /apis/apps/v1/namespaces/{{namespace}}/{kind}"
+            )),
+            0,
+            "{c:?}"
+        );
+    }
+    // The namespaces come from one list with the label selector, shared by both checks.
+    assert_eq!(c.count("GET /api/v1/namespaces"), 1, "{c:?}");
+    assert_eq!(c.requests, 6, "{c:?}");
+}
+
+/// The default scope: the system-workspace namespaces plus kube-system, by kubectl.
+fn system_scope(env: &Env) -> BTreeSet<String> {
+    let list = env.get_json(&[
+        "namespaces",
+        "-l",
+        "kubesphere.io/workspace=system-workspace",
+    ]);
+    let mut set: BTreeSet<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    set.insert("kube-system".into());
+    set
+}
+
+/// Objects of a kind per namespace, by kubectl.
+fn per_namespace(env: &Env, kind: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in env.get_json(&[kind, "-A"])["items"].as_array().unwrap() {
+        *out.entry(item["metadata"]["namespace"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn a_large_cluster_is_read_per_scope_namespace_and_not_per_cluster_namespace() {
+    // 600 nodes: kube-system holds 600 kube-proxy pods + the control plane, two pages of 500.
+    // 1,200 pods and 600 Deployments in 3 other namespaces: every cluster-wide list but
+    // StatefulSets and DaemonSets is longer than one page.
+    let env = Env::new("scale:nodes=600,namespaces=3,pods=1200,deployments=600");
+    let scope = system_scope(&env);
+    assert!(scope.len() <= 25, "{scope:?}");
+    let pods = per_namespace(&env, "pods");
+    let deployments = per_namespace(&env, "deployments");
+    assert!(pods.values().sum::<usize>() > 500 && deployments.values().sum::<usize>() > 500);
+    // Pages a namespace's list takes: at least one, even when empty.
+    let pages = |counts: &std::collections::BTreeMap<String, usize>| -> u64 {
+        scope
+            .iter()
+            .map(|ns| counts.get(ns).copied().unwrap_or(0).div_ceil(500).max(1) as u64)
+            .sum()
+    };
+    assert!(pods["kube-system"] > 500, "{pods:?}");
+    let in_scope = |counts: &std::collections::BTreeMap<String, usize>| -> usize {
+        scope
+            .iter()
+            .map(|ns| counts.get(ns).copied().unwrap_or(0))
+            .sum()
+    };
+
+    env.sim.reset_counters();
+    let run = health(&env, &["-o", "json"]);
+    run.assert_success();
+    let before = env.sim.counters();
+    let report = run.json();
+    // Every pod and deployment in scope judged, in pages.
+    let summary = check(&report, "system-pods")["summary"].as_str().unwrap();
+    assert_eq!(
+        summary,
+        format!(
+            "{} pods in {} namespaces: all Running and Ready, or Succeeded",
+            in_scope(&pods),
+            scope.len()
+        )
+    );
+    let summary = check(&report, "workloads")["summary"].as_str().unwrap();
+    let n = in_scope(&deployments);
+    let noun = if n == 1 { "deployment" } else { "deployments" };
+    assert!(summary.starts_with(&format!("{n} {noun}, ")), "{summary}");
+    // One cluster-wide page, then each scope namespace on its own, in pages.
+    let c = &before;
+    assert_eq!(c.count("GET /api/v1/pods"), 1, "{c:?}");
+    assert_eq!(
+        c.count("GET /api/v1/namespaces/{namespace}/pods"),
+        pages(&pods),
+        "{c:?}"
+    );
+    assert_eq!(pages(&pods), scope.len() as u64 + 1);
     assert_eq!(c.count("GET /apis/apps/v1/deployments"), 1, "{c:?}");
     assert_eq!(
         c.count("GET /apis/apps/v1/namespaces/{namespace}/deployments"),
+        scope.len() as u64,
+        "{c:?}"
+    );
+    // StatefulSets and DaemonSets fit one cluster-wide page: nothing per namespace.
+    for kind in ["statefulsets", "daemonsets"] {
+        assert_eq!(c.count(&format!("GET /apis/apps/v1/{kind}")), 1, "{c:?}");
+        assert_eq!(
+            c.count(&format!(
+                "GET /apis/apps/v1/namespaces/{{namespace}}/{kind}"
+            )),
+            0,
+            "{c:?}"
+        );
+    }
+
+    // 50 more namespaces outside the scope, each with a running pod: health sends exactly the
+    // same requests and reports the same.
+    let mut yaml = String::new();
+    for i in 0..50 {
+        yaml.push_str(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: extra-{i:02}\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: extra-{i:02}\n\
+             spec:\n  containers:\n  - name: app\n    image: nginx:1.27\n---\n"
+        ));
+    }
+    let namespaces = || {
+        env.get_json(&["namespaces"])["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let count_before = namespaces();
+    env.apply(&yaml);
+    assert_eq!(namespaces(), count_before + 50);
+    assert_eq!(system_scope(&env), scope);
+    env.sim.reset_counters();
+    let again = health(&env, &["-o", "json"]);
+    again.assert_success();
+    let after = env.sim.counters();
+    assert_eq!(after.by_route, before.by_route);
+    assert_eq!(after.requests, before.requests);
+    assert_eq!(again.json(), report);
+
+    // With -A the one cluster-wide list is read to its end: the extra pods (Pending: kubesim
+    // schedules nothing) are counted and named.
+    env.sim.reset_counters();
+    let all = health(&env, &["-A", "--check", "system-pods", "-o", "json"]);
+    all.assert_code(1);
+    let c = env.sim.counters();
+    let total = per_namespace(&env, "pods").values().sum::<usize>();
+    let all = all.json();
+    assert_eq!(
+        check(&all, "system-pods")["summary"],
+        format!("{total} pods in all namespaces: 50 not healthy")
+    );
+    let named: BTreeSet<String> = check(&all, "system-pods")["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["namespace"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(named, (0..50).map(|i| format!("extra-{i:02}")).collect());
+    assert_eq!(
+        c.count("GET /api/v1/pods"),
+        total.div_ceil(500) as u64,
+        "{c:?}"
+    );
+    assert_eq!(
+        c.count("GET /api/v1/namespaces/{namespace}/pods"),
         0,
         "{c:?}"
     );
-    // The namespaces come from one list with the label selector, shared by both checks.
-    assert_eq!(c.count("GET /api/v1/namespaces"), 1, "{c:?}");
 }
 
 #[test]

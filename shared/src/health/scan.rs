@@ -1,0 +1,211 @@
+//! Reading a namespaced kind (pods, Deployments, StatefulSets, DaemonSets) in a check's scope,
+//! page by page, keeping only what the check derives from each object (a [`Tally`]: counts and
+//! findings), never the objects.
+//!
+//! The request pattern ([`plan`]):
+//! - The first request is always one cluster-wide page (`limit=500`). When it holds the whole
+//!   list (no `continue` token: a small cluster), that one request is all: scope filtering is
+//!   client-side, as cheap as it gets.
+//! - Otherwise, when the scope is a known set of at most [`PER_NAMESPACE_MAX`] namespaces (the
+//!   default system scope, typically under ten namespaces), the first page is dropped and each
+//!   scope namespace is listed on its own (`/namespaces/{ns}/…`, paginated), at most
+//!   [`NAMESPACE_CONCURRENCY`] at a time. The cluster's other namespaces are never read, so the
+//!   requests are one plus the scope's pages: they grow with what is checked, never with the
+//!   cluster's namespace count. (No label or field selector can select a set of namespaces, so
+//!   one cluster-wide list with a selector cannot do this.)
+//! - Otherwise (`-A`, or a scope of more than [`PER_NAMESPACE_MAX`] namespaces) the cluster-wide
+//!   list goes on from the first page's `continue` token, each page judged as it arrives and
+//!   filtered client-side by the scope: requests grow with the cluster's pages.
+
+use std::fmt::Debug;
+
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::NamespaceResourceScope;
+use kube::{
+    Api, Resource,
+    api::{ListParams, ObjectList},
+};
+use serde::de::DeserializeOwned;
+
+use super::{Finding, Scope};
+use crate::list;
+
+/// Scopes of at most this many namespaces are read namespace by namespace when the cluster-wide
+/// list is longer than one page.
+pub(crate) const PER_NAMESPACE_MAX: usize = 25;
+
+/// Scope namespaces listed at the same time when reading namespace by namespace.
+pub(crate) const NAMESPACE_CONCURRENCY: usize = 4;
+
+/// What a check keeps of the objects it has seen. Each walk (one namespace, or the whole
+/// cluster) fills its own; the walks' tallies are then merged.
+pub(crate) trait Tally: Default {
+    /// Adds what another walk kept.
+    fn merge(&mut self, other: Self);
+}
+
+/// The plain tally: how many objects were seen, and the findings about them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counted {
+    /// Objects judged.
+    pub(crate) seen: usize,
+    /// What was wrong with them.
+    pub(crate) findings: Vec<Finding>,
+}
+
+impl Counted {
+    /// Counts one object and keeps its finding, if any.
+    pub(crate) fn add(&mut self, finding: Option<Finding>) {
+        self.seen += 1;
+        self.findings.extend(finding);
+    }
+}
+
+impl Tally for Counted {
+    fn merge(&mut self, other: Self) {
+        self.seen += other.seen;
+        self.findings.extend(other.findings);
+    }
+}
+
+/// How a namespaced kind is read, once the first cluster-wide page is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// The first page held everything.
+    OnePage,
+    /// Each scope namespace listed on its own; the first page is dropped.
+    PerNamespace,
+    /// The cluster-wide list continues, filtered by the scope.
+    ClusterWide,
+}
+
+/// Decides how to go on after the first cluster-wide page.
+pub(crate) fn plan(scope: &Scope, first_page_complete: bool) -> Plan {
+    match scope {
+        _ if first_page_complete => Plan::OnePage,
+        Scope::Namespaces(set) if set.len() <= PER_NAMESPACE_MAX => Plan::PerNamespace,
+        _ => Plan::ClusterWide,
+    }
+}
+
+fn in_scope<K: Resource>(scope: &Scope, obj: &K) -> bool {
+    scope.contains(obj.meta().namespace.as_deref().unwrap_or_default())
+}
+
+/// Reads every `kind` (plural, for messages: `pods`) object in the scope, calling `judge` with
+/// each one as its page arrives; see the module doc for the requests.
+pub(crate) async fn scan<K, T, F>(
+    client: &kube::Client,
+    scope: &Scope,
+    kind: &str,
+    judge: F,
+) -> crate::Result<T>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    T: Tally,
+    F: Fn(&mut T, K),
+{
+    let all: Api<K> = Api::all(client.clone());
+    let action = format!("list {kind}");
+    let first_params = ListParams::default().limit(list::PAGE_SIZE);
+    let first: ObjectList<K> = list::retry_read(&action, || all.list(&first_params)).await?;
+    let next = first.metadata.continue_.clone().filter(|c| !c.is_empty());
+    let mut tally = T::default();
+    match (plan(scope, next.is_none()), scope, next) {
+        (Plan::PerNamespace, Scope::Namespaces(set), _) => {
+            drop(first);
+            let judge = &judge;
+            stream::iter(set.iter())
+                .map(|ns| async move {
+                    let api: Api<K> = Api::namespaced(client.clone(), ns);
+                    let mut part = T::default();
+                    list::for_each_page(
+                        &api,
+                        &ListParams::default(),
+                        &format!("list {kind} in `{ns}`"),
+                        |page| {
+                            for obj in page {
+                                judge(&mut part, obj);
+                            }
+                        },
+                    )
+                    .await?;
+                    Ok::<_, crate::Error>(part)
+                })
+                .buffer_unordered(NAMESPACE_CONCURRENCY)
+                .try_for_each(|part| {
+                    tally.merge(part);
+                    futures::future::ready(Ok(()))
+                })
+                .await?;
+        }
+        (_, _, next) => {
+            let mut judge_page = |page: Vec<K>| {
+                for obj in page.into_iter().filter(|o| in_scope(scope, o)) {
+                    judge(&mut tally, obj);
+                }
+            };
+            judge_page(first.items);
+            if let Some(token) = next {
+                let params = ListParams::default().continue_token(&token);
+                list::for_each_page(&all, &params, &action, judge_page).await?;
+            }
+        }
+    }
+    Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn namespaces(n: usize) -> Scope {
+        Scope::Namespaces((0..n).map(|i| format!("ns-{i}")).collect::<BTreeSet<_>>())
+    }
+
+    #[test]
+    fn one_page_is_enough_whatever_the_scope() {
+        assert_eq!(plan(&Scope::All, true), Plan::OnePage);
+        assert_eq!(plan(&namespaces(3), true), Plan::OnePage);
+        assert_eq!(plan(&namespaces(500), true), Plan::OnePage);
+    }
+
+    #[test]
+    fn a_small_scope_of_a_large_cluster_is_read_per_namespace() {
+        assert_eq!(plan(&namespaces(1), false), Plan::PerNamespace);
+        assert_eq!(
+            plan(&namespaces(PER_NAMESPACE_MAX), false),
+            Plan::PerNamespace
+        );
+        assert_eq!(
+            plan(&namespaces(PER_NAMESPACE_MAX + 1), false),
+            Plan::ClusterWide
+        );
+        assert_eq!(plan(&Scope::All, false), Plan::ClusterWide);
+    }
+
+    #[test]
+    fn counted_tallies_merge_to_the_whole() {
+        let f = |name: &str| Finding::fail("Deployment", Some("kube-system"), name, "X", "m");
+        let mut whole = Counted::default();
+        let mut a = Counted::default();
+        let mut b = Counted::default();
+        for (i, finding) in [None, Some(f("x")), None, Some(f("y")), None]
+            .into_iter()
+            .enumerate()
+        {
+            whole.add(finding.clone());
+            if i < 2 { &mut a } else { &mut b }.add(finding);
+        }
+        let mut merged = Counted::default();
+        merged.merge(a);
+        merged.merge(b);
+        assert_eq!(merged, whole);
+        assert_eq!(merged.seen, 5);
+        assert_eq!(merged.findings.len(), 2);
+    }
+}
