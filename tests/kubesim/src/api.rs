@@ -751,6 +751,8 @@ impl Core {
                 "status" => def.status,
                 "scale" => def.scale,
                 "eviction" => def.eviction,
+                // Pods only (the flag that marks pods), read-only.
+                "log" => def.eviction && req.method == "GET",
                 _ => false,
             };
             if !ok {
@@ -825,6 +827,9 @@ impl Core {
             .ok_or_else(|| ApiError::not_found(&def.plural, &def.group, name))?;
         if p.sub.as_deref() == Some("scale") {
             return Ok(ApiResponse::json(200, &scale_of(&obj.value)));
+        }
+        if p.sub.as_deref() == Some("log") {
+            return Ok(pod_log(req, &obj.value));
         }
         match accept_form(&req.accept) {
             Form::Full => Ok(ApiResponse::bytes(
@@ -1839,6 +1844,33 @@ fn crd_status(crd: &Value, time: &str) -> Value {
         "acceptedNames": accepted,
         "storedVersions": stored
     })
+}
+
+/// The annotation whose value kubesim serves as a pod's log (`GET …/pods/NAME/log`); kubesim
+/// runs no containers. A pod without it has an empty log. On a real cluster the annotation is
+/// inert.
+pub const LOG_ANNOTATION: &str = "kubesim.dev/log";
+
+/// `pods/log`: the pod's [`LOG_ANNOTATION`], honouring `tailLines`, as `text/plain`.
+fn pod_log(req: &ApiRequest, pod: &Value) -> ApiResponse {
+    let text = pod
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LOG_ANNOTATION))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let keep = req
+        .q("tailLines")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(lines.len())
+        .min(lines.len());
+    let mut body = lines[lines.len() - keep..].join("\n");
+    if !body.is_empty() {
+        body.push('\n');
+    }
+    let mut r = ApiResponse::bytes(200, Bytes::from(body));
+    r.content_type = "text/plain".into();
+    r
 }
 
 fn scale_of(obj: &Value) -> Value {

@@ -62,6 +62,8 @@ fn subresources(d: &ResourceDef) -> Vec<(&'static str, Value)> {
             "eviction",
             json!({"group": "policy", "version": "v1", "kind": "Eviction"}),
         ));
+        // Pods only, like eviction.
+        out.push(("log", Value::Null));
     }
     if d.scale {
         out.push((
@@ -73,6 +75,15 @@ fn subresources(d: &ResourceDef) -> Vec<(&'static str, Value)> {
         out.push(("status", Value::Null));
     }
     out
+}
+
+/// The verbs of a subresource, as a real API server lists them.
+fn sub_verbs(sub: &str) -> Value {
+    match sub {
+        "eviction" => json!(["create"]),
+        "log" => json!(["get"]),
+        _ => json!(["get", "patch", "update"]),
+    }
 }
 
 /// `/api/v1` or `/apis/<group>/<version>`.
@@ -96,11 +107,7 @@ pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value
             } else {
                 m.insert("kind".into(), json!(d.kind));
             }
-            let verbs = if sub == "eviction" {
-                json!(["create"])
-            } else {
-                json!(["get", "patch", "update"])
-            };
+            let verbs = sub_verbs(sub);
             m.insert("verbs".into(), verbs);
             resources.push(Value::Object(m));
         }
@@ -155,11 +162,7 @@ fn aggregated_version(reg: &Registry, group: &str, version: &str) -> Value {
                     } else {
                         kind
                     };
-                    let verbs = if sub == "eviction" {
-                        json!(["create"])
-                    } else {
-                        json!(["get", "patch", "update"])
-                    };
+                    let verbs = sub_verbs(sub);
                     json!({"subresource": sub, "responseKind": rk, "verbs": verbs})
                 })
                 .collect();

@@ -1,4 +1,5 @@
-//! The `kubesim` command line: `serve` a scenario until killed, or list bundled `scenarios`.
+//! The `kubesim` command line: `serve` a scenario until killed, list bundled `scenarios`, or
+//! `export` one for a real cluster.
 
 use clap::{Parser, Subcommand};
 use std::io::Write as _;
@@ -38,6 +39,27 @@ enum Cmd {
     },
     /// List bundled scenarios.
     Scenarios,
+    /// Print a scenario for a real cluster, in parts applied in order: `crds` (kubectl apply,
+    /// then wait for Established), `objects` (kubectl apply), `status` (kubectl replace
+    /// --subresource=status). kubesim's own settings document is left out.
+    Export {
+        /// Bundled scenario name or path to a YAML file.
+        scenario: String,
+        /// Which part to print.
+        #[arg(long, value_enum, default_value = "objects")]
+        part: Part,
+    },
+}
+
+/// A part of an exported scenario.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Part {
+    /// The CustomResourceDefinitions.
+    Crds,
+    /// Every other object.
+    Objects,
+    /// The statuses written through `/status`.
+    Status,
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -46,6 +68,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             for (name, desc) in kubesim::scenario::list() {
                 writeln!(out, "{name:<22} {desc}")?;
+            }
+            Ok(())
+        }
+        Cmd::Export { scenario, part } => {
+            let yaml = kubesim::scenario::resolve(&scenario)?;
+            let export = kubesim::scenario::export(&yaml)?;
+            let docs = match part {
+                Part::Crds => &export.crds,
+                Part::Objects => &export.objects,
+                Part::Status => &export.statuses,
+            };
+            let mut out = std::io::stdout().lock();
+            for doc in docs {
+                writeln!(out, "---\n{}", serde_saphyr::to_string(doc)?.trim_end())?;
             }
             Ok(())
         }

@@ -121,6 +121,45 @@ pub fn collection_path(core: &Core, obj: &Value) -> Option<(String, bool)> {
     Some((path, def.status))
 }
 
+/// A scenario as a real cluster takes it (`kubesim export`), in the order it must be applied.
+#[derive(Debug, Default)]
+pub struct Export {
+    /// The CustomResourceDefinitions: applied first, and Established, before any object of
+    /// theirs can be (kubectl maps every document of a file before it sends any).
+    pub crds: Vec<Value>,
+    /// Every other object, without the `KubesimScenario` settings document.
+    pub objects: Vec<Value>,
+    /// The objects whose resource has a `/status` subresource and that carry a status: a real
+    /// API server ignores `status` on create there, so it is written afterwards with
+    /// `kubectl replace --subresource=status`. Objects of resources without the subresource
+    /// (KubeSphere's Cluster, say) keep their status in [`Export::objects`].
+    pub statuses: Vec<Value>,
+}
+
+/// Splits a scenario into what `kubectl` applies to a real cluster, in order.
+pub fn export(yaml: &str) -> Result<Export, ScenarioError> {
+    // Loading into a scratch server validates every document and serves the scenario's CRDs,
+    // which say which resources have a status subresource.
+    let core = Core::new();
+    load_yaml(&core, yaml)?;
+    let mut out = Export::default();
+    for doc in parse_docs(yaml)? {
+        if !doc.is_object() || settings_of(&doc).is_some() {
+            continue;
+        }
+        if doc.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition") {
+            out.crds.push(doc);
+            continue;
+        }
+        let has_status_subresource = collection_path(&core, &doc).is_some_and(|(_, s)| s);
+        if has_status_subresource && doc.get("status").is_some() {
+            out.statuses.push(doc.clone());
+        }
+        out.objects.push(doc);
+    }
+    Ok(out)
+}
+
 /// Loads multi-document YAML through the API. Returns the settings document, if any.
 pub fn load_yaml(core: &Core, yaml: &str) -> Result<Settings, ScenarioError> {
     let mut settings = Settings::default();

@@ -475,3 +475,17 @@ fn old_kubectl_applies_through_the_minimal_openapi_v2_document() {
         "two"
     );
 }
+
+/// kubesim runs no containers; a pod's log is its `kubesim.dev/log` annotation, which
+/// `kubectl logs` reads (with `--tail`), and which is empty when absent.
+#[test]
+fn kubectl_logs_reads_the_log_annotation() {
+    let env = Env::empty();
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: talker\n  namespace: default\n  annotations:\n    kubesim.dev/log: |\n      one\n      two\n      three\nspec:\n  containers: [{name: c, image: busybox}]\n";
+    env.ok_stdin(&["apply", "-f", "-"], Some(pod));
+    assert_eq!(env.ok(&["logs", "talker"]), "one\ntwo\nthree\n");
+    assert_eq!(env.ok(&["logs", "talker", "--tail=2"]), "two\nthree\n");
+    let quiet = "apiVersion: v1\nkind: Pod\nmetadata: {name: quiet, namespace: default}\nspec:\n  containers: [{name: c, image: busybox}]\n";
+    env.ok_stdin(&["apply", "-f", "-"], Some(quiet));
+    assert_eq!(env.ok(&["logs", "quiet"]), "");
+}

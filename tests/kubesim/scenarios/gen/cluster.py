@@ -81,7 +81,7 @@ class Cluster:
                helm=None, revision="1", available=None, progressing=True, strategy=None,
                generation=1, node_selector=None, volumes=None):
         """pod_states: optional list (per replica) of dicts overriding pod fields:
-        {ready, phase, statuses, node, conditions, pod_ip}."""
+        {ready, phase, statuses, node, conditions, pod_ip, annotations}."""
         t = t or self.t0
         selector = selector or {"app": name}
         labels = labels or dict(selector)
@@ -133,6 +133,8 @@ class Cluster:
             ip = st.get("pod_ip") or self.pod_ip(node_name)
         if st.get("statuses") and phase == "Pending":
             ip = None
+        if st.get("annotations"):
+            annotations = {**(annotations or {}), **st["annotations"]}
         p = k8s.pod(pname, ns, containers, node_name if scheduled else None,
                     self.node_ip(node_name), ip, st.get("t", t), labels=labels,
                     annotations=annotations, owner_refs=owners, phase=phase,

@@ -459,13 +459,41 @@ def ks_core_deployments_v3(c, version="v3.4.1", cm_pod_states=None, console_pod_
     return deps
 
 
-def ks_installer_v3(c, version="v3.4.1"):
+# The last lines of an idle ks-installer's log (roles/check-result), without the default
+# account lines. kubesim serves a pod's `kubesim.dev/log` annotation as its log; pre-check.sh
+# and `kubectl ks-migrate` look for "Welcome to KubeSphere!" in the last 20 lines.
+IDLE_INSTALLER_LOG = """TASK [ks-core/prepare : KubeSphere | Init KubeSphere] *****************************
+changed: [localhost]
+PLAY RECAP *********************************************************************
+localhost                  : ok=31   changed=25   unreachable=0    failed=0    skipped=17   rescued=0    ignored=0
+Start installing monitoring
+Start installing multicluster
+**************************************************
+Waiting for all tasks to be completed ...
+task multicluster status is successful  (1/2)
+task monitoring status is successful  (2/2)
+**************************************************
+Collecting installation results ...
+#####################################################
+###              Welcome to KubeSphere!           ###
+#####################################################
+
+Console: http://192.168.0.11:30880
+
+#####################################################
+https://kubesphere.io             2024-06-12 08:14:31
+#####################################################
+"""
+
+
+def ks_installer_v3(c, version="v3.4.1", log=IDLE_INSTALLER_LOG):
     return c.deploy("ks-installer", "kubesphere-system",
                     [ctr("installer", f"kubesphere/ks-installer:{version}", pull="Always",
                          resources={"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "20m", "memory": "100Mi"}},
                          mounts=[{"mountPath": "/etc/localtime", "name": "host-time", "readOnly": True}])],
                     labels={"app": "ks-installer"}, selector={"app": "ks-installer"}, sa="ks-installer",
-                    volumes=[{"name": "host-time", "hostPath": {"path": "/etc/localtime", "type": ""}}])
+                    volumes=[{"name": "host-time", "hostPath": {"path": "/etc/localtime", "type": ""}}],
+                    pod_states=[{"annotations": {"kubesim.dev/log": log}}])
 
 
 def redis_v3(c):
