@@ -11,7 +11,6 @@ use k8s_openapi::{
     api::{
         admissionregistration::v1::WebhookClientConfig,
         admissionregistration::v1::{MutatingWebhookConfiguration, ValidatingWebhookConfiguration},
-        apps::v1::{Deployment, StatefulSet},
         core::v1::Node,
         policy::v1::PodDisruptionBudget,
         storage::v1::StorageClass,
@@ -24,6 +23,7 @@ use super::{
     apis::{ApiEntry, ApiState, MetricUse, classify, lookup, lookup_resource},
     inventory::{HelmUse, Iam, RoleMeta, StoredUse},
     path::{Component, PathStep, supports},
+    summary::{NodeSummary, UnhealthyPod, Workload},
 };
 use crate::{
     helm::Revision,
@@ -87,6 +87,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "POD001",
         Severity::Required,
         "bare pod without a controller: a drain refuses it",
+    ),
+    (
+        "POD002",
+        Severity::Recommended,
+        "pod not Running/Ready or failing now: fix it before upgrading",
     ),
     (
         "WL001",
@@ -273,31 +278,27 @@ pub fn node_ready(node: &Node) -> (String, String) {
         .unwrap_or_else(|| ("Unknown".into(), "no Ready condition".into()))
 }
 
-fn node_name(node: &Node) -> String {
-    node.metadata.name.clone().unwrap_or_default()
-}
-
 /// NODE001, NODE002.
-pub fn check_nodes(nodes: &[Node]) -> Vec<Finding> {
+pub fn check_nodes(nodes: &[NodeSummary]) -> Vec<Finding> {
     let mut out = Vec::new();
     for n in nodes {
-        let name = node_name(n);
-        let (status, reason) = node_ready(n);
+        let name = &n.name;
+        let (status, reason) = (&n.ready, &n.ready_reason);
         if status != "True" {
             out.push(
                 Finding::new(
                     "NODE001",
-                    ObjectRef::cluster("Node", &name),
+                    ObjectRef::cluster("Node", name),
                     format!("Ready={status} ({reason})"),
                 )
                 .remedy("bring the node back (kubelet, network) or remove it from the cluster before upgrading"),
             );
         }
-        if n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+        if n.unschedulable {
             out.push(
                 Finding::new(
                     "NODE002",
-                    ObjectRef::cluster("Node", &name),
+                    ObjectRef::cluster("Node", name),
                     "cordoned (spec.unschedulable)",
                 )
                 .remedy(format!(
@@ -537,45 +538,32 @@ pub fn check_bare_pods(pods: &[ObjectRef]) -> Vec<Finding> {
         .collect()
 }
 
+/// POD002: pods not running well now (see [`super::summary::pod_problem`]).
+pub fn check_unhealthy_pods(pods: &[UnhealthyPod]) -> Vec<Finding> {
+    pods.iter()
+        .map(|p| {
+            Finding::new("POD002", p.object.clone(), p.problem.clone()).remedy(
+                "fix before upgrading: failures present before the upgrade are hard to tell from damage after it",
+            )
+        })
+        .collect()
+}
+
 /// WL001: Deployments and StatefulSets with one replica.
-pub fn check_single_replicas(
-    deployments: &[Deployment],
-    statefulsets: &[StatefulSet],
-) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut one = |kind: &str, ns: Option<&String>, name: Option<&String>| {
-        out.push(
+pub fn check_single_replicas(deployments: &[Workload], statefulsets: &[Workload]) -> Vec<Finding> {
+    deployments
+        .iter()
+        .chain(statefulsets)
+        .filter(|w| w.replicas == 1)
+        .map(|w| {
             Finding::new(
                 "WL001",
-                ObjectRef::namespaced(
-                    kind,
-                    ns.map(String::as_str).unwrap_or(""),
-                    name.map(String::as_str).unwrap_or(""),
-                ),
+                ObjectRef::namespaced(w.kind, &w.namespace, &w.name),
                 "1 replica: unavailable while its node drains",
             )
-            .remedy("scale to 2+ (with a PodDisruptionBudget) or accept the interruption"),
-        );
-    };
-    for d in deployments {
-        if d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) == 1 {
-            one(
-                "Deployment",
-                d.metadata.namespace.as_ref(),
-                d.metadata.name.as_ref(),
-            );
-        }
-    }
-    for s in statefulsets {
-        if s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1) == 1 {
-            one(
-                "StatefulSet",
-                s.metadata.namespace.as_ref(),
-                s.metadata.name.as_ref(),
-            );
-        }
-    }
-    out
+            .remedy("scale to 2+ (with a PodDisruptionBudget) or accept the interruption")
+        })
+        .collect()
 }
 
 /// APISVC001.
@@ -1272,12 +1260,16 @@ mod tests {
 
     #[test]
     fn nodes_not_ready_and_cordoned() {
-        let f = check_nodes(&[
+        let nodes: Vec<NodeSummary> = [
             node("ok", "True", false),
             node("w2", "Unknown", false),
             node("w3", "True", true),
             serde_json::from_value(json!({"metadata": {"name": "bare"}})).unwrap(),
-        ]);
+        ]
+        .iter()
+        .map(NodeSummary::from_node)
+        .collect();
+        let f = check_nodes(&nodes);
         let got: Vec<(String, String)> = f
             .iter()
             .map(|f| (f.code.clone(), f.object.name.clone()))
@@ -1743,10 +1735,36 @@ mod tests {
 
     #[test]
     fn single_replicas() {
+        use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
         let d: Deployment = serde_json::from_value(json!({"metadata": {"name": "api", "namespace": "demo"}, "spec": {"replicas": 1, "selector": {}, "template": {}}})).unwrap();
         let d2: Deployment = serde_json::from_value(json!({"metadata": {"name": "web", "namespace": "demo"}, "spec": {"replicas": 2, "selector": {}, "template": {}}})).unwrap();
-        let f = check_single_replicas(&[d, d2], &[]);
+        let s: StatefulSet = serde_json::from_value(json!({"metadata": {"name": "db", "namespace": "demo"}, "spec": {"selector": {}, "serviceName": "db", "template": {}}})).unwrap();
+        let f = check_single_replicas(
+            &[
+                Workload::from_deployment(&d),
+                Workload::from_deployment(&d2),
+            ],
+            &[Workload::from_statefulset(&s)],
+        );
+        let got: Vec<String> = f.iter().map(|f| f.object.to_string()).collect();
+        assert_eq!(got, vec!["Deployment demo/api", "StatefulSet demo/db"]);
+    }
+
+    #[test]
+    fn unhealthy_pods_are_recommended() {
+        let f = check_unhealthy_pods(&[UnhealthyPod {
+            object: ObjectRef::namespaced("Pod", "shop", "cart-x"),
+            problem: "Pending: not scheduled: Unschedulable".into(),
+        }]);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].object.to_string(), "Deployment demo/api");
+        assert_eq!(f[0].code, "POD002");
+        assert_eq!(f[0].severity, Severity::Recommended);
+        assert_eq!(f[0].message, "Pending: not scheduled: Unschedulable");
+        assert!(
+            f[0].remedy
+                .as_deref()
+                .unwrap()
+                .starts_with("fix before upgrading")
+        );
     }
 }

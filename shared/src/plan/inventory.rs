@@ -33,6 +33,7 @@ use serde_json::Value;
 use super::{
     apis::{self, ScanKind},
     findings::ObjectRef,
+    summary::{self, DerivedScan, NodeSummary, SystemPod, UnhealthyPod, Workload},
 };
 use crate::{
     error::{Error, Result},
@@ -168,7 +169,7 @@ pub fn parse_kubeadm_config(text: &str) -> KubeadmConfig {
 pub fn detect_build(
     version: &Version,
     kubeadm: Option<&KubeadmConfig>,
-    nodes: &[Node],
+    nodes: &[NodeSummary],
 ) -> ClusterBuild {
     let mut evidence = Vec::new();
     let by_suffix = match version.distribution() {
@@ -189,12 +190,9 @@ pub fn detect_build(
             .iter()
             .chain(cfg.cert_sans.iter())
             .any(|s| s.contains("lb.kubesphere.local"));
-        let label = nodes.iter().any(|n| {
-            n.metadata
-                .labels
-                .as_ref()
-                .is_some_and(|l| l.keys().any(|k| k.starts_with("kubekey.kubesphere.io/")))
-        });
+        let label = nodes
+            .iter()
+            .any(|n| n.has_label_prefix("kubekey.kubesphere.io/"));
         if lb {
             evidence.push(
                 "kubeadm-config names lb.kubesphere.local (KubeKey's internal load balancer)"
@@ -212,17 +210,10 @@ pub fn detect_build(
     } else {
         let ids: Vec<&str> = nodes
             .iter()
-            .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref())
+            .filter_map(|n| n.provider_id.as_deref())
             .collect();
         let scheme = |p: &str| ids.iter().any(|id| id.starts_with(p));
-        let labelled = |k: &str| {
-            nodes.iter().any(|n| {
-                n.metadata
-                    .labels
-                    .as_ref()
-                    .is_some_and(|l| l.keys().any(|x| x.starts_with(k)))
-            })
-        };
+        let labelled = |k: &str| nodes.iter().any(|n| n.has_label_prefix(k));
         if scheme("azure://") || labelled("kubernetes.azure.com/") {
             evidence.push("node providerID azure:// / kubernetes.azure.com labels".into());
             BuildKind::Aks
@@ -356,18 +347,23 @@ pub struct Iam {
 pub struct Inventory {
     /// `/version` gitVersion.
     pub apiserver: Option<Version>,
-    /// Nodes.
-    pub nodes: Vec<Node>,
-    /// Pods in kube-system (static control-plane pods, kube-proxy).
-    pub kube_system_pods: Vec<Pod>,
+    /// Nodes (summaries).
+    pub nodes: Vec<NodeSummary>,
+    /// Pods in kube-system (static control-plane pods, kube-proxy), summarized.
+    pub kube_system_pods: Vec<SystemPod>,
     /// kubeadm-config, when present.
     pub kubeadm: Option<KubeadmConfig>,
-    /// All Deployments.
-    pub deployments: Vec<Deployment>,
-    /// All StatefulSets.
-    pub statefulsets: Vec<StatefulSet>,
+    /// All Deployments (summaries).
+    pub deployments: Vec<Workload>,
+    /// All StatefulSets (summaries).
+    pub statefulsets: Vec<Workload>,
+    /// The image of the `kube-system/coredns` Deployment.
+    pub coredns_image: Option<String>,
     /// Pods without a controller that are not finished.
     pub bare_pods: Vec<ObjectRef>,
+    /// Pods not running well now: every pod not Running/Succeeded, and the kube-system pods
+    /// Running but not Ready or with a waiting container.
+    pub unhealthy_pods: Vec<UnhealthyPod>,
     /// PDBs.
     pub pdbs: Vec<PodDisruptionBudget>,
     /// APIServices.
@@ -404,6 +400,11 @@ pub struct Inventory {
     pub metric: Option<Vec<apis::MetricUse>>,
     /// KubeSphere 3.x IAM (when collected).
     pub iam: Option<Iam>,
+    /// rbac Roles, when the first phase listed them (for the deprecated-API scan); the IAM
+    /// phase takes them instead of listing again.
+    pub rbac_roles: Option<Vec<RoleMeta>>,
+    /// rbac RoleBindings to Roles, likewise.
+    pub rbac_bindings: Option<Vec<BindingMeta>>,
     /// Reads that failed.
     pub skipped: Vec<Skipped>,
 }
@@ -452,6 +453,45 @@ fn dynamic_api(
     Api::all_with(client.clone(), &ar)
 }
 
+/// Kinds the inventory lists in full anyway (typed, for their findings), with the apiVersion it
+/// lists them at: their stored-object signal is read from those pages, not from a second list.
+const LISTED_IN_FULL: &[(&str, &str)] = &[
+    ("Deployment", "apps/v1"),
+    ("StatefulSet", "apps/v1"),
+    (
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io/v1",
+    ),
+    (
+        "MutatingWebhookConfiguration",
+        "admissionregistration.k8s.io/v1",
+    ),
+    ("APIService", "apiregistration.k8s.io/v1"),
+    ("PodDisruptionBudget", "policy/v1"),
+    ("StorageClass", "storage.k8s.io/v1"),
+    ("Role", "rbac.authorization.k8s.io/v1"),
+    ("RoleBinding", "rbac.authorization.k8s.io/v1"),
+];
+
+/// Splits the kinds to scan into those read from the inventory's own full lists (`kind` →
+/// apiVersion) and those [`scan_stored`] lists. A kind is derived only when the apiVersion the
+/// inventory lists is the scan's first choice, which is what the scan would have listed.
+fn split_scan(kinds: &[ScanKind]) -> (BTreeMap<&'static str, String>, Vec<ScanKind>) {
+    let mut derived = BTreeMap::new();
+    let mut listed = Vec::new();
+    for k in kinds {
+        match LISTED_IN_FULL.iter().find(|(kind, v)| {
+            *kind == k.kind && k.candidates.first().map(String::as_str) == Some(*v)
+        }) {
+            Some((kind, v)) => {
+                derived.insert(*kind, (*v).to_string());
+            }
+            None => listed.push(k.clone()),
+        }
+    }
+    (derived, listed)
+}
+
 /// Collects the first phase: everything that depends only on the API server version and the
 /// Kubernetes target.
 pub async fn collect(
@@ -462,29 +502,19 @@ pub async fn collect(
     let skips = Skips(Mutex::new(Vec::new()));
     let table = apis::table()?;
     let kinds = apis::scan_kinds(table, current, k8s_target);
-    let all = ListParams::default();
-    let node_api = Api::<Node>::all(client.clone());
-    let ks_pod_api = Api::<Pod>::namespaced(client.clone(), "kube-system");
+    let (derived, listed) = split_scan(&kinds);
+    let scan_of = |kind: &str| DerivedScan {
+        served_as: derived.get(kind).cloned(),
+        uses: Vec::new(),
+    };
     let cm_api = Api::<ConfigMap>::namespaced(client.clone(), "kube-system");
-    let deploy_api = Api::<Deployment>::all(client.clone());
-    let sts_api = Api::<StatefulSet>::all(client.clone());
     let pdb_api = Api::<PodDisruptionBudget>::all(client.clone());
-    let apisvc_api = Api::<APIService>::all(client.clone());
     let sc_api = Api::<StorageClass>::all(client.clone());
+    let apisvc_api = Api::<APIService>::all(client.clone());
     let ep_api = Api::<Endpoints>::namespaced(client.clone(), "kube-system");
 
-    let nodes = skips.soft(
-        "nodes",
-        false,
-        None,
-        list::list_all(&node_api, &all, "list nodes"),
-    );
-    let ks_pods = skips.soft(
-        "pods in kube-system",
-        false,
-        None,
-        list::list_all(&ks_pod_api, &all, "list pods in kube-system"),
-    );
+    let nodes = skips.soft("nodes", false, None, nodes(client));
+    let ks_pods = skips.soft("pods in kube-system", false, None, kube_system_pods(client));
     let kubeadm = skips.soft(
         "ConfigMap kube-system/kubeadm-config",
         false,
@@ -499,28 +529,49 @@ pub async fn collect(
         "deployments",
         false,
         None,
-        list::list_all(&deploy_api, &all, "list deployments"),
+        deployments(client, table, scan_of("Deployment")),
     );
     let statefulsets = skips.soft(
         "statefulsets",
         false,
         None,
-        list::list_all(&sts_api, &all, "list statefulsets"),
+        statefulsets(client, table, scan_of("StatefulSet")),
     );
     let bare = skips.soft("pods (bare pods)", false, None, bare_pods(client));
+    let not_running = skips.soft("pods not Running", false, None, pods_not_running(client));
     let pdbs = skips.soft(
         "poddisruptionbudgets",
         false,
         None,
-        list::list_all(&pdb_api, &all, "list poddisruptionbudgets"),
+        list_scanned(
+            &pdb_api,
+            "list poddisruptionbudgets",
+            table,
+            scan_of("PodDisruptionBudget"),
+        ),
     );
     let apiservices = skips.soft(
         "apiservices",
         false,
         None,
-        list::list_all(&apisvc_api, &all, "list apiservices"),
+        list_scanned(
+            &apisvc_api,
+            "list apiservices",
+            table,
+            scan_of("APIService"),
+        ),
     );
-    let webhooks = skips.soft("webhook configurations", false, None, webhooks(client));
+    let webhooks = skips.soft(
+        "webhook configurations",
+        false,
+        None,
+        webhooks(
+            client,
+            table,
+            scan_of("ValidatingWebhookConfiguration"),
+            scan_of("MutatingWebhookConfiguration"),
+        ),
+    );
     let helm_all = skips.soft(
         "Helm releases",
         false,
@@ -531,7 +582,12 @@ pub async fn collect(
         "storageclasses",
         false,
         None,
-        list::list_all(&sc_api, &all, "list storageclasses"),
+        list_scanned(
+            &sc_api,
+            "list storageclasses",
+            table,
+            scan_of("StorageClass"),
+        ),
     );
     let ks = skips.soft(
         "KubeSphere detection",
@@ -569,11 +625,42 @@ pub async fn collect(
         Some(None),
         velero_backups(client),
     );
+    // Roles and RoleBindings only when the scan wants them (the IAM phase lists them otherwise).
+    let roles = async {
+        match derived.contains_key("Role") {
+            true => Some(
+                skips
+                    .soft(
+                        "roles",
+                        false,
+                        None,
+                        rbac_roles(client, table, scan_of("Role")),
+                    )
+                    .await,
+            ),
+            false => None,
+        }
+    };
+    let rolebindings = async {
+        match derived.contains_key("RoleBinding") {
+            true => Some(
+                skips
+                    .soft(
+                        "rolebindings",
+                        false,
+                        None,
+                        rbac_rolebindings(client, table, scan_of("RoleBinding")),
+                    )
+                    .await,
+            ),
+            false => None,
+        }
+    };
     let stored = skips.soft(
         "stored objects at deprecated APIs",
         false,
         None,
-        scan_stored(client, &kinds),
+        scan_stored(client, &listed),
     );
     let metric = metric(client);
 
@@ -584,6 +671,7 @@ pub async fn collect(
         deployments,
         statefulsets,
         bare,
+        not_running,
         pdbs,
         apiservices,
         webhooks,
@@ -595,6 +683,8 @@ pub async fn collect(
         clusters,
         extensions,
         velero,
+        roles,
+        rolebindings,
         stored,
         metric,
     ) = tokio::join!(
@@ -604,6 +694,7 @@ pub async fn collect(
         deployments,
         statefulsets,
         bare,
+        not_running,
         pdbs,
         apiservices,
         webhooks,
@@ -615,35 +706,133 @@ pub async fn collect(
         clusters,
         extensions,
         velero,
+        roles,
+        rolebindings,
         stored,
         metric
     );
 
     let mut inv = Inventory {
         nodes: nodes.unwrap_or_default(),
-        kube_system_pods: ks_pods.unwrap_or_default(),
-        deployments: deployments.unwrap_or_default(),
-        statefulsets: statefulsets.unwrap_or_default(),
         bare_pods: bare.unwrap_or_default(),
-        pdbs: pdbs.unwrap_or_default(),
-        apiservices: apiservices.unwrap_or_default(),
-        storage_classes: storage.unwrap_or_default(),
         clusters: clusters.flatten(),
         extensions: extensions.unwrap_or_default(),
         velero: velero.flatten(),
         ..Default::default()
     };
+    // The stored-object signal: the kinds read from the full lists above, then the others.
+    let mut derived_scans: BTreeMap<&str, Option<DerivedScan>> = BTreeMap::new();
+    let mut unhealthy: Vec<UnhealthyPod> = not_running.unwrap_or_default();
+    if let Some((pods, bad)) = ks_pods {
+        inv.kube_system_pods = pods;
+        unhealthy.extend(bad);
+    }
+    unhealthy.sort_by(|a, b| a.object.cmp(&b.object));
+    unhealthy.dedup_by(|a, b| a.object == b.object);
+    inv.unhealthy_pods = unhealthy;
+    match deployments {
+        Some((list, coredns, scan)) => {
+            inv.deployments = list;
+            inv.coredns_image = coredns;
+            derived_scans.insert("Deployment", Some(scan));
+        }
+        None => {
+            derived_scans.insert("Deployment", None);
+        }
+    }
+    match statefulsets {
+        Some((list, scan)) => {
+            inv.statefulsets = list;
+            derived_scans.insert("StatefulSet", Some(scan));
+        }
+        None => {
+            derived_scans.insert("StatefulSet", None);
+        }
+    }
+    match apiservices {
+        Some((list, scan)) => {
+            inv.apiservices = list;
+            derived_scans.insert("APIService", Some(scan));
+        }
+        None => {
+            derived_scans.insert("APIService", None);
+        }
+    }
+    match pdbs {
+        Some((list, scan)) => {
+            inv.pdbs = list;
+            derived_scans.insert("PodDisruptionBudget", Some(scan));
+        }
+        None => {
+            derived_scans.insert("PodDisruptionBudget", None);
+        }
+    }
+    match roles {
+        Some(Some((list, scan))) => {
+            inv.rbac_roles = Some(list);
+            derived_scans.insert("Role", Some(scan));
+        }
+        Some(None) => {
+            derived_scans.insert("Role", None);
+        }
+        None => {}
+    }
+    match rolebindings {
+        Some(Some((list, scan))) => {
+            inv.rbac_bindings = Some(list);
+            derived_scans.insert("RoleBinding", Some(scan));
+        }
+        Some(None) => {
+            derived_scans.insert("RoleBinding", None);
+        }
+        None => {}
+    }
+    match storage {
+        Some((list, scan)) => {
+            inv.storage_classes = list;
+            derived_scans.insert("StorageClass", Some(scan));
+        }
+        None => {
+            derived_scans.insert("StorageClass", None);
+        }
+    }
     inv.kubeadm = kubeadm.flatten().and_then(|cm| {
         cm.data
             .as_ref()
             .and_then(|d| d.get("ClusterConfiguration"))
             .map(|t| parse_kubeadm_config(t))
     });
-    if let Some((v, m, ready)) = webhooks {
-        inv.validating = v;
-        inv.mutating = m;
-        inv.webhook_endpoints = ready;
+    match webhooks {
+        Some(w) => {
+            inv.validating = w.validating;
+            inv.mutating = w.mutating;
+            inv.webhook_endpoints = w.ready;
+            derived_scans.insert("ValidatingWebhookConfiguration", Some(w.validating_scan));
+            derived_scans.insert("MutatingWebhookConfiguration", Some(w.mutating_scan));
+        }
+        None => {
+            derived_scans.insert("ValidatingWebhookConfiguration", None);
+            derived_scans.insert("MutatingWebhookConfiguration", None);
+        }
     }
+    for (kind, served) in &derived {
+        match derived_scans.remove(kind).flatten() {
+            Some(scan) => {
+                inv.stored_uses.extend(scan.uses);
+                inv.scanned.push(((*kind).to_string(), served.clone()));
+            }
+            // The list failed: its own check is CHECK001; the scan of the kind did not run.
+            None => inv
+                .scanned
+                .push(((*kind).to_string(), "not checked".to_string())),
+        }
+    }
+    if let Some((uses, scanned)) = stored {
+        inv.stored_uses.extend(uses);
+        inv.scanned.extend(scanned);
+    }
+    inv.stored_uses.sort_by(|a, b| a.object.cmp(&b.object));
+    inv.scanned.sort();
     inv.kubesphere = ks.filter(|k| k.installed());
     if let Some(Some(cc)) = &cc {
         inv.ks_etcd_endpoint_ips =
@@ -660,10 +849,6 @@ pub async fn collect(
                 .collect()
         })
         .unwrap_or_default();
-    if let Some((uses, scanned)) = stored {
-        inv.stored_uses = uses;
-        inv.scanned = scanned;
-    }
     match metric {
         Ok(m) => inv.metric = Some(m),
         Err(e) => {
@@ -696,6 +881,117 @@ pub async fn collect(
     Ok(inv)
 }
 
+/// Nodes, page by page, summarized.
+async fn nodes(client: &kube::Client) -> Result<Vec<NodeSummary>> {
+    let api = Api::<Node>::all(client.clone());
+    let mut out = Vec::new();
+    list::for_each_page(&api, &ListParams::default(), "list nodes", |page| {
+        out.extend(page.iter().map(NodeSummary::from_node));
+    })
+    .await?;
+    Ok(out)
+}
+
+/// kube-system pods, page by page: the summaries (versions per node) and the pods not running
+/// well (POD002; here also Running pods that are not Ready or have a waiting container).
+async fn kube_system_pods(client: &kube::Client) -> Result<(Vec<SystemPod>, Vec<UnhealthyPod>)> {
+    let api = Api::<Pod>::namespaced(client.clone(), "kube-system");
+    let mut pods = Vec::new();
+    let mut bad = Vec::new();
+    list::for_each_page(
+        &api,
+        &ListParams::default(),
+        "list pods in kube-system",
+        |page| {
+            for p in &page {
+                pods.push(SystemPod::from_pod(p));
+                bad.extend(summary::unhealthy(p));
+            }
+        },
+    )
+    .await?;
+    Ok((pods, bad))
+}
+
+/// The server-side filter for pods that are neither Running nor finished well: what
+/// pre-check.sh's `kubectl get pods -A --field-selector=status.phase!=Running | grep -v
+/// Completed` lists.
+pub const NOT_RUNNING_SELECTOR: &str = "status.phase!=Running,status.phase!=Succeeded";
+
+/// Every pod not Running and not Succeeded (Pending, Failed, Unknown), cluster-wide, with a
+/// server-side field selector: on a healthy cluster this list is empty whatever its size.
+async fn pods_not_running(client: &kube::Client) -> Result<Vec<UnhealthyPod>> {
+    let api = Api::<Pod>::all(client.clone());
+    let params = ListParams::default().fields(NOT_RUNNING_SELECTOR);
+    let mut out = Vec::new();
+    list::for_each_page(&api, &params, "list pods not Running", |page| {
+        out.extend(page.iter().filter_map(summary::unhealthy));
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Deployments, page by page: the summaries, the CoreDNS image, and the stored-object signal.
+async fn deployments(
+    client: &kube::Client,
+    table: &[apis::ApiEntry],
+    mut scan: DerivedScan,
+) -> Result<(Vec<Workload>, Option<String>, DerivedScan)> {
+    let api = Api::<Deployment>::all(client.clone());
+    let mut out = Vec::new();
+    let mut coredns = None;
+    list::for_each_page(&api, &ListParams::default(), "list deployments", |page| {
+        for d in &page {
+            if d.metadata.namespace.as_deref() == Some("kube-system")
+                && d.metadata.name.as_deref() == Some("coredns")
+            {
+                coredns = summary::deployment_image(d);
+            }
+            scan.see(table, "Deployment", &d.metadata);
+            out.push(Workload::from_deployment(d));
+        }
+    })
+    .await?;
+    Ok((out, coredns, scan))
+}
+
+/// StatefulSets, page by page: the summaries and the stored-object signal.
+async fn statefulsets(
+    client: &kube::Client,
+    table: &[apis::ApiEntry],
+    mut scan: DerivedScan,
+) -> Result<(Vec<Workload>, DerivedScan)> {
+    let api = Api::<StatefulSet>::all(client.clone());
+    let mut out = Vec::new();
+    list::for_each_page(&api, &ListParams::default(), "list statefulsets", |page| {
+        for s in &page {
+            scan.see(table, "StatefulSet", &s.metadata);
+            out.push(Workload::from_statefulset(s));
+        }
+    })
+    .await?;
+    Ok((out, scan))
+}
+
+/// A kind with few objects, kept whole (PodDisruptionBudgets, APIServices, StorageClasses), and its
+/// stored-object signal.
+async fn list_scanned<K>(
+    api: &Api<K>,
+    action: &str,
+    table: &[apis::ApiEntry],
+    mut scan: DerivedScan,
+) -> Result<(Vec<K>, DerivedScan)>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let list = list::list_all(api, &ListParams::default(), action).await?;
+    let kind = K::kind(&());
+    for o in &list {
+        scan.see(table, &kind, o.meta());
+    }
+    Ok((list, scan))
+}
+
 /// Collects KubeSphere 3.x IAM for the 3.3.1 role check (second phase, only on 3.x).
 pub async fn collect_iam(client: &kube::Client, inv: &mut Inventory) {
     let skips = Skips(Mutex::new(Vec::new()));
@@ -704,7 +1000,7 @@ pub async fn collect_iam(client: &kube::Client, inv: &mut Inventory) {
             "KubeSphere IAM roles and bindings",
             false,
             None,
-            iam(client),
+            iam(client, inv.rbac_roles.take(), inv.rbac_bindings.take()),
         )
         .await
     {
@@ -713,27 +1009,38 @@ pub async fn collect_iam(client: &kube::Client, inv: &mut Inventory) {
     inv.skipped.extend(skips.0.into_inner().unwrap_or_default());
 }
 
+/// A pod without a controller owner that is not a mirror pod (drain skips those): a bare-pod
+/// candidate, as `(namespace, name)`.
+fn bare_candidate(
+    m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<(String, String)> {
+    let controlled = m
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true));
+    // Mirror pods of static pods are skipped by drain.
+    let mirror = m
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+    if controlled || mirror {
+        return None;
+    }
+    Some((m.namespace.clone()?, m.name.clone()?))
+}
+
 async fn bare_pods(client: &kube::Client) -> Result<Vec<ObjectRef>> {
     let api: Api<Pod> = Api::all(client.clone());
-    let metas =
-        list::list_all_metadata(&api, &ListParams::default(), "list pods (metadata)").await?;
-    let candidates: Vec<(String, String)> = metas
-        .iter()
-        .filter(|p| {
-            !p.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.controller == Some(true))
-                // Mirror pods of static pods are skipped by drain.
-                && !p
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"))
-        })
-        .filter_map(|p| Some((p.metadata.namespace.clone()?, p.metadata.name.clone()?)))
-        .collect();
+    // One metadata page at a time: only the few candidates are kept.
+    let mut candidates: Vec<(String, String)> = Vec::new();
+    list::for_each_metadata_page(
+        &api,
+        &ListParams::default(),
+        "list pods (metadata)",
+        |page| candidates.extend(page.iter().filter_map(|p| bare_candidate(&p.metadata))),
+    )
+    .await?;
     // Finished pods do not block a drain: read the few candidates to see their phase.
     let results: Vec<Result<Option<ObjectRef>>> = stream::iter(candidates)
         .map(|(ns, name)| {
@@ -762,13 +1069,22 @@ async fn bare_pods(client: &kube::Client) -> Result<Vec<ObjectRef>> {
     Ok(out)
 }
 
-type Webhooks = (
-    Vec<ValidatingWebhookConfiguration>,
-    Vec<MutatingWebhookConfiguration>,
-    BTreeMap<(String, String), bool>,
-);
+/// Both webhook configuration kinds, the readiness of their services, and their stored-object
+/// signal.
+struct Webhooks {
+    validating: Vec<ValidatingWebhookConfiguration>,
+    mutating: Vec<MutatingWebhookConfiguration>,
+    ready: BTreeMap<(String, String), bool>,
+    validating_scan: DerivedScan,
+    mutating_scan: DerivedScan,
+}
 
-async fn webhooks(client: &kube::Client) -> Result<Webhooks> {
+async fn webhooks(
+    client: &kube::Client,
+    table: &[apis::ApiEntry],
+    mut validating_scan: DerivedScan,
+    mut mutating_scan: DerivedScan,
+) -> Result<Webhooks> {
     let all = ListParams::default();
     let vapi = Api::<ValidatingWebhookConfiguration>::all(client.clone());
     let mapi = Api::<MutatingWebhookConfiguration>::all(client.clone());
@@ -801,7 +1117,19 @@ async fn webhooks(client: &kube::Client) -> Result<Webhooks> {
         });
         ready.insert((ns, name), has);
     }
-    Ok((v, m, ready))
+    for c in &v {
+        validating_scan.see(table, "ValidatingWebhookConfiguration", &c.metadata);
+    }
+    for c in &m {
+        mutating_scan.see(table, "MutatingWebhookConfiguration", &c.metadata);
+    }
+    Ok(Webhooks {
+        validating: v,
+        mutating: m,
+        ready,
+        validating_scan,
+        mutating_scan,
+    })
 }
 
 async fn install_plans(client: &kube::Client) -> Result<Vec<Extension>> {
@@ -862,8 +1190,9 @@ async fn metric(client: &kube::Client) -> Result<Vec<apis::MetricUse>> {
 type Scan = (Vec<StoredUse>, Vec<(String, String)>);
 type KindScan = (Vec<StoredUse>, (String, String));
 
-/// Lists every kind of the path's table entries, metadata only, and keeps the objects whose
-/// last-applied annotation or managedFields name a table apiVersion.
+/// Lists every kind of the path's table entries that the inventory does not list anyway,
+/// metadata only, one page at a time, and keeps the objects whose last-applied annotation or
+/// managedFields name a table apiVersion.
 async fn scan_stored(client: &kube::Client, kinds: &[ScanKind]) -> Result<Scan> {
     let table = apis::table()?;
     let results: Vec<Result<KindScan>> = stream::iter(kinds.iter().cloned())
@@ -873,58 +1202,20 @@ async fn scan_stored(client: &kube::Client, kinds: &[ScanKind]) -> Result<Scan> 
                 for candidate in &k.candidates {
                     let api = dynamic_api(&client, candidate, &k.kind, &k.resource);
                     let action = format!("list {}.{} (metadata)", k.resource, candidate);
-                    match list::list_all_metadata(&api, &ListParams::default(), &action).await {
-                        Ok(items) => {
-                            let mut uses = Vec::new();
-                            for item in items {
-                                let m = &item.metadata;
-                                let last_applied = m
-                                    .annotations
-                                    .as_ref()
-                                    .and_then(|a| {
-                                        a.get("kubectl.kubernetes.io/last-applied-configuration")
-                                    })
-                                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                                    .filter(|v| {
-                                        v.get("kind").and_then(Value::as_str)
-                                            == Some(k.kind.as_str())
-                                    })
-                                    .and_then(|v| {
-                                        v.get("apiVersion")
-                                            .and_then(Value::as_str)
-                                            .map(str::to_string)
-                                    });
-                                let managed: Vec<(String, String)> = m
-                                    .managed_fields
-                                    .iter()
-                                    .flatten()
-                                    .map(|f| {
-                                        (
-                                            f.manager.clone().unwrap_or_default(),
-                                            f.api_version.clone().unwrap_or_default(),
-                                        )
-                                    })
-                                    .collect();
-                                let hit = last_applied
-                                    .iter()
-                                    .chain(managed.iter().map(|(_, v)| v))
-                                    .any(|v| apis::lookup(table, v, &k.kind).is_some());
-                                if hit {
-                                    let name = m.name.clone().unwrap_or_default();
-                                    let object = match &m.namespace {
-                                        Some(ns) => ObjectRef::namespaced(&k.kind, ns, &name),
-                                        None => ObjectRef::cluster(&k.kind, &name),
-                                    };
-                                    uses.push(StoredUse {
-                                        object,
-                                        served_as: candidate.clone(),
-                                        last_applied,
-                                        managed,
-                                    });
-                                }
-                            }
-                            return Ok((uses, (k.kind.clone(), candidate.clone())));
-                        }
+                    let mut uses = Vec::new();
+                    let listed = list::for_each_metadata_page(
+                        &api,
+                        &ListParams::default(),
+                        &action,
+                        |page| {
+                            uses.extend(page.iter().filter_map(|item| {
+                                summary::stored_use(table, &k.kind, candidate, &item.metadata)
+                            }))
+                        },
+                    )
+                    .await;
+                    match listed {
+                        Ok(()) => return Ok((uses, (k.kind.clone(), candidate.clone()))),
                         Err(e) if e.is_not_found() => continue,
                         Err(e) => return Err(e),
                     }
@@ -1046,7 +1337,87 @@ fn binding_from(kind: &str, o: &DynamicObject) -> BindingMeta {
     }
 }
 
-async fn iam(client: &kube::Client) -> Result<Iam> {
+/// A role's metadata as the 3.3.1 check reads it.
+fn role_meta(
+    kind: &str,
+    m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> RoleMeta {
+    RoleMeta {
+        kind: kind.into(),
+        namespace: m.namespace.clone(),
+        name: m.name.clone().unwrap_or_default(),
+        labels: m.labels.clone().unwrap_or_default(),
+        aggregation: aggregation(m.annotations.as_ref()),
+    }
+}
+
+/// A RoleBinding to a namespaced Role (bindings to ClusterRoles are not the check's concern).
+fn rolebinding_meta(b: &RoleBinding) -> Option<BindingMeta> {
+    (b.role_ref.kind == "Role").then(|| BindingMeta {
+        kind: "RoleBinding".into(),
+        namespace: b.metadata.namespace.clone(),
+        name: b.metadata.name.clone().unwrap_or_default(),
+        role: b.role_ref.name.clone(),
+        users: b
+            .subjects
+            .iter()
+            .flatten()
+            .filter(|s| s.kind == "User")
+            .map(|s| s.name.clone())
+            .collect(),
+    })
+}
+
+/// rbac Roles, metadata only, page by page: the 3.3.1 check's summaries and the stored-object
+/// signal (read in the first phase when the removal table scans Roles, so that they are listed
+/// once).
+async fn rbac_roles(
+    client: &kube::Client,
+    table: &[apis::ApiEntry],
+    mut scan: DerivedScan,
+) -> Result<(Vec<RoleMeta>, DerivedScan)> {
+    let api = Api::<Role>::all(client.clone());
+    let mut out = Vec::new();
+    list::for_each_metadata_page(
+        &api,
+        &ListParams::default(),
+        "list roles (metadata)",
+        |page| {
+            for r in &page {
+                scan.see(table, "Role", &r.metadata);
+                out.push(role_meta("Role", &r.metadata));
+            }
+        },
+    )
+    .await?;
+    Ok((out, scan))
+}
+
+/// rbac RoleBindings, page by page: the bindings to Roles and the stored-object signal.
+async fn rbac_rolebindings(
+    client: &kube::Client,
+    table: &[apis::ApiEntry],
+    mut scan: DerivedScan,
+) -> Result<(Vec<BindingMeta>, DerivedScan)> {
+    let api = Api::<RoleBinding>::all(client.clone());
+    let mut out = Vec::new();
+    list::for_each_page(&api, &ListParams::default(), "list rolebindings", |page| {
+        for b in &page {
+            scan.see(table, "RoleBinding", &b.metadata);
+            out.extend(rolebinding_meta(b));
+        }
+    })
+    .await?;
+    Ok((out, scan))
+}
+
+/// KubeSphere 3.x IAM. rbac Roles and RoleBindings come from the first phase when it read them
+/// (`roles`, `bindings`), otherwise they are listed here.
+async fn iam(
+    client: &kube::Client,
+    roles: Option<Vec<RoleMeta>>,
+    bindings: Option<Vec<BindingMeta>>,
+) -> Result<Iam> {
     let all = ListParams::default();
     let gr = dynamic_api(
         client,
@@ -1074,7 +1445,29 @@ async fn iam(client: &kube::Client) -> Result<Iam> {
     );
     let role_api = Api::<Role>::all(client.clone());
     let rb_api = Api::<RoleBinding>::all(client.clone());
-    let (gr, grb, wr, wrb, roles, rbs) = futures::try_join!(
+    let roles = async {
+        match roles {
+            Some(r) => Ok(r),
+            None => Ok(
+                list::list_all_metadata(&role_api, &all, "list roles (metadata)")
+                    .await?
+                    .iter()
+                    .map(|r| role_meta("Role", &r.metadata))
+                    .collect(),
+            ),
+        }
+    };
+    let bindings = async {
+        match bindings {
+            Some(b) => Ok(b),
+            None => Ok(list::list_all(&rb_api, &all, "list rolebindings")
+                .await?
+                .iter()
+                .filter_map(rolebinding_meta)
+                .collect()),
+        }
+    };
+    let (gr, grb, wr, wrb, roles, rbs): (_, _, _, _, Vec<RoleMeta>, Vec<BindingMeta>) = futures::try_join!(
         list::list_all_metadata(&gr, &all, "list globalroles.iam.kubesphere.io (metadata)"),
         list::list_all(&grb, &all, "list globalrolebindings.iam.kubesphere.io"),
         list::list_all_metadata(
@@ -1083,44 +1476,20 @@ async fn iam(client: &kube::Client) -> Result<Iam> {
             "list workspaceroles.iam.kubesphere.io (metadata)"
         ),
         list::list_all(&wrb, &all, "list workspacerolebindings.iam.kubesphere.io"),
-        list::list_all_metadata(&role_api, &all, "list roles (metadata)"),
-        list::list_all(&rb_api, &all, "list rolebindings"),
+        roles,
+        bindings,
     )?;
     let mut out = Iam::default();
-    let meta =
-        |kind: &str, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| RoleMeta {
-            kind: kind.into(),
-            namespace: m.namespace.clone(),
-            name: m.name.clone().unwrap_or_default(),
-            labels: m.labels.clone().unwrap_or_default(),
-            aggregation: aggregation(m.annotations.as_ref()),
-        };
     out.roles
-        .extend(gr.iter().map(|r| meta("GlobalRole", &r.metadata)));
+        .extend(gr.iter().map(|r| role_meta("GlobalRole", &r.metadata)));
     out.roles
-        .extend(wr.iter().map(|r| meta("WorkspaceRole", &r.metadata)));
-    out.roles
-        .extend(roles.iter().map(|r| meta("Role", &r.metadata)));
+        .extend(wr.iter().map(|r| role_meta("WorkspaceRole", &r.metadata)));
+    out.roles.extend(roles);
     out.bindings
         .extend(grb.iter().map(|o| binding_from("GlobalRoleBinding", o)));
     out.bindings
         .extend(wrb.iter().map(|o| binding_from("WorkspaceRoleBinding", o)));
-    out.bindings
-        .extend(rbs.iter().filter(|b| b.role_ref.kind == "Role").map(|b| {
-            BindingMeta {
-                kind: "RoleBinding".into(),
-                namespace: b.metadata.namespace.clone(),
-                name: b.metadata.name.clone().unwrap_or_default(),
-                role: b.role_ref.name.clone(),
-                users: b
-                    .subjects
-                    .iter()
-                    .flatten()
-                    .filter(|s| s.kind == "User")
-                    .map(|s| s.name.clone())
-                    .collect(),
-            }
-        }));
+    out.bindings.extend(rbs);
     Ok(out)
 }
 
@@ -1133,11 +1502,12 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn node(labels: serde_json::Value, provider: Option<&str>) -> Node {
-        serde_json::from_value(
+    fn node(labels: serde_json::Value, provider: Option<&str>) -> NodeSummary {
+        let n: Node = serde_json::from_value(
             json!({"metadata": {"name": "n", "labels": labels}, "spec": {"providerID": provider}}),
         )
-        .unwrap()
+        .unwrap();
+        NodeSummary::from_node(&n)
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod path;
 pub mod report;
 pub mod steps;
+pub mod summary;
 
 use std::process::ExitCode;
 
@@ -186,6 +187,7 @@ pub fn build_plan(
     f.extend(findings::check_control_plane(&components));
     f.extend(findings::check_pdbs(&inv.pdbs));
     f.extend(findings::check_bare_pods(&inv.bare_pods));
+    f.extend(findings::check_unhealthy_pods(&inv.unhealthy_pods));
     f.extend(findings::check_single_replicas(
         &inv.deployments,
         &inv.statefulsets,
@@ -201,10 +203,10 @@ pub fn build_plan(
         &inv.storage_classes,
         migration_step,
     ));
-    let installer_deployment = inv.deployments.iter().any(|d| {
-        d.metadata.namespace.as_deref() == Some(crate::kubesphere::SYSTEM_NAMESPACE)
-            && d.metadata.name.as_deref() == Some("ks-installer")
-    });
+    let installer_deployment = inv
+        .deployments
+        .iter()
+        .any(|d| d.namespace == crate::kubesphere::SYSTEM_NAMESPACE && d.name == "ks-installer");
     if let Some(k) = ks {
         f.extend(findings::check_kubesphere(&KubeSphereFacts {
             ks: k,

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{
-    findings::{self, ComponentVersion, Finding, NodeVersions, ObjectRef, Severity},
+    findings::{ComponentVersion, Finding, NodeVersions, ObjectRef, Severity},
     inventory::{ClusterBuild, Extension, Inventory, Skipped},
     path::PathStep,
     steps::Step,
@@ -205,36 +205,30 @@ pub struct Summary {
 /// Node versions as the skew check wants them, with kube-proxy from the pod running on the node
 /// (what actually runs) and the deprecated `nodeInfo.kubeProxyVersion` as the fallback.
 pub fn node_versions(inv: &Inventory) -> Vec<NodeVersions> {
+    // kube-proxy pods by node: one pass, not one scan of the pods per node.
+    let mut proxy_by_node: std::collections::HashMap<&str, Option<&str>> =
+        std::collections::HashMap::new();
+    for p in inv.kube_system_pods.iter().filter(|p| p.is_kube_proxy()) {
+        if let Some(node) = p.node.as_deref() {
+            proxy_by_node.entry(node).or_insert(p.image.as_deref());
+        }
+    }
     inv.nodes
         .iter()
         .map(|n| {
-            let name = n.metadata.name.clone().unwrap_or_default();
-            let info = n.status.as_ref().and_then(|s| s.node_info.as_ref());
-            let kubelet = info.and_then(|i| i.kubelet_version.parse::<Version>().ok());
-            let from_pod = inv
-                .kube_system_pods
-                .iter()
-                .filter(|p| {
-                    p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str())
-                })
-                .find(|p| {
-                    p.metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get("k8s-app"))
-                        .map(String::as_str)
-                        == Some("kube-proxy")
-                        || p.metadata
-                            .name
-                            .as_deref()
-                            .is_some_and(|x| x.starts_with("kube-proxy-"))
-                })
-                .and_then(|p| p.spec.as_ref()?.containers.first()?.image.clone())
-                .and_then(|img| image_tag(&img).and_then(|t| t.parse::<Version>().ok()));
-            #[allow(deprecated)]
-            let from_info = info
-                .map(|i| i.kube_proxy_version.as_str())
-                .filter(|s| !s.is_empty())
+            let name = n.name.clone();
+            let kubelet = n
+                .kubelet_version
+                .as_deref()
+                .and_then(|v| v.parse::<Version>().ok());
+            let from_pod = proxy_by_node
+                .get(name.as_str())
+                .copied()
+                .flatten()
+                .and_then(|img| image_tag(img).and_then(|t| t.parse::<Version>().ok()));
+            let from_info = n
+                .kube_proxy_version
+                .as_deref()
                 .and_then(|s| s.parse::<Version>().ok());
             let (kube_proxy, source) = match (from_pod, from_info) {
                 (Some(v), _) => (Some(v), "kube-proxy pod image".to_string()),
@@ -243,10 +237,7 @@ pub fn node_versions(inv: &Inventory) -> Vec<NodeVersions> {
             };
             NodeVersions {
                 name,
-                control_plane: n.metadata.labels.as_ref().is_some_and(|l| {
-                    l.contains_key("node-role.kubernetes.io/control-plane")
-                        || l.contains_key("node-role.kubernetes.io/master")
-                }),
+                control_plane: n.is_control_plane(),
                 kubelet,
                 kube_proxy,
                 kube_proxy_source: source,
@@ -261,23 +252,13 @@ pub fn node_rows(inv: &Inventory, versions: &[NodeVersions]) -> Vec<NodeRow> {
         .iter()
         .zip(versions)
         .map(|(n, v)| {
-            let info = n.status.as_ref().and_then(|s| s.node_info.as_ref());
-            let mut roles: Vec<String> = n
-                .metadata
-                .labels
-                .iter()
-                .flatten()
-                .filter_map(|(k, _)| {
-                    k.strip_prefix("node-role.kubernetes.io/")
-                        .map(str::to_string)
-                })
-                .collect();
+            let mut roles = n.roles();
             roles.sort();
             NodeRow {
                 name: v.name.clone(),
                 roles,
-                ready: findings::node_ready(n).0,
-                schedulable: n.spec.as_ref().and_then(|s| s.unschedulable) != Some(true),
+                ready: n.ready.clone(),
+                schedulable: !n.unschedulable,
                 kubelet: v
                     .kubelet
                     .as_ref()
@@ -289,11 +270,9 @@ pub fn node_rows(inv: &Inventory, versions: &[NodeVersions]) -> Vec<NodeRow> {
                     .map(|x| x.to_string())
                     .unwrap_or_else(|| "-".into()),
                 kube_proxy_source: v.kube_proxy_source.clone(),
-                container_runtime: info
-                    .map(|i| i.container_runtime_version.clone())
-                    .unwrap_or_default(),
-                os_image: info.map(|i| i.os_image.clone()).unwrap_or_default(),
-                kernel_version: info.map(|i| i.kernel_version.clone()).unwrap_or_default(),
+                container_runtime: n.container_runtime.clone(),
+                os_image: n.os_image.clone(),
+                kernel_version: n.kernel_version.clone(),
             }
         })
         .collect()
@@ -317,26 +296,10 @@ pub fn component_rows(
         let mut rows: Vec<ComponentVersion> = inv
             .kube_system_pods
             .iter()
-            .filter(|p| {
-                p.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("component"))
-                    .map(String::as_str)
-                    == Some(comp)
-                    || p.metadata.name.as_deref().is_some_and(|n| {
-                        n.strip_prefix(comp)
-                            .is_some_and(|rest| rest.starts_with('-'))
-                            && p.metadata
-                                .labels
-                                .as_ref()
-                                .and_then(|l| l.get("component"))
-                                .is_none()
-                    })
-            })
+            .filter(|p| p.is_component(comp))
             .filter_map(|p| {
-                let node = p.spec.as_ref()?.node_name.clone();
-                let image = p.spec.as_ref()?.containers.first()?.image.clone()?;
+                let node = p.node.clone();
+                let image = p.image.clone()?;
                 Some(ComponentVersion {
                     component: comp.into(),
                     node,
@@ -376,29 +339,11 @@ pub fn component_rows(
             target: k8s_target.into(),
         });
     }
-    let coredns = inv
-        .deployments
-        .iter()
-        .find(|d| {
-            d.metadata.namespace.as_deref() == Some("kube-system")
-                && d.metadata.name.as_deref() == Some("coredns")
-        })
-        .and_then(|d| {
-            d.spec
-                .as_ref()?
-                .template
-                .spec
-                .as_ref()?
-                .containers
-                .first()?
-                .image
-                .clone()
-        });
-    if let Some(img) = coredns {
+    if let Some(img) = &inv.coredns_image {
         out.push(ComponentVersion {
             component: "CoreDNS".into(),
             node: None,
-            current: image_tag(&img).unwrap_or("-").to_string(),
+            current: image_tag(img).unwrap_or("-").to_string(),
             target: addon_target.into(),
         });
     }

@@ -2,12 +2,13 @@
 //! nodes one at a time, workers a few at a time within the PodDisruptionBudgets, then KubeSphere
 //! with this suite's commands), and the final checks.
 
-use k8s_openapi::api::{core::v1::Node, policy::v1::PodDisruptionBudget};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
 
 use super::{
     inventory::{BuildKind, Inventory},
     path::{Component, PathStep},
+    summary::NodeSummary,
 };
 use crate::{kubesphere::Role, version::Version};
 
@@ -31,20 +32,13 @@ pub struct Step {
     pub notes: Vec<String>,
 }
 
-fn is_control_plane(n: &Node) -> bool {
-    n.metadata.labels.as_ref().is_some_and(|l| {
-        l.contains_key("node-role.kubernetes.io/control-plane")
-            || l.contains_key("node-role.kubernetes.io/master")
-    })
-}
-
 /// Control-plane and worker node names, sorted.
-pub fn split_nodes(nodes: &[Node]) -> (Vec<String>, Vec<String>) {
+pub fn split_nodes(nodes: &[NodeSummary]) -> (Vec<String>, Vec<String>) {
     let mut cp = Vec::new();
     let mut workers = Vec::new();
     for n in nodes {
-        let name = n.metadata.name.clone().unwrap_or_default();
-        if is_control_plane(n) {
+        let name = n.name.clone();
+        if n.is_control_plane() {
             cp.push(name);
         } else {
             workers.push(name);
@@ -119,14 +113,10 @@ pub fn build_steps(
     let date = "$(date +%Y%m%d-%H%M)";
 
     // Backups.
-    let etcd_static = inv.kube_system_pods.iter().any(|p| {
-        p.metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("component"))
-            .map(String::as_str)
-            == Some("etcd")
-    });
+    let etcd_static = inv
+        .kube_system_pods
+        .iter()
+        .any(|p| p.component.as_deref() == Some("etcd"));
     let (where_, cmds, notes): (String, Vec<String>, Vec<String>) = match build {
         BuildKind::Kubeadm | BuildKind::Kubekey
             if etcd_static || !inv.kubeadm.as_ref().is_some_and(|k| k.external_etcd) =>
@@ -603,13 +593,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn node(name: &str, cp: bool) -> Node {
+    fn node(name: &str, cp: bool) -> NodeSummary {
         let labels = if cp {
             json!({"node-role.kubernetes.io/control-plane": ""})
         } else {
             json!({"node-role.kubernetes.io/worker": ""})
         };
-        serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap()
+        let n: k8s_openapi::api::core::v1::Node =
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap();
+        NodeSummary::from_node(&n)
     }
 
     fn path_k8s(from: &str, to: &str) -> PathStep {

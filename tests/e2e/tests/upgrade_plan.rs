@@ -165,6 +165,16 @@ fn broken_reports_every_planted_problem_with_its_code_and_object() {
             "Recommended",
             "Deployment kyverno/kyverno-admission-controller",
         ),
+        // Pods not running well: pre-check.sh's "pods not Running" (ImagePullBackOff, Pending;
+        // unschedulable), and kube-system pods Running but not Ready on the NotReady node.
+        (
+            "POD002",
+            "Recommended",
+            "Pod kubesphere-system/ks-console-qgnb2vm9mq-9bpr5",
+        ),
+        ("POD002", "Recommended", "Pod shop/cart-zstg8dq9c2-bmhfn"),
+        ("POD002", "Recommended", "Pod kube-system/kube-proxy-87cgx"),
+        ("POD002", "Recommended", "Pod kube-system/calico-node-6wgsm"),
     ] {
         assert!(
             has(&r, code, sev, obj),
@@ -221,6 +231,35 @@ fn broken_reports_every_planted_problem_with_its_code_and_object() {
         .as_str()
         .unwrap()
         .contains("last-applied-configuration says extensions/v1beta1 but the object is served as networking.k8s.io/v1"));
+    assert!(
+        finding(
+            &r,
+            "POD002",
+            "Pod kubesphere-system/ks-console-qgnb2vm9mq-9bpr5"
+        )["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Pending: container ks-console waiting ImagePullBackOff")
+    );
+    assert!(
+        finding(&r, "POD002", "Pod shop/cart-zstg8dq9c2-bmhfn")["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Pending: not scheduled: Unschedulable")
+    );
+    assert!(
+        finding(&r, "POD002", "Pod kube-system/kube-proxy-87cgx")["remedy"]
+            .as_str()
+            .unwrap()
+            .starts_with("fix before upgrading")
+    );
+    // Healthy pods are not reported; a Running pod outside kube-system is health's to judge.
+    let pod002: Vec<String> = findings(&r)
+        .into_iter()
+        .filter(|(c, _, _)| c == "POD002")
+        .map(|(_, _, o)| o)
+        .collect();
+    assert_eq!(pod002.len(), 4, "{pod002:#?}");
     // Negative controls: the superseded billing revision, healthy objects, the healthy PDB.
     let text = serde_json::to_string(&r["findings"]).unwrap();
     assert!(!text.contains("billing.v1"), "superseded revision reported");
@@ -267,6 +306,91 @@ fn broken_reports_every_planted_problem_with_its_code_and_object() {
             .unwrap()
             .starts_with("not readable")
     );
+}
+
+/// `(route, requests)` of every collection GET (a list, not a get by name or discovery).
+fn list_routes(env: &Env) -> Vec<(String, u64)> {
+    env.sim
+        .counters()
+        .by_route
+        .into_iter()
+        .filter(|(route, _)| {
+            let Some(path) = route.strip_prefix("GET ") else {
+                return false;
+            };
+            let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let rest = match segs.as_slice() {
+                ["api", _, rest @ ..] | ["apis", _, _, rest @ ..] => rest,
+                _ => return false,
+            };
+            matches!(rest, [_] | ["namespaces", "{namespace}", _])
+        })
+        .collect()
+}
+
+/// Each resource type is listed once per run (the scenarios' lists fit in one page): the
+/// deprecated-API scan reads Deployments, StatefulSets, webhook configurations and APIServices
+/// from the pages the findings already read. Pods are the one exception, by design: all pods
+/// metadata-only (bare pods) and, with a server-side field selector, the few not Running.
+#[test]
+fn each_resource_type_is_listed_once_per_run() {
+    for scenario in ["broken", "ks34-host"] {
+        let env = Env::new(scenario);
+        env.sim.reset_counters();
+        let run = plan(&env, &["-o", "json"]);
+        assert_ne!(run.code, Some(2), "{scenario}: {}", run.stderr);
+        let r = run.json();
+        let routes = list_routes(&env);
+        for (route, n) in &routes {
+            let expected = if route == "GET /api/v1/pods" { 2 } else { 1 };
+            assert_eq!(
+                *n, expected,
+                "{scenario}: {route} listed {n} times: {routes:#?}"
+            );
+        }
+        for route in [
+            "GET /api/v1/nodes",
+            "GET /api/v1/pods",
+            "GET /api/v1/namespaces/{namespace}/pods",
+            "GET /apis/apps/v1/deployments",
+            "GET /apis/apps/v1/statefulsets",
+            "GET /apis/apps/v1/replicasets",
+            "GET /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+            "GET /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+            "GET /apis/apiregistration.k8s.io/v1/apiservices",
+        ] {
+            assert!(
+                routes.iter().any(|(r, _)| r == route),
+                "{scenario}: {route} not listed: {routes:#?}"
+            );
+        }
+        // The kinds read from those pages are still scanned, at the version listed.
+        let scanned: Vec<String> = r["deprecatedApis"]["scanned"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} {}",
+                    k["kind"].as_str().unwrap(),
+                    k["listedAs"].as_str().unwrap()
+                )
+            })
+            .collect();
+        for kind in [
+            "Deployment apps/v1",
+            "StatefulSet apps/v1",
+            "ReplicaSet apps/v1",
+            "ValidatingWebhookConfiguration admissionregistration.k8s.io/v1",
+            "MutatingWebhookConfiguration admissionregistration.k8s.io/v1",
+            "APIService apiregistration.k8s.io/v1",
+        ] {
+            assert!(
+                scanned.iter().any(|s| s == kind),
+                "{scenario}: {kind} not in {scanned:#?}"
+            );
+        }
+    }
 }
 
 #[test]
