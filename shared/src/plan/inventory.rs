@@ -3,6 +3,12 @@
 //! concurrently (one request in flight per collector, at most [`SCAN_CONCURRENCY`] for the
 //! per-kind API scan and the Helm payload reads).
 //!
+//! Large kinds are read one page at a time and reduced to [`super::summary`] values while the
+//! page is in memory, so the plan's memory does not grow with the cluster. The deprecated-API
+//! scan of a kind listed here anyway ([`LISTED_IN_FULL`]) is read from those pages; pods are
+//! listed twice on purpose: all of them metadata-only (bare pods), and those not running with a
+//! server-side field selector ([`NOT_RUNNING_SELECTOR`]).
+//!
 //! A read that fails is recorded in [`Inventory::skipped`] with its reason (forbidden, server
 //! error); the report turns it into `CHECK001` (or a note for optional signals), never a pass. An
 //! API that is simply not served (404: no Velero, no KubeSphere multi-cluster) is an absence,
@@ -455,7 +461,7 @@ fn dynamic_api(
 
 /// Kinds the inventory lists in full anyway (typed, for their findings), with the apiVersion it
 /// lists them at: their stored-object signal is read from those pages, not from a second list.
-const LISTED_IN_FULL: &[(&str, &str)] = &[
+pub const LISTED_IN_FULL: &[(&str, &str)] = &[
     ("Deployment", "apps/v1"),
     ("StatefulSet", "apps/v1"),
     (
@@ -1508,6 +1514,71 @@ mod tests {
         )
         .unwrap();
         NodeSummary::from_node(&n)
+    }
+
+    #[test]
+    fn kinds_listed_anyway_are_not_scanned_twice() {
+        let k = |kind: &str, candidates: &[&str]| ScanKind {
+            kind: kind.into(),
+            resource: format!("{}s", kind.to_lowercase()),
+            candidates: candidates.iter().map(|c| c.to_string()).collect(),
+        };
+        let (derived, listed) = split_scan(&[
+            k("Deployment", &["apps/v1", "extensions/v1beta1"]),
+            k("ReplicaSet", &["apps/v1"]),
+            k("Role", &["rbac.authorization.k8s.io/v1"]),
+            // Listed by the inventory at apps/v1, but the scan's first choice is another
+            // version: the scan lists it itself.
+            k("StatefulSet", &["apps/v1beta2"]),
+        ]);
+        assert_eq!(
+            derived.get("Deployment").map(String::as_str),
+            Some("apps/v1")
+        );
+        assert_eq!(
+            derived.get("Role").map(String::as_str),
+            Some("rbac.authorization.k8s.io/v1")
+        );
+        assert!(!derived.contains_key("StatefulSet"));
+        let listed: Vec<&str> = listed.iter().map(|k| k.kind.as_str()).collect();
+        assert_eq!(listed, vec!["ReplicaSet", "StatefulSet"]);
+
+        // The real table at ks34-host's path: the five kinds of the issue come from the pages.
+        let table = apis::table().unwrap();
+        let kinds = apis::scan_kinds(table, &v("v1.26.15"), &v("v1.27"));
+        let (derived, listed) = split_scan(&kinds);
+        for kind in [
+            "Deployment",
+            "StatefulSet",
+            "ValidatingWebhookConfiguration",
+            "MutatingWebhookConfiguration",
+            "APIService",
+        ] {
+            assert!(derived.contains_key(kind), "{kind}: {derived:?}");
+            assert!(listed.iter().all(|k| k.kind != kind));
+        }
+    }
+
+    #[test]
+    fn bare_pod_candidates() {
+        let meta =
+            |v: serde_json::Value| -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                serde_json::from_value(v).unwrap()
+            };
+        assert_eq!(
+            bare_candidate(&meta(json!({"name": "debug", "namespace": "shop"}))),
+            Some(("shop".into(), "debug".into()))
+        );
+        let owned = json!({"name": "w", "namespace": "shop", "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "r", "uid": "u", "controller": true}]});
+        assert_eq!(bare_candidate(&meta(owned)), None);
+        let not_controller = json!({"name": "w", "namespace": "shop", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "r", "uid": "u"}]});
+        assert!(bare_candidate(&meta(not_controller)).is_some());
+        let mirror = json!({"name": "etcd-m1", "namespace": "kube-system",
+            "annotations": {"kubernetes.io/config.mirror": "x"}});
+        assert_eq!(bare_candidate(&meta(mirror)), None);
+        assert_eq!(bare_candidate(&meta(json!({"name": "no-namespace"}))), None);
     }
 
     #[test]
