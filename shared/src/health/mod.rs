@@ -7,9 +7,14 @@
 //! stops with one error line and exit 2.
 //!
 //! Scope: pods, workloads and Helm releases are read in the namespaces labelled
-//! `kubesphere.io/workspace=system-workspace` plus `kube-system` (one cluster-wide list filtered
-//! client-side, never a request per namespace), or everywhere with `-A`. Nodes, APIServices,
-//! webhooks, storage and KubeSphere objects are cluster-wide by nature.
+//! `kubesphere.io/workspace=system-workspace` plus `kube-system`, or everywhere with `-A`.
+//! Nodes, APIServices, webhooks, storage and KubeSphere objects are cluster-wide by nature.
+//!
+//! Requests and memory: every list is paginated and judged page by page, keeping only counts
+//! and findings. Pods and workloads (`scan.rs`): one cluster-wide page first; if the cluster has
+//! more, a scope of at most 25 namespaces is listed namespace by namespace (4 at a time), so
+//! requests grow with the scope's pages, never with the cluster's namespace count; `-A` (or a
+//! larger scope) continues the one cluster-wide list.
 //!
 //! Exit codes: 0 every check passed (warnings allowed unless `--fail-on warn`); 1 a check failed
 //! (or warned with `--fail-on warn`), also after a `--wait` that timed out with a check failing;
