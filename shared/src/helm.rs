@@ -191,45 +191,48 @@ pub async fn list_revisions(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
+    // Label pages are turned into small records as they come: a cluster with thousands of
+    // releases never holds their Secrets' metadata all at once.
     let mut out = Vec::new();
-    for meta in list::list_all_metadata(
+    list::for_each_metadata_page(
         &secrets,
         &params,
         &format!("list Helm release Secrets{where_}"),
+        |page| push_revisions(page, Storage::Secret, &mut out),
     )
-    .await?
-    {
-        let m = &meta.metadata;
-        if let (Some(labels), Some(name), Some(ns)) = (&m.labels, &m.name, &m.namespace)
-            && let Some(r) = revision_from_labels(labels, name, ns, Storage::Secret)
-        {
-            out.push(r);
-        }
-    }
+    .await?;
     if include_configmaps {
         let cms: Api<ConfigMap> = match namespace {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
-        for meta in list::list_all_metadata(
+        list::for_each_metadata_page(
             &cms,
             &params,
             &format!("list Helm release ConfigMaps{where_}"),
+            |page| push_revisions(page, Storage::ConfigMap, &mut out),
         )
-        .await?
-        {
-            let m = &meta.metadata;
-            if let (Some(labels), Some(name), Some(ns)) = (&m.labels, &m.name, &m.namespace)
-                && let Some(r) = revision_from_labels(labels, name, ns, Storage::ConfigMap)
-            {
-                out.push(r);
-            }
-        }
+        .await?;
     }
     out.sort_by(|a, b| {
         (&a.namespace, &a.name, a.revision).cmp(&(&b.namespace, &b.name, b.revision))
     });
     Ok(out)
+}
+
+fn push_revisions<K>(
+    page: Vec<kube::api::PartialObjectMeta<K>>,
+    storage: Storage,
+    out: &mut Vec<Revision>,
+) {
+    for meta in page {
+        let m = &meta.metadata;
+        if let (Some(labels), Some(name), Some(ns)) = (&m.labels, &m.name, &m.namespace)
+            && let Some(r) = revision_from_labels(labels, name, ns, storage)
+        {
+            out.push(r);
+        }
+    }
 }
 
 /// The newest revision of each release (what `helm list -a` shows).
