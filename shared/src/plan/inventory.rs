@@ -736,71 +736,29 @@ pub async fn collect(
     unhealthy.sort_by(|a, b| a.object.cmp(&b.object));
     unhealthy.dedup_by(|a, b| a.object == b.object);
     inv.unhealthy_pods = unhealthy;
-    match deployments {
-        Some((list, coredns, scan)) => {
-            inv.deployments = list;
-            inv.coredns_image = coredns;
-            derived_scans.insert("Deployment", Some(scan));
-        }
-        None => {
-            derived_scans.insert("Deployment", None);
-        }
+    let deployments = deployments.map(|(list, coredns, scan)| ((list, coredns), scan));
+    if let Some((list, coredns)) = take_scan(&mut derived_scans, "Deployment", deployments) {
+        inv.deployments = list;
+        inv.coredns_image = coredns;
     }
-    match statefulsets {
-        Some((list, scan)) => {
-            inv.statefulsets = list;
-            derived_scans.insert("StatefulSet", Some(scan));
-        }
-        None => {
-            derived_scans.insert("StatefulSet", None);
-        }
+    if let Some(list) = take_scan(&mut derived_scans, "StatefulSet", statefulsets) {
+        inv.statefulsets = list;
     }
-    match apiservices {
-        Some((list, scan)) => {
-            inv.apiservices = list;
-            derived_scans.insert("APIService", Some(scan));
-        }
-        None => {
-            derived_scans.insert("APIService", None);
-        }
+    if let Some(list) = take_scan(&mut derived_scans, "APIService", apiservices) {
+        inv.apiservices = list;
     }
-    match pdbs {
-        Some((list, scan)) => {
-            inv.pdbs = list;
-            derived_scans.insert("PodDisruptionBudget", Some(scan));
-        }
-        None => {
-            derived_scans.insert("PodDisruptionBudget", None);
-        }
+    if let Some(list) = take_scan(&mut derived_scans, "PodDisruptionBudget", pdbs) {
+        inv.pdbs = list;
     }
-    match roles {
-        Some(Some((list, scan))) => {
-            inv.rbac_roles = Some(list);
-            derived_scans.insert("Role", Some(scan));
-        }
-        Some(None) => {
-            derived_scans.insert("Role", None);
-        }
-        None => {}
+    // Roles and bindings are read only for KubeSphere's 3.3.1 check (`None`: not needed).
+    if let Some(roles) = roles {
+        inv.rbac_roles = take_scan(&mut derived_scans, "Role", roles);
     }
-    match rolebindings {
-        Some(Some((list, scan))) => {
-            inv.rbac_bindings = Some(list);
-            derived_scans.insert("RoleBinding", Some(scan));
-        }
-        Some(None) => {
-            derived_scans.insert("RoleBinding", None);
-        }
-        None => {}
+    if let Some(bindings) = rolebindings {
+        inv.rbac_bindings = take_scan(&mut derived_scans, "RoleBinding", bindings);
     }
-    match storage {
-        Some((list, scan)) => {
-            inv.storage_classes = list;
-            derived_scans.insert("StorageClass", Some(scan));
-        }
-        None => {
-            derived_scans.insert("StorageClass", None);
-        }
+    if let Some(list) = take_scan(&mut derived_scans, "StorageClass", storage) {
+        inv.storage_classes = list;
     }
     inv.kubeadm = kubeadm.flatten().and_then(|cm| {
         cm.data
@@ -1034,6 +992,18 @@ fn bare_candidate(
         return None;
     }
     Some((m.namespace.clone()?, m.name.clone()?))
+}
+
+/// Records the deprecated-API scan a list yielded for `kind` (`None`: the list failed, so the
+/// scan of that kind did not run) and hands back the list.
+fn take_scan<T>(
+    scans: &mut BTreeMap<&'static str, Option<DerivedScan>>,
+    kind: &'static str,
+    listed: Option<(T, DerivedScan)>,
+) -> Option<T> {
+    let (list, scan) = listed.unzip();
+    scans.insert(kind, scan);
+    list
 }
 
 async fn bare_pods(client: &kube::Client) -> Result<Vec<ObjectRef>> {
