@@ -20,6 +20,7 @@
 //! test, which makes cargo build its binary).
 
 pub mod contract;
+pub mod helm;
 
 use std::{
     io::Write,
