@@ -1209,6 +1209,9 @@ impl Core {
             }
             _ => {}
         }
+        if st.controllers {
+            crate::controllers::admit(st, def, &mut obj, None);
+        }
         let av = def.api_version(version);
         patch::record_manager(
             &mut obj,
@@ -1324,6 +1327,9 @@ impl Core {
                     Some(v) => m.insert(k.into(), v.clone()),
                     None => m.remove(k),
                 };
+            }
+            if st.controllers {
+                crate::controllers::admit(st, def, &mut new, Some(&old.value));
             }
             new
         };
@@ -1583,13 +1589,25 @@ impl Core {
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty());
-        if has_finalizers {
+        let gc = st
+            .controllers
+            .then(|| crate::controllers::gc_finalizer(def, ctx.req))
+            .flatten();
+        if has_finalizers || gc.is_some() {
             if old.value.pointer("/metadata/deletionTimestamp").is_some() {
                 return Ok(ApiResponse::json(200, &old.value));
             }
             let mut v = old.value.clone();
             let rv = st.next_rv();
             let m = meta_mut(&mut v);
+            if let Some(f) = gc {
+                let list = m.entry("finalizers").or_insert_with(|| json!([]));
+                if let Some(a) = list.as_array_mut()
+                    && !a.iter().any(|x| x == f)
+                {
+                    a.push(json!(f));
+                }
+            }
             m.insert("deletionTimestamp".into(), json!(ctx.time));
             m.insert("deletionGracePeriodSeconds".into(), json!(0));
             m.insert("resourceVersion".into(), json!(rv.to_string()));
