@@ -286,6 +286,60 @@ pub fn gc_finalizer(def: &ResourceDef, req: &ApiRequest) -> Option<&'static str>
     }
 }
 
+/// Points the ownerReferences of loaded objects at their owners' actual uids.
+///
+/// A scenario file names an owner by kind, name and a uid, but the API gives every created
+/// object a fresh uid, so the written uid matches nothing. Called once after loading (with
+/// controllers on): a reference whose uid matches no object, and whose kind and name match an
+/// object in the same namespace (or a cluster-scoped one), takes that object's uid. Other dangling
+/// references are left alone (and nothing deletes their objects).
+pub fn resolve_owner_refs(st: &mut Store) {
+    let mut uids = BTreeSet::new();
+    let mut by_name = std::collections::HashMap::new();
+    for m in st.objects.values() {
+        for ((ns, name), o) in m {
+            let u = uid(&o.value).to_string();
+            let kind = s(&o.value, "/kind").to_string();
+            by_name.insert((kind, ns.clone(), name.clone()), u.clone());
+            uids.insert(u);
+        }
+    }
+    let mut fixes: Vec<(String, Value)> = Vec::new();
+    for (key, m) in &st.objects {
+        for ((ns, _), o) in m {
+            let refs = owner_refs(&o.value);
+            if refs.is_empty() || refs.iter().all(|r| uids.contains(s(r, "/uid"))) {
+                continue;
+            }
+            let mut v = o.value.clone();
+            if let Some(rs) = v
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                for r in rs {
+                    if uids.contains(s(r, "/uid")) {
+                        continue;
+                    }
+                    let kind = s(r, "/kind").to_string();
+                    let name = s(r, "/name").to_string();
+                    let found = by_name
+                        .get(&(kind.clone(), ns.clone(), name.clone()))
+                        .or_else(|| by_name.get(&(kind, String::new(), name)));
+                    if let Some(u) = found {
+                        r["uid"] = json!(u);
+                    }
+                }
+            }
+            if v != o.value {
+                fixes.push((key.clone(), v));
+            }
+        }
+    }
+    for (key, v) in fixes {
+        st.put_silent(&key, Stored::new(v));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Controller loop.
 // ---------------------------------------------------------------------------------------------

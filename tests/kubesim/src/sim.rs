@@ -153,6 +153,11 @@ impl SimBuilder {
         {
             *gv = g.clone();
         }
+        if self.controllers
+            && let Ok(mut st) = core.store.write()
+        {
+            crate::controllers::resolve_owner_refs(&mut st);
+        }
         let admin_token = format!("kubesim-admin-{}", uuid::Uuid::new_v4().simple());
         let mut tokens = HashMap::new();
         tokens.insert(admin_token.clone(), User::admin());

@@ -607,3 +607,42 @@ fn controllers_are_off_by_default() {
     let d = json(&env, &["get", "deployment", "web"]);
     assert!(d["status"].is_null() || d["status"].as_object().is_some_and(|m| m.is_empty()));
 }
+
+#[test]
+fn scenario_workloads_are_managed_once_changed() {
+    // the scenario's ReplicaSet and pods name their owners; the controllers resolve those names
+    let env = Env::start(Sim::builder().scenario("ks34-host").controllers(true));
+    let ns = ["-n", "kube-system"];
+    let before = items(&json(
+        &env,
+        &["get", "pods", "-l", "k8s-app=kube-dns", ns[0], ns[1]],
+    ));
+    assert_eq!(before.len(), 2);
+    let rs = json(&env, &["get", "rs", "coredns-pfcd8px2f7", ns[0], ns[1]]);
+    let d = json(&env, &["get", "deployment", "coredns", ns[0], ns[1]]);
+    assert_eq!(owner_uids(&rs), [d["metadata"]["uid"].as_str().unwrap()]);
+
+    env.ok(&["scale", "deployment/coredns", "--replicas=1", ns[0], ns[1]]);
+    env.ok(&[
+        "rollout",
+        "status",
+        "deployment/coredns",
+        "--timeout=60s",
+        ns[0],
+        ns[1],
+    ]);
+    let after = items(&json(
+        &env,
+        &["get", "pods", "-l", "k8s-app=kube-dns", ns[0], ns[1]],
+    ));
+    assert_eq!(after.len(), 1, "{after:?}");
+    let rs = items(&json(
+        &env,
+        &["get", "rs", "-l", "k8s-app=kube-dns", ns[0], ns[1]],
+    ));
+    let total: i64 = rs
+        .iter()
+        .map(|r| r["spec"]["replicas"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 1);
+}
