@@ -20,6 +20,7 @@ pub mod discovery;
 pub mod error;
 pub mod faults;
 pub mod patch;
+pub mod proto;
 pub mod registry;
 pub mod scenario;
 pub mod selectors;

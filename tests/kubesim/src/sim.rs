@@ -135,10 +135,8 @@ impl SimBuilder {
         }
         let scen = self.scenario.clone().unwrap_or_else(|| "empty".into());
         let settings = if scen.starts_with("scale:") {
-            if let Some(g) = &self.git_version
-                && let Ok(mut gv) = core.git_version.write()
-            {
-                *gv = g.clone();
+            if let Some(g) = &self.git_version {
+                core.set_git_version(g);
             }
             scenario::generate_scale(&core, Scale::parse(&scen)?);
             scenario::Settings {
@@ -148,10 +146,8 @@ impl SimBuilder {
         } else {
             scenario::load_yaml(&core, &scenario::resolve(&scen)?)?
         };
-        if let Some(g) = &self.git_version
-            && let Ok(mut gv) = core.git_version.write()
-        {
-            *gv = g.clone();
+        if let Some(g) = &self.git_version {
+            core.set_git_version(g);
         }
         if self.controllers
             && let Ok(mut st) = core.store.write()
