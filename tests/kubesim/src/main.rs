@@ -36,6 +36,10 @@ enum Cmd {
         /// gitVersion reported by /version (overrides the scenario).
         #[arg(long)]
         version_git: Option<String>,
+        /// Cost model: `free` answers at once; `real` delays each response like a real API
+        /// server (per request, per byte, per new TLS connection; see the README).
+        #[arg(long, default_value = "free", value_parser = ["free", "real"])]
+        cost: String,
     },
     /// List bundled scenarios.
     Scenarios,
@@ -92,11 +96,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             http,
             users,
             version_git,
+            cost,
         } => {
+            let cost: kubesim::Cost = cost.parse().map_err(anyhow::Error::msg)?;
             let mut b = kubesim::Sim::builder()
                 .scenario(&scenario)
                 .tls(!http)
-                .port(port);
+                .port(port)
+                .cost(cost);
             for u in &users {
                 b = b.user_spec(u)?;
             }
@@ -107,7 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             sim.write_kubeconfig(&kubeconfig)?;
             writeln!(
                 std::io::stderr(),
-                "kubesim: serving {} at {} (kubeconfig {})",
+                "kubesim: serving {} at {} (cost {cost}, kubeconfig {})",
                 scenario,
                 sim.url(),
                 kubeconfig.display()
