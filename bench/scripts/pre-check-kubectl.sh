@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The kubectl side of KubeSphere's `scripts/pre-check.sh` (ks-installer, v4.1.3 upgrade; read from
-# wansir/ks-installer@2672124c, see shared/reference/kubesphere-upgrade.md §1.3), reproduced so the
+# https://github.com/wansir/ks-installer/blob/2672124c/scripts/pre-check.sh), reproduced so the
 # benchmark can run it next to `kubectl upgrade-plan`. Credit for the structure goes upstream: the
 # same checks in the same order issue the same kubectl commands, one process each, sequentially:
 #   1. cluster objects: one `kubectl get <kind> -A` per kind, counted

@@ -19,7 +19,8 @@ use clap::Parser;
 
 use report::{BinaryFacts, Row, Scale, Side};
 
-/// The upstream post-upgrade check (shared/reference/kubesphere-upgrade.md §1.5), verbatim.
+/// The upstream post-upgrade check (the 3.4.x → 4.1.3 upgrade guide,
+/// <https://kubesphere.io/docs/v4.1/03-installation-and-upgrade/03-upgrade-kubesphere/03-upgrade-kubesphere-from-v3.4.x/>), verbatim.
 const HEALTH_LOOP: &str = "for ns in $(kubectl get namespaces -l kubesphere.io/workspace=system-workspace -o jsonpath='{.items[*].metadata.name}'); do kubectl get pods -n $ns --no-headers --ignore-not-found | grep -vE 'Running|Completed'; done";
 
 /// Appended to the saved output of a run that hit the time limit.

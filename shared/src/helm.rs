@@ -29,6 +29,24 @@ pub enum Storage {
     ConfigMap,
 }
 
+impl Storage {
+    /// The kind of the storage object (`Secret`, `ConfigMap`).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Secret => "Secret",
+            Self::ConfigMap => "ConfigMap",
+        }
+    }
+
+    /// The resource name kubectl takes (`secret`, `configmap`).
+    pub fn resource(self) -> &'static str {
+        match self {
+            Self::Secret => "secret",
+            Self::ConfigMap => "configmap",
+        }
+    }
+}
+
 /// One revision of a release, as its storage labels describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

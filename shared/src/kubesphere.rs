@@ -1,7 +1,9 @@
 //! KubeSphere as the suite sees it: where its version and role live in 3.x and 4.x, the
 //! multi-cluster `Cluster` objects, and the v4 extension `InstallPlan`s.
 //!
-//! Facts (from the KubeSphere sources; see `../shared/reference/kubesphere-upgrade.md` §3, §4, §7):
+//! Facts (from the KubeSphere sources: kubesphere/ks-installer at
+//! <https://github.com/kubesphere/ks-installer/tree/v3.4.1> and kubesphere/kubesphere at
+//! <https://github.com/kubesphere/kubesphere/tree/v4.1.3>):
 //! - 3.x: ClusterConfiguration `kubesphere-system/ks-installer` (`installer.kubesphere.io/v1alpha1`):
 //!   `metadata.labels.version` is the installer's target, `status.core.version` what was installed.
 //!   The `ks-core` Helm release's appVersion is *not* reliable on 3.x (v3.3.2 on 3.4.x).

@@ -239,7 +239,8 @@ pub fn node_skew(apiserver: &Version, node: &Version) -> Skew {
     }
 }
 
-/// Controller manager and scheduler may be one minor older than the API server, never newer.
+/// Controller manager and scheduler may be one minor older than the API server, never newer
+/// (<https://kubernetes.io/releases/version-skew-policy/#kube-controller-manager-kube-scheduler-and-cloud-controller-manager>).
 pub fn control_plane_skew(apiserver: &Version, component: &Version) -> Skew {
     let delta = component.minors_to(apiserver);
     if delta < 0 {
@@ -257,9 +258,10 @@ pub fn control_plane_skew(apiserver: &Version, component: &Version) -> Skew {
 /// Extracts the version from an image reference (`registry.k8s.io/kube-apiserver:v1.26.15`,
 /// `…/etcd:3.5.10-0`, `…@sha256:…` gives `None`).
 pub fn image_tag(image: &str) -> Option<&str> {
-    let name = image.rsplit('/').next()?;
+    // The digest goes first: `name@sha256:…` has a colon but no tag.
+    let without_digest = image.split('@').next()?;
+    let name = without_digest.rsplit('/').next()?;
     let (_, tag) = name.split_once(':')?;
-    let tag = tag.split('@').next()?;
     (!tag.is_empty()).then_some(tag)
 }
 
@@ -366,5 +368,14 @@ mod tests {
             Some("v1.9.3")
         );
         assert_eq!(image_tag("busybox"), None);
+        // A digest is not a tag.
+        assert_eq!(
+            image_tag("registry.k8s.io/kube-scheduler@sha256:0123abcd"),
+            None
+        );
+        assert_eq!(
+            image_tag("registry.k8s.io/kube-scheduler:v1.27.3@sha256:0123abcd"),
+            Some("v1.27.3")
+        );
     }
 }

@@ -47,6 +47,8 @@ pub struct ApiEntry {
     /// Extra advice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The public page that states the removal (or deprecation).
+    pub source: String,
 }
 
 impl ApiEntry {
@@ -81,6 +83,7 @@ struct RawEntry {
     scan: Option<bool>,
     alpha: Option<bool>,
     note: Option<String>,
+    source: String,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +130,7 @@ pub fn parse_table(text: &str) -> Result<Vec<ApiEntry>> {
                 scan: e.scan.unwrap_or(true),
                 alpha: e.alpha.unwrap_or(false),
                 note: e.note.clone(),
+                source: e.source.clone(),
             })
         })
         .collect()
@@ -268,68 +272,82 @@ pub struct ManifestObject {
     pub namespace: Option<String>,
 }
 
-fn scalar(value: &str) -> String {
-    let v = value.split(" #").next().unwrap_or(value).trim();
-    v.trim_matches(|c| c == '"' || c == '\'').to_string()
+/// The documents of a multi-document YAML stream, split at the `---` markers (and `...` ends)
+/// that start a line: a marker is always at column 0, inside a block scalar the text is indented.
+fn documents(stream: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in stream.split_inclusive('\n') {
+        let bare = line.trim_end();
+        let marker =
+            bare == "---" || bare == "..." || bare.starts_with("--- ") || bare.starts_with("---\t");
+        if marker {
+            out.push(&stream[start..offset]);
+            // `--- {apiVersion: v1, …}`: the document starts on the marker's line.
+            start = if bare.len() > 3 && !bare[3..].trim_start().starts_with('#') {
+                offset + 3
+            } else {
+                offset + line.len()
+            };
+        }
+        offset += line.len();
+    }
+    out.push(&stream[start..]);
+    out
 }
 
-/// Reads apiVersion, kind and name from each document of a multi-document manifest (Helm's
-/// rendered output). A line-based reader on purpose: Helm manifests are block-style YAML with
-/// `apiVersion`/`kind` at column 0, and one odd document (a template rendering to a comment, a
-/// tab) must not hide the others.
+fn text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn push_objects(doc: &serde_json::Value, out: &mut Vec<ManifestObject>) {
+    let field = |k: &str| doc.get(k).and_then(text).unwrap_or_default();
+    let (api_version, kind) = (field("apiVersion"), field("kind"));
+    if api_version.is_empty() || kind.is_empty() {
+        return;
+    }
+    // `kind: List` (and `*List`) wraps objects in `items`.
+    if kind.ends_with("List")
+        && let Some(items) = doc.get("items").and_then(|i| i.as_array())
+    {
+        for item in items {
+            push_objects(item, out);
+        }
+        return;
+    }
+    let meta = doc.get("metadata");
+    let meta_field = |k: &str| meta.and_then(|m| m.get(k)).and_then(text);
+    out.push(ManifestObject {
+        api_version,
+        kind,
+        name: meta_field("name").unwrap_or_default(),
+        namespace: meta_field("namespace"),
+    });
+}
+
+/// Reads apiVersion, kind, name and namespace from each document of a multi-document manifest
+/// (Helm's rendered output), parsed as YAML: block or flow style, any indentation, quoted or not,
+/// and `List` documents item by item. Each document is parsed on its own, so one that is not
+/// YAML (a broken template) hides none of the others.
 pub fn manifest_objects(manifest: &str) -> Vec<ManifestObject> {
     let mut out = Vec::new();
-    let mut cur = ManifestObject {
-        api_version: String::new(),
-        kind: String::new(),
-        name: String::new(),
-        namespace: None,
-    };
-    let mut in_metadata = false;
-    let flush = |cur: &mut ManifestObject, out: &mut Vec<ManifestObject>| {
-        if !cur.api_version.is_empty() && !cur.kind.is_empty() {
-            out.push(cur.clone());
-        }
-        *cur = ManifestObject {
-            api_version: String::new(),
-            kind: String::new(),
-            name: String::new(),
-            namespace: None,
-        };
-    };
-    for line in manifest.lines() {
-        if line.starts_with("---") {
-            flush(&mut cur, &mut out);
-            in_metadata = false;
+    for doc in documents(manifest) {
+        if doc
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
             continue;
         }
-        if line.trim_start().starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let top = !line.starts_with(' ') && !line.starts_with('\t');
-        if top {
-            in_metadata = false;
-            if let Some(v) = line.strip_prefix("apiVersion:") {
-                cur.api_version = scalar(v);
-            } else if let Some(v) = line.strip_prefix("kind:") {
-                cur.kind = scalar(v);
-            } else if line.trim_end() == "metadata:" {
-                in_metadata = true;
-            }
-        } else if in_metadata {
-            // Direct children of metadata only (two-space indentation, as Helm renders).
-            let indent = line.len() - line.trim_start().len();
-            if indent == 2 {
-                let t = line.trim_start();
-                if let Some(v) = t.strip_prefix("name:") {
-                    cur.name = scalar(v);
-                } else if let Some(v) = t.strip_prefix("namespace:") {
-                    cur.namespace = Some(scalar(v));
-                }
-            }
+        if let Ok(value) = serde_saphyr::from_str::<serde_json::Value>(doc) {
+            push_objects(&value, &mut out);
         }
     }
-    flush(&mut cur, &mut out);
     out
 }
 
@@ -449,6 +467,13 @@ mod tests {
                 e.kind
             );
             assert!(!e.kind.ends_with("List"), "List kind {}", e.kind);
+            assert!(
+                is_public_source(&e.source),
+                "{} {}: source `{}`",
+                e.api_version,
+                e.kind,
+                e.source
+            );
             assert!(e.api_version.contains('/'), "{}", e.api_version);
             assert!(
                 e.resource.chars().all(|c| c.is_ascii_lowercase()),
@@ -483,6 +508,45 @@ mod tests {
                 ),
             }
         }
+    }
+
+    /// A page users can open: kubernetes.io, or an upstream file pinned to a tag.
+    pub(crate) fn is_public_source(url: &str) -> bool {
+        url.starts_with("https://kubernetes.io/")
+            || (url.starts_with("https://github.com/")
+                && url.contains("/blob/v")
+                && !url.contains("/blob/master/")
+                && !url.contains("/blob/main/"))
+    }
+
+    #[test]
+    fn every_row_names_a_public_source() {
+        for e in t() {
+            assert!(
+                is_public_source(&e.source),
+                "{} {}: `{}`",
+                e.api_version,
+                e.kind,
+                e.source
+            );
+        }
+        // GA-era removals point at their section of the migration guide.
+        assert_eq!(
+            lookup(t(), "policy/v1beta1", "PodDisruptionBudget")
+                .unwrap()
+                .source,
+            "https://kubernetes.io/docs/reference/using-api/deprecation-guide/#poddisruptionbudget-v125"
+        );
+        // A row without a source does not load.
+        let e = parse_table(
+            "apis:\n- {apiVersion: a/v1beta1, kind: A, resource: as, deprecatedIn: v1.20}\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("source"), "{e}");
+        assert!(!is_public_source("notes/kubernetes-upgrade.md"));
+        assert!(!is_public_source(
+            "https://github.com/kubernetes/website/blob/main/content/en/docs/x.md"
+        ));
     }
 
     #[test]
@@ -571,6 +635,23 @@ mod tests {
                 "v1.32",
             ),
             ("resource.k8s.io/v1beta1", "ResourceClaim", "v1.36"),
+            ("scheduling.k8s.io/v1alpha1", "PriorityClass", "v1.17"),
+            ("networking.k8s.io/v1alpha1", "ClusterCIDR", "v1.29"),
+            ("resource.k8s.io/v1alpha2", "ResourceClass", "v1.31"),
+            ("resource.k8s.io/v1alpha2", "ResourceClaim", "v1.31"),
+            ("resource.k8s.io/v1alpha2", "ResourceClaimTemplate", "v1.31"),
+            ("resource.k8s.io/v1alpha2", "PodSchedulingContext", "v1.31"),
+            ("resource.k8s.io/v1alpha2", "ResourceSlice", "v1.31"),
+            (
+                "resource.k8s.io/v1alpha2",
+                "ResourceClassParameters",
+                "v1.31",
+            ),
+            (
+                "resource.k8s.io/v1alpha2",
+                "ResourceClaimParameters",
+                "v1.31",
+            ),
             ("storage.k8s.io/v1alpha1", "VolumeAttributesClass", "v1.35"),
             (
                 "storagemigration.k8s.io/v1alpha1",
@@ -666,6 +747,45 @@ mod tests {
         assert_eq!(objs[1].name, "billing-batch");
         assert_eq!(objs[2].namespace.as_deref(), Some("shop"));
         assert!(manifest_objects("").is_empty());
+    }
+
+    #[test]
+    fn manifests_are_parsed_as_yaml() {
+        // Four-space indentation, a flow-style document, a `List`, a document that is not YAML
+        // (it hides nothing), a marker carrying its document, and a block scalar holding `---`.
+        let m = "---\n# Source: a/templates/pdb.yaml\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n    labels:\n        name: not-this\n    name: four-spaces\n    namespace: shop\n---\n{apiVersion: batch/v1beta1, kind: CronJob, metadata: {name: flow, namespace: jobs}}\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: autoscaling/v2beta2\n  kind: HorizontalPodAutoscaler\n  metadata: {name: in-list}\n---\napiVersion: v1\nkind: [unclosed\n--- {apiVersion: networking.k8s.io/v1beta1, kind: Ingress, metadata: {name: on-marker}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: script\ndata:\n  run.sh: |\n    echo one\n    ---\n    echo two\n";
+        let got: Vec<(String, String, String, Option<String>)> = manifest_objects(m)
+            .into_iter()
+            .map(|o| (o.api_version, o.kind, o.name, o.namespace))
+            .collect();
+        let o = |a: &str, k: &str, n: &str, ns: Option<&str>| {
+            (
+                a.to_string(),
+                k.to_string(),
+                n.to_string(),
+                ns.map(str::to_string),
+            )
+        };
+        assert_eq!(
+            got,
+            vec![
+                o(
+                    "policy/v1beta1",
+                    "PodDisruptionBudget",
+                    "four-spaces",
+                    Some("shop")
+                ),
+                o("batch/v1beta1", "CronJob", "flow", Some("jobs")),
+                o(
+                    "autoscaling/v2beta2",
+                    "HorizontalPodAutoscaler",
+                    "in-list",
+                    None
+                ),
+                o("networking.k8s.io/v1beta1", "Ingress", "on-marker", None),
+                o("v1", "ConfigMap", "script", None),
+            ]
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ use super::{
 use crate::{
     helm::Revision,
     kubesphere::{ClusterInfo, KubeSphere},
-    version::{Skew, Version, node_skew},
+    version::{Skew, Version, control_plane_skew, node_skew},
 };
 
 /// How much a finding matters.
@@ -76,7 +76,12 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     (
         "CP001",
         Severity::Required,
-        "control plane not uniform (component versions differ)",
+        "control plane outside the version skew policy (Recommended: patch drift, or a version that cannot be judged)",
+    ),
+    (
+        "RUNTIME001",
+        Severity::Required,
+        "node runs containerd 1.x: Kubernetes 1.35 is the last minor that supports it (Recommended when the path ends at 1.35)",
     ),
     (
         "PDB001",
@@ -310,6 +315,75 @@ pub fn check_nodes(nodes: &[NodeSummary]) -> Vec<Finding> {
     out
 }
 
+/// The last Kubernetes minor that supports containerd 1.x; every minor after it needs 2.x on
+/// every node.
+pub const LAST_MINOR_WITH_CONTAINERD_1: (u64, u64) = (1, 35);
+/// Where Kubernetes says so.
+pub const CONTAINERD_1_END_SOURCE: &str = "https://kubernetes.io/blog/2025/11/26/kubernetes-v1-35-sneak-peek/#kubernetes-is-deprecating-containerd-v1-y-support";
+
+/// The containerd version of a node's `containerRuntimeVersion` (`containerd://1.7.22`) when it is
+/// a 1.x release; `None` for containerd 2.x, other runtimes, or text that is no version.
+pub fn containerd_1x(runtime: &str) -> Option<Version> {
+    let v: Version = runtime.strip_prefix("containerd://")?.parse().ok()?;
+    (v.major == 1).then_some(v)
+}
+
+/// RUNTIME001: per node still on containerd 1.x, Required when the path goes past the last
+/// minor that supports it (`first_needing` is the step that does: `v1.36`, or `None` when the
+/// cluster is already past it), Recommended when the path ends at that minor.
+pub fn check_runtime(
+    nodes: &[NodeSummary],
+    end: &Version,
+    first_needing: Option<&Version>,
+) -> Vec<Finding> {
+    let last = LAST_MINOR_WITH_CONTAINERD_1;
+    if end.minor_key() < last {
+        return Vec::new();
+    }
+    let past = end.minor_key() > last;
+    let mut out = Vec::new();
+    for n in nodes {
+        let Some(v) = containerd_1x(&n.container_runtime) else {
+            continue;
+        };
+        let mut f = Finding::new(
+            "RUNTIME001",
+            ObjectRef::cluster("Node", &n.name),
+            if past {
+                format!(
+                    "containerd {v}: Kubernetes v{}.{} is the last minor that supports containerd 1.x; {} needs containerd 2.x on every node",
+                    last.0,
+                    last.1,
+                    first_needing
+                        .map(|s| format!("the {} step", s.minor_string()))
+                        .unwrap_or_else(|| format!("Kubernetes {}", end.minor_string()))
+                )
+            } else {
+                format!(
+                    "containerd {v}: Kubernetes v{}.{} is the last minor that supports containerd 1.x; the next minor will need containerd 2.x",
+                    last.0, last.1
+                )
+            },
+        )
+        .remedy(format!(
+            "upgrade containerd on {} to 2.x (`containerd config migrate` converts its configuration){}; see {CONTAINERD_1_END_SOURCE}",
+            n.name,
+            first_needing
+                .map(|s| format!(" before the {} step", s.minor_string()))
+                .unwrap_or_default()
+        ));
+        if past {
+            if let Some(s) = first_needing {
+                f = f.step(s.minor_string());
+            }
+        } else {
+            f = f.severity(Severity::Recommended);
+        }
+        out.push(f);
+    }
+    out
+}
+
 /// The versions running on one node.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -447,43 +521,162 @@ pub struct ComponentVersion {
     pub target: String,
 }
 
-/// CP001: apiserver, controller-manager and scheduler versions must all be the same.
+/// CP001: the control plane against the version skew policy
+/// (<https://kubernetes.io/releases/version-skew-policy/>): kube-apiservers within one minor of
+/// each other (Required); kube-controller-manager and kube-scheduler never newer than the oldest
+/// kube-apiserver and at most one minor older (Required); any other difference, patch drift or a
+/// lag the policy allows, is an unfinished upgrade (Recommended). An image pinned by digest (or a
+/// tag that is no version) says nothing about the version: Recommended, "cannot be judged".
 pub fn check_control_plane(components: &[ComponentVersion]) -> Vec<Finding> {
-    let cp: Vec<&ComponentVersion> = components
+    const KINDS: [&str; 3] = [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ];
+    let cp: Vec<(&ComponentVersion, Option<Version>)> = components
         .iter()
-        .filter(|c| {
-            matches!(
-                c.component.as_str(),
-                "kube-apiserver" | "kube-controller-manager" | "kube-scheduler"
-            )
+        .filter(|c| KINDS.contains(&c.component.as_str()))
+        .map(|c| {
+            let v = c
+                .current
+                .parse::<Version>()
+                .ok()
+                .filter(|v| v.major >= 1 && v.has_patch);
+            (c, v)
         })
         .collect();
-    let mut versions: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for c in &cp {
-        versions
-            .entry(c.current.as_str())
-            .or_default()
-            .push(format!(
+    let pod = |c: &ComponentVersion| {
+        // Static pods are named `<component>-<node>` (the kubelet's mirror-pod naming).
+        let name = match &c.node {
+            Some(n) => format!("{}-{n}", c.component),
+            None => c.component.clone(),
+        };
+        ObjectRef::namespaced("Pod", "kube-system", &name)
+    };
+    let mut out = Vec::new();
+    for (c, _) in cp.iter().filter(|(_, v)| v.is_none()) {
+        out.push(
+            Finding::new(
+                "CP001",
+                pod(c),
+                if c.current == "-" {
+                    format!(
+                        "{} image is pinned by digest (no tag): a digest is not a version, so its skew cannot be judged",
+                        c.component
+                    )
+                } else {
+                    format!(
+                        "{} image tag `{}` is not a version: its skew cannot be judged",
+                        c.component, c.current
+                    )
+                },
+            )
+            .severity(Severity::Recommended)
+            .remedy(format!(
+                "check the version by hand (`{} --version` on the node) and compare it with the other control-plane components",
+                c.component
+            )),
+        );
+    }
+    let apiservers: Vec<(&ComponentVersion, &Version)> = cp
+        .iter()
+        .filter(|(c, _)| c.component == "kube-apiserver")
+        .filter_map(|(c, v)| v.as_ref().map(|v| (*c, v)))
+        .collect();
+    let mut required = false;
+    if let Some((_, oldest)) = apiservers.iter().min_by(|a, b| a.1.cmp(b.1)) {
+        let oldest = (*oldest).clone();
+        for (c, v) in &apiservers {
+            let apart = oldest.minors_to(v);
+            if apart > 1 {
+                required = true;
+                out.push(
+                    Finding::new(
+                        "CP001",
+                        pod(c),
+                        format!(
+                            "kube-apiserver {v} is {} minors ahead of the oldest kube-apiserver {oldest}: the skew policy allows one",
+                            if apart == i64::MAX { "several".to_string() } else { apart.to_string() }
+                        ),
+                    )
+                    .remedy("bring every kube-apiserver to the same minor (kubeadm upgrade node on the lagging control-plane nodes) first"),
+                );
+            }
+        }
+        for (c, v) in cp.iter().filter(|(c, _)| c.component != "kube-apiserver") {
+            let Some(v) = v else { continue };
+            let skew = control_plane_skew(&oldest, v);
+            if !skew.is_supported() {
+                required = true;
+                let (what, fix) = match skew {
+                    Skew::NewerThanApiServer => (
+                        format!(
+                            "{} {v} is newer than the oldest kube-apiserver {oldest}",
+                            c.component
+                        ),
+                        format!("upgrade the kube-apiservers before the {}", c.component),
+                    ),
+                    _ => (
+                        format!(
+                            "{} {v} vs oldest kube-apiserver {oldest}: {}",
+                            c.component,
+                            skew_text(&skew)
+                        ),
+                        format!(
+                            "upgrade {} on {} to the kube-apiserver's minor",
+                            c.component,
+                            c.node.as_deref().unwrap_or("its node")
+                        ),
+                    ),
+                };
+                out.push(
+                    Finding::new(
+                        "CP001",
+                        pod(c),
+                        format!(
+                            "{what} (the skew policy allows it to be at most one minor older, never newer)"
+                        ),
+                    )
+                    .remedy(fix),
+                );
+            }
+        }
+    }
+    if required {
+        return out;
+    }
+    // Within the policy, but not uniform: an upgrade left half done.
+    let mut versions: BTreeMap<&Version, Vec<String>> = BTreeMap::new();
+    for (c, v) in &cp {
+        if let Some(v) = v {
+            versions.entry(v).or_default().push(format!(
                 "{}@{}",
                 c.component,
                 c.node.as_deref().unwrap_or("?")
             ));
+        }
     }
-    if versions.len() <= 1 {
-        return Vec::new();
+    if versions.len() > 1 {
+        let detail: Vec<String> = versions
+            .iter()
+            .map(|(v, who)| format!("{v}: {}", who.join(", ")))
+            .collect();
+        out.push(
+            Finding::new(
+                "CP001",
+                ObjectRef::namespaced("Pod", "kube-system", "control-plane"),
+                format!(
+                    "control-plane versions differ within the skew policy: {}",
+                    detail.join("; ")
+                ),
+            )
+            .severity(Severity::Recommended)
+            .remedy(
+                "finish the interrupted upgrade (kubeadm upgrade node on the lagging nodes) first",
+            ),
+        );
     }
-    let detail: Vec<String> = versions
-        .iter()
-        .map(|(v, who)| format!("{v}: {}", who.join(", ")))
-        .collect();
-    vec![
-        Finding::new(
-            "CP001",
-            ObjectRef::namespaced("Pod", "kube-system", "control-plane"),
-            format!("control-plane versions differ: {}", detail.join("; ")),
-        )
-        .remedy("finish the interrupted upgrade (kubeadm upgrade node on the lagging nodes) first"),
-    ]
+    out
 }
 
 /// PDB001: budgets that allow no disruption over pods that exist.
@@ -684,24 +877,14 @@ pub fn check_webhooks(
 pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding> {
     let mut out = Vec::new();
     for r in crate::helm::latest(revisions) {
-        let obj = ObjectRef::namespaced(
-            match r.storage {
-                crate::helm::Storage::Secret => "Secret",
-                crate::helm::Storage::ConfigMap => "ConfigMap",
-            },
-            &r.namespace,
-            &r.object,
-        );
+        let obj = ObjectRef::namespaced(r.storage.kind(), &r.namespace, &r.object);
         if r.is_pending() {
             let ks_core = r.name == crate::kubesphere::KS_CORE_RELEASE
                 && r.namespace == crate::kubesphere::SYSTEM_NAMESPACE;
             let delete = format!(
                 "kubectl -n {} delete {} {}",
                 r.namespace,
-                match r.storage {
-                    crate::helm::Storage::Secret => "secret",
-                    crate::helm::Storage::ConfigMap => "configmap",
-                },
+                r.storage.resource(),
                 r.object
             );
             if ks_core {
@@ -930,7 +1113,8 @@ pub fn check_apis(
             continue;
         };
         let state = classify(e, current, target);
-        let object = ObjectRef::namespaced("Secret", &h.namespace, &h.storage_object);
+        // The object that holds the release: a Secret, or a ConfigMap with Helm's ConfigMap driver.
+        let object = ObjectRef::namespaced(h.storage.kind(), &h.namespace, &h.storage_object);
         let what = format!(
             "Helm release {}/{} revision {} (deployed) renders {} {}",
             h.namespace, h.release, h.revision, h.kind, h.name
@@ -976,49 +1160,119 @@ pub fn check_apis(
     out
 }
 
-/// Platform roles that 3.3.1 deletes.
-pub const REMOVED_GLOBAL_ROLES: &[&str] = &["users-manager", "workspaces-manager"];
-const BUILTIN_GLOBAL: &[&str] = &[
-    "platform-admin",
-    "platform-regular",
-    "platform-self-provisioner",
-    "anonymous",
-    "authenticated",
-    "pre-registration",
-];
-const BUILTIN_WORKSPACE_SUFFIX: &[&str] = &["admin", "regular", "self-provisioner", "viewer"];
-const BUILTIN_ROLE: &[&str] = &["admin", "operator", "viewer"];
+/// The KubeSphere release whose upgrade deletes `users-manager`/`workspaces-manager` and strips
+/// the management role templates from custom roles.
+pub const ROLE_CHANGES_RELEASE: Version = Version::new(3, 3, 1);
 
-/// The role templates 3.3.1 strips from custom roles, per role kind.
-pub fn removed_templates(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "GlobalRole" => &[
+/// Where the 3.3.1 role changes are stated: the upgrade guide users read, and the code of the
+/// job that makes them (ks-installer v3.3.1+ runs it when `users-manager`/`workspaces-manager`
+/// exist).
+pub const ROLE_CHANGES_DOCS: &str =
+    "https://kubesphere.io/docs/v3.3/upgrade/upgrade-with-ks-installer/";
+/// The role migration itself, upstream at the tag that ships it.
+pub const ROLE_CHANGES_CODE: &str =
+    "https://github.com/kubesphere/ks-upgrade/blob/v3.3.1/pkg/role/role.go";
+
+/// Platform roles that 3.3.1 deletes (their users become `platform-regular`).
+pub const REMOVED_GLOBAL_ROLES: RemovedRoles = RemovedRoles {
+    names: &["users-manager", "workspaces-manager"],
+    source: ROLE_CHANGES_CODE,
+};
+
+/// Roles the 3.3.1 upgrade deletes, with its source.
+pub struct RemovedRoles {
+    /// GlobalRole names.
+    pub names: &'static [&'static str],
+    /// Public source.
+    pub source: &'static str,
+}
+
+/// How a role kind's built-in names are told from custom roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinMatch {
+    /// The name is one of the list.
+    Exact,
+    /// The name ends with one of the list (`strings.HasSuffix` upstream: `demo-admin` and
+    /// `superadmin` alike).
+    Suffix,
+}
+
+/// One row of the 3.3.1 role rules: per role kind, the built-in names the migration leaves alone
+/// and the role templates it strips from custom roles.
+pub struct RoleRule {
+    /// `GlobalRole`, `WorkspaceRole` or (rbac) `Role`.
+    pub kind: &'static str,
+    /// Built-in names (or suffixes).
+    pub builtin: &'static [&'static str],
+    /// How `builtin` matches.
+    pub matching: BuiltinMatch,
+    /// The templates stripped from custom roles of this kind.
+    pub removed_templates: &'static [&'static str],
+    /// Public source.
+    pub source: &'static str,
+}
+
+/// The 3.3.1 role rules, one row per role kind.
+pub const ROLE_RULES: &[RoleRule] = &[
+    RoleRule {
+        kind: "GlobalRole",
+        builtin: &[
+            "platform-admin",
+            "platform-regular",
+            "platform-self-provisioner",
+            "anonymous",
+            "authenticated",
+            "pre-registration",
+        ],
+        matching: BuiltinMatch::Exact,
+        removed_templates: &[
             "role-template-manage-users",
             "role-template-manage-roles",
             "role-template-manage-workspaces",
         ],
-        "WorkspaceRole" => &[
+        source: ROLE_CHANGES_CODE,
+    },
+    RoleRule {
+        kind: "WorkspaceRole",
+        builtin: &["admin", "regular", "self-provisioner", "viewer"],
+        matching: BuiltinMatch::Suffix,
+        removed_templates: &[
             "role-template-manage-members",
             "role-template-manage-roles",
             "role-template-manage-groups",
         ],
-        "Role" => &["role-template-manage-members", "role-template-manage-roles"],
-        _ => &[],
-    }
+        source: ROLE_CHANGES_CODE,
+    },
+    RoleRule {
+        kind: "Role",
+        builtin: &["admin", "operator", "viewer"],
+        matching: BuiltinMatch::Exact,
+        removed_templates: &["role-template-manage-members", "role-template-manage-roles"],
+        source: ROLE_CHANGES_CODE,
+    },
+];
+
+fn role_rule(kind: &str) -> Option<&'static RoleRule> {
+    ROLE_RULES.iter().find(|r| r.kind == kind)
+}
+
+/// The role templates 3.3.1 strips from custom roles, per role kind.
+pub fn removed_templates(kind: &str) -> &'static [&'static str] {
+    role_rule(kind).map(|r| r.removed_templates).unwrap_or(&[])
 }
 
 fn is_custom(r: &RoleMeta) -> bool {
     if r.labels.contains_key("iam.kubesphere.io/role-template") || r.aggregation.is_empty() {
         return false;
     }
-    match r.kind.as_str() {
-        "GlobalRole" => !BUILTIN_GLOBAL.contains(&r.name.as_str()),
-        "WorkspaceRole" => !BUILTIN_WORKSPACE_SUFFIX
-            .iter()
-            .any(|s| r.name == *s || r.name.ends_with(&format!("-{s}"))),
-        "Role" => !BUILTIN_ROLE.contains(&r.name.as_str()),
-        _ => false,
-    }
+    let Some(rule) = role_rule(&r.kind) else {
+        return false;
+    };
+    let builtin = match rule.matching {
+        BuiltinMatch::Exact => rule.builtin.contains(&r.name.as_str()),
+        BuiltinMatch::Suffix => rule.builtin.iter().any(|s| r.name.ends_with(s)),
+    };
+    !builtin
 }
 
 fn binding_kind(role_kind: &str) -> &'static str {
@@ -1030,21 +1284,17 @@ fn binding_kind(role_kind: &str) -> &'static str {
 }
 
 /// KS003: users bound to `users-manager`/`workspaces-manager`, and custom roles built on the
-/// removed role templates, with their users. `crosses` says whether the path crosses 3.3.1.
-pub fn check_role_changes(iam: &Iam, crosses: bool) -> Vec<Finding> {
+/// removed role templates, with their users. Only for a path that crosses 3.3.1
+/// ([`super::crosses_role_changes`]): on a cluster already past it the changes are done.
+pub fn check_role_changes(iam: &Iam) -> Vec<Finding> {
     let mut out = Vec::new();
-    let context = if crosses {
-        "upgrading past KubeSphere 3.3.1"
-    } else {
-        "KubeSphere is past 3.3.1, but its role migration runs only when users-manager or workspaces-manager exist, so it never touched this role"
-    };
     for b in &iam.bindings {
-        if b.kind == "GlobalRoleBinding" && REMOVED_GLOBAL_ROLES.contains(&b.role.as_str()) {
+        if b.kind == "GlobalRoleBinding" && REMOVED_GLOBAL_ROLES.names.contains(&b.role.as_str()) {
             out.push(
                 Finding::new(
                     "KS003",
                     ObjectRef::cluster("GlobalRoleBinding", &b.name),
-                    format!("users {} are bound to {}, which 3.3.1 deletes: they become platform-regular", b.users.join(", "), b.role),
+                    format!("users {} are bound to {}, which the upgrade to KubeSphere 3.3.1 deletes: they become platform-regular", b.users.join(", "), b.role),
                 )
                 .remedy("grant these users the platform role they need after the upgrade"),
             );
@@ -1079,7 +1329,7 @@ pub fn check_role_changes(iam: &Iam, crosses: bool) -> Vec<Finding> {
                 "KS003",
                 object,
                 format!(
-                    "custom role aggregates {} whose permissions 3.3.1 revokes ({context}); users: {}",
+                    "custom role aggregates {} whose permissions the upgrade to KubeSphere 3.3.1 revokes; users: {}",
                     removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
                     if users.is_empty() { "none".to_string() } else { users.join(", ") }
                 ),
@@ -1344,24 +1594,185 @@ mod tests {
     }
 
     #[test]
-    fn control_plane_uniformity() {
+    fn control_plane_against_the_skew_policy() {
         let c = |component: &str, node: &str, v: &str| ComponentVersion {
             component: component.into(),
             node: Some(node.into()),
             current: v.into(),
             target: "v1.27".into(),
         };
+        let got = |f: &[Finding]| -> Vec<(String, Severity, String)> {
+            f.iter()
+                .map(|f| (f.code.clone(), f.severity, f.object.name.clone()))
+                .collect()
+        };
         let same = vec![
             c("kube-apiserver", "m1", "v1.26.15"),
+            c("kube-controller-manager", "m1", "v1.26.15"),
             c("kube-scheduler", "m1", "v1.26.15"),
             c("etcd", "m1", "3.5.10-0"),
         ];
         assert!(check_control_plane(&same).is_empty());
-        let mut mixed = same.clone();
-        mixed.push(c("kube-apiserver", "m2", "v1.27.3"));
-        let f = check_control_plane(&mixed);
+
+        // Patch drift: Recommended, never a blocker.
+        let mut patch = same.clone();
+        patch.push(c("kube-apiserver", "m2", "v1.26.3"));
+        let f = check_control_plane(&patch);
+        assert_eq!(
+            got(&f),
+            vec![(
+                "CP001".into(),
+                Severity::Recommended,
+                "control-plane".into()
+            )]
+        );
+        assert!(
+            f[0].message.contains("v1.26.3: kube-apiserver@m2"),
+            "{}",
+            f[0].message
+        );
+
+        // Mid-upgrade, within the policy: one apiserver a minor ahead, the controller manager
+        // and scheduler a minor behind it (and level with the oldest): Recommended.
+        let mut mid = same.clone();
+        mid.push(c("kube-apiserver", "m2", "v1.27.3"));
+        let f = check_control_plane(&mid);
         assert_eq!(f.len(), 1);
-        assert!(f[0].message.contains("v1.27.3: kube-apiserver@m2"));
+        assert_eq!(f[0].severity, Severity::Recommended);
+
+        // ...but the scheduler of m2 newer than the oldest apiserver (m1 at 1.26): Required.
+        let mut newer = mid.clone();
+        newer.push(c("kube-scheduler", "m2", "v1.27.3"));
+        let f = check_control_plane(&newer);
+        assert_eq!(
+            got(&f),
+            vec![(
+                "CP001".into(),
+                Severity::Required,
+                "kube-scheduler-m2".into()
+            )]
+        );
+        // kube-controller-manager m2 v1.27.3 is newer than the oldest apiserver too.
+        let f = check_control_plane(&[
+            c("kube-apiserver", "m1", "v1.26.15"),
+            c("kube-apiserver", "m2", "v1.27.3"),
+            c("kube-controller-manager", "m2", "v1.27.3"),
+        ]);
+        assert_eq!(f[0].severity, Severity::Required);
+        assert!(
+            f[0].message
+                .contains("newer than the oldest kube-apiserver"),
+            "{}",
+            f[0].message
+        );
+
+        // Two minors behind: Required.
+        let f = check_control_plane(&[
+            c("kube-apiserver", "m1", "v1.27.3"),
+            c("kube-controller-manager", "m1", "v1.25.9"),
+        ]);
+        assert_eq!(
+            got(&f),
+            vec![(
+                "CP001".into(),
+                Severity::Required,
+                "kube-controller-manager-m1".into()
+            )]
+        );
+        assert!(
+            f[0].message.contains("2 minors behind (at most 1 allowed)"),
+            "{}",
+            f[0].message
+        );
+
+        // API servers two minors apart: Required.
+        let f = check_control_plane(&[
+            c("kube-apiserver", "m1", "v1.25.3"),
+            c("kube-apiserver", "m2", "v1.27.3"),
+        ]);
+        assert_eq!(
+            got(&f),
+            vec![(
+                "CP001".into(),
+                Severity::Required,
+                "kube-apiserver-m2".into()
+            )]
+        );
+
+        // A digest is not a version: said, never a blocker, and the rest is still judged.
+        let mut digest = same.clone();
+        digest.push(c("kube-scheduler", "m2", "-"));
+        let f = check_control_plane(&digest);
+        assert_eq!(
+            got(&f),
+            vec![(
+                "CP001".into(),
+                Severity::Recommended,
+                "kube-scheduler-m2".into()
+            )]
+        );
+        assert!(
+            f[0].message.contains("cannot be judged"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn containerd_1_is_required_past_1_35_and_recommended_at_it() {
+        let node = |name: &str, runtime: &str| -> NodeSummary {
+            NodeSummary::from_node(
+                &serde_json::from_value(json!({
+                    "metadata": {"name": name},
+                    "status": {"nodeInfo": {"containerRuntimeVersion": runtime,
+                        "kubeletVersion": "v1.34.2", "kubeProxyVersion": "", "machineID": "", "systemUUID": "",
+                        "bootID": "", "kernelVersion": "", "osImage": "", "operatingSystem": "linux", "architecture": "amd64"}}
+                }))
+                .unwrap(),
+            )
+        };
+        let nodes = vec![
+            node("old", "containerd://1.7.22"),
+            node("new", "containerd://2.1.4"),
+            node("crio", "cri-o://1.34.1"),
+            node("k3s", "containerd://1.7.23-k3s2"),
+        ];
+        // Through 1.35 to 1.36: Required, on the v1.36 step.
+        let f = check_runtime(&nodes, &v("v1.36"), Some(&v("v1.36")));
+        let got: Vec<(&str, Severity, &str)> = f
+            .iter()
+            .map(|f| (f.code.as_str(), f.severity, f.object.name.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("RUNTIME001", Severity::Required, "old"),
+                ("RUNTIME001", Severity::Required, "k3s")
+            ]
+        );
+        assert_eq!(f[0].step.as_deref(), Some("v1.36"));
+        assert!(
+            f[0].message.contains("containerd v1.7.22"),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].remedy
+                .as_deref()
+                .unwrap()
+                .contains(CONTAINERD_1_END_SOURCE),
+            "{:?}",
+            f[0].remedy
+        );
+        // Ending at 1.35: Recommended.
+        let f = check_runtime(&nodes, &v("v1.35"), None);
+        assert_eq!(f.len(), 2);
+        assert!(f.iter().all(|f| f.severity == Severity::Recommended));
+        // Before 1.35: nothing to say.
+        assert!(check_runtime(&nodes, &v("v1.34"), None).is_empty());
+        assert_eq!(containerd_1x("containerd://2.0.0"), None);
+        assert_eq!(containerd_1x("docker://24.0.7"), None);
+        assert_eq!(containerd_1x("containerd://garbage"), None);
     }
 
     #[test]
@@ -1559,15 +1970,29 @@ mod tests {
                 &[("kubectl", "flowcontrol.apiserver.k8s.io/v1beta3")],
             ),
         ];
-        let helm = vec![HelmUse {
-            namespace: "shop".into(),
-            release: "billing".into(),
-            revision: 2,
-            storage_object: "sh.helm.release.v1.billing.v2".into(),
-            api_version: "policy/v1beta1".into(),
-            kind: "PodDisruptionBudget".into(),
-            name: "billing".into(),
-        }];
+        let helm = vec![
+            HelmUse {
+                namespace: "shop".into(),
+                release: "billing".into(),
+                revision: 2,
+                storage_object: "sh.helm.release.v1.billing.v2".into(),
+                storage: crate::helm::Storage::Secret,
+                api_version: "policy/v1beta1".into(),
+                kind: "PodDisruptionBudget".into(),
+                name: "billing".into(),
+            },
+            // Helm's ConfigMap driver: the finding names the ConfigMap, not a Secret.
+            HelmUse {
+                namespace: "shop".into(),
+                release: "legacy".into(),
+                revision: 1,
+                storage_object: "sh.helm.release.v1.legacy.v1".into(),
+                storage: crate::helm::Storage::ConfigMap,
+                api_version: "policy/v1beta1".into(),
+                kind: "PodDisruptionBudget".into(),
+                name: "legacy".into(),
+            },
+        ];
         let f = check_apis(t, &cur, &v("v1.29"), &uses, &helm, None);
         let got: Vec<(&str, String)> = f
             .iter()
@@ -1584,6 +2009,10 @@ mod tests {
                 (
                     "API001",
                     "Secret shop/sh.helm.release.v1.billing.v2".to_string()
+                ),
+                (
+                    "API001",
+                    "ConfigMap shop/sh.helm.release.v1.legacy.v1".to_string()
                 ),
             ]
         );
@@ -1670,6 +2099,14 @@ mod tests {
                     &["role-template-manage-members"],
                     false,
                 ),
+                // Upstream's rule is a plain suffix: `demoadmin` is built-in too.
+                role(
+                    "WorkspaceRole",
+                    None,
+                    "demoadmin",
+                    &["role-template-manage-members"],
+                    false,
+                ),
                 role(
                     "Role",
                     Some("demo-project"),
@@ -1711,7 +2148,7 @@ mod tests {
                 binding("RoleBinding", Some("other"), "x", "deployer", "bob"),
             ],
         };
-        let f = check_role_changes(&iam, false);
+        let f = check_role_changes(&iam);
         let got: Vec<String> = f.iter().map(|f| f.object.to_string()).collect();
         assert_eq!(
             got,
@@ -1731,6 +2168,48 @@ mod tests {
         );
         assert!(!f[3].message.contains("bob"));
         assert!(f.iter().all(|f| f.code == "KS003"));
+        assert!(
+            f.iter()
+                .all(|f| f.message.contains("the upgrade to KubeSphere 3.3.1")
+                    && !f.message.contains("past 3.3.1")),
+            "{f:#?}"
+        );
+    }
+
+    #[test]
+    fn every_role_rule_names_a_public_source() {
+        let public = |u: &str| {
+            u.starts_with("https://kubesphere.io/docs/")
+                || (u.starts_with("https://github.com/kubesphere/") && u.contains("/blob/v"))
+        };
+        assert!(public(REMOVED_GLOBAL_ROLES.source));
+        assert!(public(ROLE_CHANGES_DOCS));
+        for r in ROLE_RULES {
+            assert!(public(r.source), "{}: {}", r.kind, r.source);
+            assert!(!r.builtin.is_empty() && !r.removed_templates.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_role_check_runs_only_across_3_3_1() {
+        use crate::plan::crosses_role_changes;
+        let v = |s: &str| s.parse::<Version>().unwrap();
+        assert!(crosses_role_changes(Some(&v("v3.3.0")), Some(&v("v3.4.1"))));
+        assert!(crosses_role_changes(Some(&v("v3.2.1")), Some(&v("v3.3.1"))));
+        assert!(!crosses_role_changes(
+            Some(&v("v3.3.1")),
+            Some(&v("v3.4.1"))
+        ));
+        assert!(!crosses_role_changes(
+            Some(&v("v3.4.1")),
+            Some(&v("v4.1.3"))
+        ));
+        assert!(!crosses_role_changes(
+            Some(&v("v3.2.1")),
+            Some(&v("v3.3.0"))
+        ));
+        assert!(!crosses_role_changes(Some(&v("v3.2.1")), None));
+        assert!(!crosses_role_changes(None, Some(&v("v4.1.3"))));
     }
 
     #[test]

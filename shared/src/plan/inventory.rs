@@ -273,6 +273,8 @@ pub struct HelmUse {
     pub revision: u32,
     /// Where the release is stored.
     pub storage_object: String,
+    /// Secret or ConfigMap storage.
+    pub storage: helm::Storage,
     /// The manifest object.
     pub api_version: String,
     /// Kind.
@@ -1252,6 +1254,7 @@ async fn helm_manifest_uses(
                             release: r.name.clone(),
                             revision: r.revision,
                             storage_object: r.object.clone(),
+                            storage: r.storage,
                             api_version: o.api_version,
                             kind: o.kind,
                             name: o.name,

@@ -98,7 +98,9 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
     inv.apiserver = Some(current.clone());
     let ks_current = inv.kubesphere.as_ref().and_then(|k| k.version.clone());
     let ks_target = path::resolve_kubesphere_target(ks_current.as_ref(), ks_requested.as_ref())?;
-    if ks_current.as_ref().is_some_and(|v| v.major == 3) {
+    // The 3.3.1 role changes matter only to a path that crosses 3.3.1: a cluster already past
+    // it is not read (its IAM CRDs may even be gone) and gets no KS003.
+    if crosses_role_changes(ks_current.as_ref(), ks_target.as_ref()) {
         inventory::collect_iam(&cluster.client, &mut inv).await;
     }
     let plan = build_plan(
@@ -132,6 +134,13 @@ fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
     } else {
         ExitStatus::Success
     }
+}
+
+/// True when the KubeSphere path crosses 3.3.1 (`current < 3.3.1 <= target`), the release whose
+/// upgrade rewrites roles ([`findings::check_role_changes`]).
+pub fn crosses_role_changes(current: Option<&Version>, target: Option<&Version>) -> bool {
+    let v331 = findings::ROLE_CHANGES_RELEASE;
+    current.is_some_and(|c| *c < v331) && target.is_some_and(|t| *t >= v331)
 }
 
 /// Builds the report from what was collected (pure: no API calls).
@@ -183,6 +192,20 @@ pub fn build_plan(
     let table = apis::table()?;
     let mut f: Vec<Finding> = Vec::new();
     f.extend(findings::check_nodes(&inv.nodes));
+    let k8s_steps: Vec<Version> = path
+        .iter()
+        .filter(|s| s.component == Component::Kubernetes)
+        .filter_map(|s| s.to.parse::<Version>().ok())
+        .collect();
+    let k8s_end = k8s_steps.last().unwrap_or(current);
+    let first_needing_containerd_2 = k8s_steps
+        .iter()
+        .find(|v| v.minor_key() > findings::LAST_MINOR_WITH_CONTAINERD_1);
+    f.extend(findings::check_runtime(
+        &inv.nodes,
+        k8s_end,
+        first_needing_containerd_2,
+    ));
     f.extend(findings::check_skew(current, first_k8s.as_ref(), &versions));
     f.extend(findings::check_control_plane(&components));
     f.extend(findings::check_pdbs(&inv.pdbs));
@@ -216,11 +239,10 @@ pub fn build_plan(
             path: &path,
         }));
     }
-    if let Some(iam) = &inv.iam {
-        let v331: Version = Version::new(3, 3, 1);
-        let crosses =
-            ks_current.as_ref().is_some_and(|c| *c < v331) && ks_target.is_some_and(|t| *t >= v331);
-        f.extend(findings::check_role_changes(iam, crosses));
+    if let Some(iam) = &inv.iam
+        && crosses_role_changes(ks_current.as_ref(), ks_target)
+    {
+        f.extend(findings::check_role_changes(iam));
     }
     f.extend(findings::check_apis(
         table,

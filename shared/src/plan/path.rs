@@ -4,7 +4,7 @@
 //! a `--target` further away is allowed, and every intermediate minor becomes its own step.
 //! KubeSphere goes 3.0 → 3.1 → 3.2 → 3.3 → 3.4 → 4.1 (each release's docs: "upgrade to the
 //! previous minor first"; 4.1.3 upgrades from 3.4.x only). Every step is checked against the
-//! KubeSphere/Kubernetes compatibility table (`shared/reference/kubesphere-upgrade.md` §5), and the
+//! KubeSphere/Kubernetes compatibility table ([`COMPATIBILITY`], each row with its public source), and the
 //! two paths are interleaved so that each intermediate (Kubernetes, KubeSphere) pair is supported
 //! when one exists: a KubeSphere step goes first when the next KubeSphere release supports the
 //! running Kubernetes, otherwise a Kubernetes step when the running KubeSphere supports the next
@@ -44,46 +44,56 @@ pub struct Compat {
     /// From this Kubernetes minor on, support is experimental or partial (`*` in the docs).
     #[serde(skip)]
     pub experimental_from: Option<(u64, u64)>,
+    /// The public page that states the range.
+    #[serde(skip)]
+    pub source: &'static str,
 }
 
-/// The compatibility table (docs of each release; see the reference §5 for sources and the
-/// places where the docs disagree).
+/// The compatibility table, each row from its release's own documentation (`source`). Where
+/// the docs disagree (3.3's upgrade overview says 1.19–1.21 plus *1.22–*1.24, its ks-installer
+/// README 1.20–1.23), the installation prerequisites page wins.
 pub const COMPATIBILITY: &[Compat] = &[
     Compat {
         kubesphere: (3, 0),
         min: (1, 15),
         max: (1, 18),
         experimental_from: None,
+        source: "https://github.com/kubesphere/ks-installer/blob/v3.0.0/README.md",
     },
     Compat {
         kubesphere: (3, 1),
         min: (1, 17),
         max: (1, 20),
         experimental_from: None,
+        source: "https://github.com/kubesphere/ks-installer/blob/v3.1.0/README.md",
     },
     Compat {
         kubesphere: (3, 2),
         min: (1, 19),
         max: (1, 22),
         experimental_from: Some((1, 22)),
+        source: "https://github.com/kubesphere/ks-installer/blob/v3.2.1/README.md",
     },
     Compat {
         kubesphere: (3, 3),
         min: (1, 19),
         max: (1, 23),
         experimental_from: Some((1, 23)),
+        source: "https://kubesphere.io/docs/v3.3/installing-on-kubernetes/introduction/prerequisites/",
     },
     Compat {
         kubesphere: (3, 4),
         min: (1, 20),
         max: (1, 26),
         experimental_from: Some((1, 24)),
+        source: "https://kubesphere.io/docs/v3.4/installing-on-kubernetes/introduction/prerequisites/",
     },
     Compat {
         kubesphere: (4, 1),
         min: (1, 21),
         max: (1, 30),
         experimental_from: None,
+        source: "https://kubesphere.io/docs/v4.1/03-installation-and-upgrade/01-preparations/01-supported-k8s/",
     },
 ];
 
@@ -403,6 +413,16 @@ mod tests {
 
     fn v(s: &str) -> Version {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn every_compatibility_row_names_a_public_source() {
+        for c in COMPATIBILITY {
+            let ok = c.source.starts_with("https://kubesphere.io/docs/")
+                || (c.source.starts_with("https://github.com/kubesphere/")
+                    && c.source.contains("/blob/v"));
+            assert!(ok, "KubeSphere {:?}: `{}`", c.kubesphere, c.source);
+        }
     }
 
     fn summary(steps: &[PathStep]) -> Vec<String> {

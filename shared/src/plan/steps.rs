@@ -6,6 +6,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
 
 use super::{
+    findings,
     inventory::{BuildKind, Inventory},
     path::{Component, PathStep},
     summary::NodeSummary,
@@ -185,6 +186,15 @@ pub fn build_steps(
         }
     }
 
+    // Nodes still on containerd 1.x, upgraded before the first minor that needs 2.x.
+    let mut containerd_1: Vec<String> = inv
+        .nodes
+        .iter()
+        .filter(|n| findings::containerd_1x(&n.container_runtime).is_some())
+        .map(|n| n.name.clone())
+        .collect();
+    containerd_1.sort();
+    let mut runtime_done = containerd_1.is_empty();
     for step in path {
         let phase = format!(
             "{} {}",
@@ -201,6 +211,15 @@ pub fn build_steps(
                 "NOT SUPPORTED: {}",
                 step.note.clone().unwrap_or_default()
             ));
+        }
+        let needs_containerd_2 = step.component == Component::Kubernetes
+            && step
+                .to
+                .parse::<Version>()
+                .is_ok_and(|v| v.minor_key() > findings::LAST_MINOR_WITH_CONTAINERD_1);
+        if needs_containerd_2 && !runtime_done {
+            containerd_step(&mut b, &phase, build, &containerd_1, inv);
+            runtime_done = true;
         }
         match step.component {
             Component::Kubernetes => {
@@ -221,6 +240,59 @@ pub fn build_steps(
         vec!["upgrade-plan shows no step left when the targets are reached".into()],
     );
     b.steps
+}
+
+/// Moves the nodes still on containerd 1.x to 2.x, a few at a time within the budgets, before the
+/// first Kubernetes minor that no longer supports 1.x.
+fn containerd_step(
+    b: &mut Builder,
+    phase: &str,
+    build: BuildKind,
+    nodes: &[String],
+    inv: &Inventory,
+) {
+    let (last_major, last_minor) = findings::LAST_MINOR_WITH_CONTAINERD_1;
+    let mut notes = vec![format!(
+        "Kubernetes v{last_major}.{last_minor} is the last minor that supports containerd 1.x: {}",
+        findings::CONTAINERD_1_END_SOURCE
+    )];
+    if build.is_managed() {
+        notes
+            .push("managed node pools: move them to a node image that ships containerd 2.x".into());
+        b.push(
+            phase,
+            format!("Move nodes {} to containerd 2.x", nodes.join(", ")),
+            "cloud CLI",
+            vec!["# upgrade the node pools to a node image with containerd 2.x".into()],
+            notes,
+        );
+        return;
+    }
+    if matches!(build, BuildKind::K3s | BuildKind::Rke2) {
+        notes.push(
+            "k3s and RKE2 embed containerd: a release that ships containerd 2.x brings it".into(),
+        );
+    }
+    notes.push(
+        "containerd 2.x reads configuration version 3: `containerd config migrate` converts a 1.x configuration"
+            .into(),
+    );
+    let size = batch_size(nodes.len(), &inv.pdbs);
+    for (i, batch) in nodes.chunks(size.max(1)).enumerate() {
+        let names = batch.join(" ");
+        b.push(
+            phase,
+            format!("Nodes {}: containerd 1.x to 2.x", batch.join(", ")),
+            &format!("kubectl, then on {}", batch.join(", ")),
+            vec![
+                format!("kubectl drain {names} --ignore-daemonsets --delete-emptydir-data"),
+                "# on each: upgrade the containerd package to 2.x, then: sudo containerd config migrate > /tmp/config.toml && sudo mv /tmp/config.toml /etc/containerd/config.toml".into(),
+                "# on each: sudo systemctl restart containerd kubelet".into(),
+                format!("kubectl uncordon {names}"),
+            ],
+            if i == 0 { std::mem::take(&mut notes) } else { Vec::new() },
+        );
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

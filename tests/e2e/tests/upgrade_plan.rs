@@ -510,16 +510,12 @@ fn ks34_host_is_ready_and_migrates_through_the_suite() {
             "kubernetes v1.26.15->v1.27 kubeadm (via KubeKey) ok"
         ]
     );
-    // The 3.3.1 role changes, as the data has them: custom roles on removed templates, users named.
-    for obj in [
-        "GlobalRole ops-custom",
-        "WorkspaceRole demo-release-manager",
-        "Role demo-project/deployer",
-    ] {
-        let f = finding(&r, "KS003", obj);
-        assert_eq!(f["severity"], "Recommended");
-        assert!(f["message"].as_str().unwrap().contains("dev-lead"), "{f}");
-    }
+    // 3.4.1 is past 3.3.1: its role changes are done, so no KS003 (and no IAM read at all).
+    assert!(
+        findings(&r).iter().all(|(c, _, _)| c != "KS003"),
+        "{:#?}",
+        findings(&r)
+    );
     assert!(findings(&r).iter().all(|(_, s, _)| s == "Recommended"));
     assert!(has(
         &r,
@@ -761,4 +757,294 @@ fn a_forbidden_list_is_reported_as_not_checked_never_as_passed() {
     run.assert_code(2);
     run.assert_stdout_contains("NOT CHECKED");
     run.assert_stdout_contains("CHECK001   Required");
+}
+
+/// `kubectl delete` through the real kubectl, panicking on failure.
+fn delete(env: &Env, args: &[&str]) {
+    let mut all = vec!["delete"];
+    all.extend_from_slice(args);
+    env.kubectl().args(all).run().assert_success();
+}
+
+#[test]
+fn the_3_3_1_role_check_runs_only_when_the_path_crosses_3_3_1() {
+    // A 3.4.1 host without the iam.kubesphere.io CRDs: the 3.3.1 role changes cannot matter to
+    // it, so nothing is read, nothing is "not checked", and the plan is ready.
+    let env = Env::new("ks34-host");
+    delete(
+        &env,
+        &[
+            "crd",
+            "globalroles.iam.kubesphere.io",
+            "globalrolebindings.iam.kubesphere.io",
+            "workspaceroles.iam.kubesphere.io",
+            "workspacerolebindings.iam.kubesphere.io",
+        ],
+    );
+    let run = plan(&env, &["-o", "json"]);
+    run.assert_code(0);
+    let r = run.json();
+    assert!(
+        findings(&r)
+            .iter()
+            .all(|(c, _, _)| c != "CHECK001" && c != "KS003"),
+        "{:#?}",
+        findings(&r)
+    );
+    assert!(
+        r["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !s["check"].as_str().unwrap().contains("IAM")),
+        "{}",
+        r["skipped"]
+    );
+
+    // The same host still on 3.3.0: the path to 3.4.1 crosses 3.3.1, so KS003 names the custom
+    // roles and their users, and says what the upgrade does (not that 3.3.1 is behind it).
+    let env = Env::new("ks34-host");
+    env.kubectl()
+        .args([
+            "-n",
+            "kubesphere-system",
+            "patch",
+            "clusterconfiguration",
+            "ks-installer",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"labels":{"version":"v3.3.0"}},"status":{"core":{"version":"v3.3.0"}}}"#,
+        ])
+        .run()
+        .assert_success();
+    let r = plan(&env, &["-o", "json"]).json();
+    assert_eq!(r["cluster"]["kubesphere"]["version"], "v3.3.0");
+    assert_eq!(r["targets"]["kubesphere"], "v3.4.1");
+    for obj in [
+        "GlobalRole ops-custom",
+        "WorkspaceRole demo-release-manager",
+        "Role demo-project/deployer",
+    ] {
+        let f = finding(&r, "KS003", obj);
+        assert_eq!(f["severity"], "Recommended");
+        let m = f["message"].as_str().unwrap();
+        assert!(m.contains("dev-lead"), "{f}");
+        assert!(m.contains("the upgrade to KubeSphere 3.3.1"), "{f}");
+        assert!(!m.contains("past 3.3.1"), "{f}");
+    }
+}
+
+/// Sets the image of a kube-system static pod's first container (`kubectl set image`).
+fn set_image(env: &Env, pod: &str, container: &str, image: &str) {
+    env.kubectl()
+        .args([
+            "-n",
+            "kube-system",
+            "set",
+            "image",
+            &format!("pod/{pod}"),
+            &format!("{container}={image}"),
+        ])
+        .run()
+        .assert_success();
+}
+
+#[test]
+fn control_plane_versions_are_judged_by_the_skew_policy_not_as_text() {
+    let env = Env::new("ks34-host");
+    // Patch drift on one API server, a digest-pinned scheduler: neither blocks.
+    set_image(
+        &env,
+        "kube-apiserver-master-2",
+        "kube-apiserver",
+        "registry.k8s.io/kube-apiserver:v1.26.3",
+    );
+    set_image(
+        &env,
+        "kube-scheduler-master-3",
+        "kube-scheduler",
+        "registry.k8s.io/kube-scheduler@sha256:0f5b8b1a5d1e46c1f0e5a0b9b1c8f6e4d2a7c3b9e8f1d0c2b4a6e8f0a1b3c5d7",
+    );
+    let run = plan(&env, &["-o", "json"]);
+    run.assert_code(0);
+    let r = run.json();
+    let f = finding(&r, "CP001", "Pod kube-system/control-plane");
+    assert_eq!(f["severity"], "Recommended");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("v1.26.3: kube-apiserver@master-2"),
+        "{f}"
+    );
+    let f = finding(&r, "CP001", "Pod kube-system/kube-scheduler-master-3");
+    assert_eq!(f["severity"], "Recommended");
+    assert!(
+        f["message"].as_str().unwrap().contains("cannot be judged"),
+        "{f}"
+    );
+
+    // A controller manager newer than the oldest API server breaks the policy: Required.
+    set_image(
+        &env,
+        "kube-controller-manager-master-1",
+        "kube-controller-manager",
+        "registry.k8s.io/kube-controller-manager:v1.27.3",
+    );
+    let run = plan(&env, &["-o", "json"]);
+    run.assert_code(1);
+    let r = run.json();
+    let f = finding(
+        &r,
+        "CP001",
+        "Pod kube-system/kube-controller-manager-master-1",
+    );
+    assert_eq!(f["severity"], "Required");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("newer than the oldest kube-apiserver v1.26.3"),
+        "{f}"
+    );
+}
+
+#[test]
+fn containerd_1_blocks_every_step_past_1_35_and_the_steps_upgrade_it_first() {
+    // empty: Kubernetes v1.30.6, one node on containerd://1.7.22.
+    let env = Env::new("empty");
+    let run = plan(&env, &["--target", "v1.36", "-o", "json"]);
+    run.assert_code(1);
+    let r = run.json();
+    let f = finding(&r, "RUNTIME001", "Node node-1");
+    assert_eq!(f["severity"], "Required");
+    assert_eq!(f["step"], "v1.36");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("containerd v1.7.22"),
+        "{f}"
+    );
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("https://kubernetes.io/blog/2025/11/26/kubernetes-v1-35-sneak-peek/"),
+        "{f}"
+    );
+    // The runbook moves the node to containerd 2.x after the v1.35 step, before the v1.36 one.
+    let steps = r["steps"].as_array().unwrap();
+    let phase = |s: &Value| s["phase"].as_str().unwrap().to_string();
+    let runtime = steps
+        .iter()
+        .position(|s| s["title"] == "Nodes node-1: containerd 1.x to 2.x")
+        .unwrap_or_else(|| panic!("no containerd step: {steps:#?}"));
+    let last_135 = steps
+        .iter()
+        .rposition(|s| phase(s) == "kubernetes v1.35")
+        .unwrap();
+    let first_136 = steps
+        .iter()
+        .enumerate()
+        .position(|(i, s)| i != runtime && phase(s) == "kubernetes v1.36")
+        .unwrap();
+    assert!(
+        last_135 < runtime && runtime < first_136,
+        "{last_135} {runtime} {first_136}"
+    );
+    let cmds: Vec<&str> = steps[runtime]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cmds[0],
+        "kubectl drain node-1 --ignore-daemonsets --delete-emptydir-data"
+    );
+    assert_eq!(cmds.last().copied(), Some("kubectl uncordon node-1"));
+
+    // A path that ends at 1.35 only warns, and has no runtime step yet.
+    let r = plan(&env, &["--target", "v1.35", "-o", "json"]).json();
+    let f = finding(&r, "RUNTIME001", "Node node-1");
+    assert_eq!(f["severity"], "Recommended");
+    assert!(
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !s["title"].as_str().unwrap().contains("containerd")),
+    );
+    // Before 1.35, nothing to say.
+    let r = plan(&env, &["--target", "v1.34", "-o", "json"]).json();
+    assert!(findings(&r).iter().all(|(c, _, _)| c != "RUNTIME001"));
+}
+
+/// Standard base64 (what Helm's storage drivers write).
+fn base64(data: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn helm_manifests_are_read_as_yaml_and_configmap_storage_is_named() {
+    let env = Env::new("broken");
+    // A release kept by Helm's ConfigMap driver (HELM_DRIVER=configmap), its manifest with a
+    // four-space-indented document and a flow-style one, both on APIs removed in 1.25.
+    let manifest = "---\n# Source: legacy/templates/pdb.yaml\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n    name: legacy-pdb\n    namespace: shop\nspec:\n    minAvailable: 1\n---\n# Source: legacy/templates/cron.yaml\n{apiVersion: batch/v1beta1, kind: CronJob, metadata: {name: legacy-cron, namespace: shop}}\n";
+    let release = serde_json::json!({
+        "name": "legacy", "namespace": "shop", "version": 1,
+        "info": {"status": "deployed", "description": "Install complete"},
+        "chart": {"metadata": {"name": "legacy", "version": "0.1.0", "appVersion": "1.0"}},
+        "manifest": manifest,
+    });
+    let payload = base64(serde_json::to_string(&release).unwrap().as_bytes());
+    env.apply(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sh.helm.release.v1.legacy.v1\n  namespace: shop\n  labels: {{owner: helm, name: legacy, status: deployed, version: \"1\"}}\ndata:\n  release: {payload}\n"
+    ));
+    let r = plan(&env, &["-o", "json"]).json();
+    let holder = "ConfigMap shop/sh.helm.release.v1.legacy.v1";
+    let messages: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "API001" && object(f) == holder)
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(messages.len(), 2, "{:#?}", findings(&r));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("renders PodDisruptionBudget legacy-pdb")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("renders CronJob legacy-cron")),
+        "{messages:#?}"
+    );
+    assert!(
+        !findings(&r)
+            .iter()
+            .any(|(_, _, o)| o == "Secret shop/sh.helm.release.v1.legacy.v1"),
+    );
 }

@@ -1,6 +1,6 @@
 //! API errors as the kube-apiserver reports them: every failure becomes a `metav1.Status`
-//! body with `reason` and `code`, shaped like the captured samples in
-//! `shared/reference/apiserver-samples/`.
+//! body with `reason` and `code`, shaped like a real kube-apiserver's
+//! (<https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/status/>).
 
 use serde_json::{Value, json};
 
