@@ -26,8 +26,6 @@ fn host_migrates_from_v3_4_to_v4() {
         .args([
             "host",
             "--yes",
-            "--ignore-check",
-            "installer-idle",
             "-o",
             "json",
         ])
@@ -258,7 +256,7 @@ fn member_migrates_from_v3_4_to_v4() {
     let m = Mig::new("ks34-member");
     let run = m
         .migrate()
-        .args(["member", "--yes", "--ignore-check", "installer-idle"])
+        .args(["member", "--yes"])
         .run();
     run.assert_success().assert_no_panic();
     run.assert_stdout_contains("outcome: migrated");
@@ -299,7 +297,7 @@ fn member_migrates_from_v3_4_to_v4() {
 fn gateways_are_upgraded_once_each_after_the_host() {
     let m = Mig::new("ks34-host");
     m.migrate()
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
+        .args(["host", "--yes"])
         .run()
         .assert_success();
 
@@ -402,7 +400,7 @@ fn dry_run_changes_nothing() {
     assert!(before.len() > 100, "{} objects", before.len());
     let run = m
         .migrate()
-        .args(["host", "--dry-run", "--ignore-check", "installer-idle"])
+        .args(["host", "--dry-run"])
         .run();
     run.assert_success().assert_no_panic();
     let after = resource_versions(&m.env, ALL_KINDS);
@@ -436,7 +434,7 @@ fn a_failed_step_resumes_without_repeating_earlier_ones() {
     let first = m
         .migrate()
         .env("TESTHELM_FAIL", "upgrade")
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
+        .args(["host", "--yes"])
         .run();
     first.assert_code(2).assert_no_panic();
     first.assert_stderr_contains("rerun the same command to resume at step 7");
@@ -456,7 +454,7 @@ fn a_failed_step_resumes_without_repeating_earlier_ones() {
     let second = m
         .migrate()
         .env("TESTHELM_FAIL", "upgrade")
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
+        .args(["host", "--yes"])
         .run();
     second.assert_success();
     second.assert_stderr_contains("resuming the host migration");
@@ -497,7 +495,7 @@ fn a_failed_job_reports_and_resumes_at_it() {
     );
     let first = m
         .migrate()
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
+        .args(["host", "--yes"])
         .run();
     first.assert_code(2).assert_stderr_contains(
         "Job kubesphere-system/prepare-upgrade failed: BackoffLimitExceeded",
@@ -506,7 +504,7 @@ fn a_failed_job_reports_and_resumes_at_it() {
     assert_eq!(m.journal()["prepare-upgrade"]["state"], "failed");
     let second = m
         .migrate()
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
+        .args(["host", "--yes"])
         .run();
     second.assert_success();
     assert_eq!(m.calls_of("template").len(), 2, "the failed step ran again");
@@ -601,7 +599,7 @@ fn the_wrong_role_blocks() {
     let m = Mig::new("ks34-host");
     refuses(
         &m,
-        &["member", "--yes", "--ignore-check", "installer-idle"],
+        &["member", "--yes"],
         &[],
         "role-matches",
         "this cluster is a host",
@@ -728,7 +726,7 @@ fn without_a_terminal_yes_is_required() {
     let m = Mig::new("ks34-host");
     let run = m
         .migrate()
-        .args(["host", "--ignore-check", "installer-idle"])
+        .args(["host"])
         .run();
     run.assert_code(2).assert_stderr_contains("pass --yes");
     assert!(m.calls_of("template").is_empty());
@@ -781,8 +779,6 @@ fn the_documented_cluster_role_is_enough_for_a_dry_run() {
         .args([
             "host",
             "--dry-run",
-            "--ignore-check",
-            "installer-idle",
             "--token",
             "migrator-token",
         ])
@@ -796,8 +792,6 @@ fn the_documented_cluster_role_is_enough_for_a_dry_run() {
         .args([
             "host",
             "--dry-run",
-            "--ignore-check",
-            "installer-idle",
             "--token",
             "migrator-token",
         ])
