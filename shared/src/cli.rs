@@ -59,7 +59,13 @@ pub struct KubeArgs {
 
     /// Log verbosity, as kubectl's -v: 6 logs every request (method, URL, status, duration) on
     /// stderr; tokens and bodies are never logged
-    #[arg(short = 'v', long = "v", value_name = "LEVEL", default_value_t = 0, global = true)]
+    #[arg(
+        short = 'v',
+        long = "v",
+        value_name = "LEVEL",
+        default_value_t = 0,
+        global = true
+    )]
     pub verbosity: u8,
 
     /// The address and port of the Kubernetes API server
@@ -117,7 +123,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
         return Err("empty duration".into());
     }
     let too_large = || {
-        format!("invalid duration `{input}`: too large (at most 2562047h, Go's limit as in kubectl)")
+        format!(
+            "invalid duration `{input}`: too large (at most 2562047h, Go's limit as in kubectl)"
+        )
     };
     if s.bytes().all(|b| b.is_ascii_digit()) {
         return match s.parse::<u64>() {
@@ -276,7 +284,10 @@ mod tests {
         assert!(parse_duration("1.5").unwrap_err().contains("missing unit"));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("10us").unwrap(), Duration::from_micros(10));
-        assert_eq!(parse_duration("2562047h").unwrap(), Duration::from_secs(2562047 * 3600));
+        assert_eq!(
+            parse_duration("2562047h").unwrap(),
+            Duration::from_secs(2562047 * 3600)
+        );
     }
 
     #[test]
@@ -292,10 +303,20 @@ mod tests {
             "18446744073709551616s",
         ] {
             let err = parse_duration(input).unwrap_err();
-            assert!(err.contains("too large") || err.contains("unknown unit"), "{input}: {err}");
+            assert!(
+                err.contains("too large") || err.contains("unknown unit"),
+                "{input}: {err}"
+            );
         }
-        assert!(parse_duration("99999999999999999999h").unwrap_err().contains("too large"));
-        assert_eq!(parse_duration("9223372036").unwrap(), Duration::from_secs(9_223_372_036));
+        assert!(
+            parse_duration("99999999999999999999h")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert_eq!(
+            parse_duration("9223372036").unwrap(),
+            Duration::from_secs(9_223_372_036)
+        );
     }
 
     #[test]

@@ -36,7 +36,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// `--deadline` running out either.
 pub fn is_transient(err: &kube::Error) -> bool {
     match err {
-        kube::Error::Api(status) => status.code == 429 || (status.code >= 500 && status.code != 504),
+        kube::Error::Api(status) => {
+            status.code == 429 || (status.code >= 500 && status.code != 504)
+        }
         kube::Error::Service(e) if crate::error::find_deadline(e.as_ref()).is_some() => false,
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
         _ => false,
@@ -176,7 +178,14 @@ where
         let page: ObjectList<K> = api.list(&p).await?;
         Ok((page.items, page.metadata.continue_))
     };
-    paged(params, action, fetch, Restart::SkipSeen(HashSet::new()), each).await
+    paged(
+        params,
+        action,
+        fetch,
+        Restart::SkipSeen(HashSet::new()),
+        each,
+    )
+    .await
 }
 
 /// Lists every object into one vector.
@@ -190,9 +199,13 @@ where
         Ok((page.items, page.metadata.continue_))
     };
     let mut discard = || all.borrow_mut().clear();
-    paged(params, action, fetch, Restart::Discard(&mut discard), |page| {
-        all.borrow_mut().extend(page)
-    })
+    paged(
+        params,
+        action,
+        fetch,
+        Restart::Discard(&mut discard),
+        |page| all.borrow_mut().extend(page),
+    )
     .await?;
     Ok(all.into_inner())
 }
@@ -213,7 +226,14 @@ where
         let page = api.list_metadata(&p).await?;
         Ok((page.items, page.metadata.continue_))
     };
-    paged(params, action, fetch, Restart::SkipSeen(HashSet::new()), each).await
+    paged(
+        params,
+        action,
+        fetch,
+        Restart::SkipSeen(HashSet::new()),
+        each,
+    )
+    .await
 }
 
 /// Lists the metadata of every object (`as=PartialObjectMetadataList`) into one vector.
@@ -231,9 +251,13 @@ where
         Ok((page.items, page.metadata.continue_))
     };
     let mut discard = || all.borrow_mut().clear();
-    paged(params, action, fetch, Restart::Discard(&mut discard), |page| {
-        all.borrow_mut().extend(page)
-    })
+    paged(
+        params,
+        action,
+        fetch,
+        Restart::Discard(&mut discard),
+        |page| all.borrow_mut().extend(page),
+    )
     .await?;
     Ok(all.into_inner())
 }
@@ -265,7 +289,10 @@ mod tests {
     fn only_overload_and_server_errors_are_transient() {
         assert!(is_transient(&api_error(429)));
         assert!(is_transient(&api_error(503)));
-        assert!(!is_transient(&api_error(504)), "the server already waited its timeout");
+        assert!(
+            !is_transient(&api_error(504)),
+            "the server already waited its timeout"
+        );
         let stalled = kube::Error::Service(Box::new(crate::client::DeadlineExceeded {
             request: "GET /api/v1/nodes".into(),
             deadline: Duration::from_secs(120),

@@ -112,8 +112,9 @@ where
 {
     install_panic_hook();
     // A panic anywhere (argument parsing included) ends with the hook's one line and exit 2.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_inner::<A, F, Fut>(command)))
-    {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_inner::<A, F, Fut>(command)
+    })) {
         Ok(code) => code,
         Err(_) => ExitStatus::Error.into(),
     }

@@ -191,7 +191,9 @@ pub fn go_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -569,7 +571,11 @@ fn translate(expr: &str) -> std::result::Result<Expr, String> {
                 segments.push(Segment {
                     text: format!("{prefix}[{text}]"),
                     // Under `..` the step applies wherever it can: no bounds to check.
-                    check: if prefix.is_empty() { check } else { Check::None },
+                    check: if prefix.is_empty() {
+                        check
+                    } else {
+                        Check::None
+                    },
                 });
                 i += 1;
             }

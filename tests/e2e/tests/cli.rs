@@ -292,7 +292,12 @@ fn jsonpath_output_is_what_kubectl_prints_for_the_same_document() {
             .args(["x=y", "-o"])
             .arg(format!("jsonpath={t}"))
             .run();
-        assert_ne!(theirs.code, Some(0), "kubectl accepts {t}: {}", theirs.stdout);
+        assert_ne!(
+            theirs.code,
+            Some(0),
+            "kubectl accepts {t}: {}",
+            theirs.stdout
+        );
         ours.assert_code(2).assert_no_panic();
         assert_eq!(ours.stdout, theirs.stdout, "template {t}: nothing printed");
         let ours_line = ours.stderr.lines().next().unwrap_or_default();

@@ -96,9 +96,9 @@ fn a_504_timeout_is_not_retried() {
     for (plugin, _) in PLUGINS {
         let env = Env::new("ks41-host-migrated");
         let (path, route) = fatal_read(plugin);
-        env.sim.faults().add(
-            FaultRule::new(path, Fault::Timeout { after_ms: 300 }).method("GET"),
-        );
+        env.sim
+            .faults()
+            .add(FaultRule::new(path, Fault::Timeout { after_ms: 300 }).method("GET"));
         let (run, took) = timed(env.plugin(plugin).args(read_only(plugin)));
         run.assert_code(2).assert_no_panic();
         let line = error_line(&run);

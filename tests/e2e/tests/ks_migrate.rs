@@ -21,15 +21,7 @@ fn host_migrates_from_v3_4_to_v4() {
         .as_str()
         .unwrap()
         .to_string();
-    let run = m
-        .migrate()
-        .args([
-            "host",
-            "--yes",
-            "-o",
-            "json",
-        ])
-        .run();
+    let run = m.migrate().args(["host", "--yes", "-o", "json"]).run();
     run.assert_success().assert_no_panic();
     let report = run.json();
     assert_eq!(report["kind"], "Migration");
@@ -254,10 +246,7 @@ fn host_migrates_from_v3_4_to_v4() {
 #[test]
 fn member_migrates_from_v3_4_to_v4() {
     let m = Mig::new("ks34-member");
-    let run = m
-        .migrate()
-        .args(["member", "--yes"])
-        .run();
+    let run = m.migrate().args(["member", "--yes"]).run();
     run.assert_success().assert_no_panic();
     run.assert_stdout_contains("outcome: migrated");
     let u = &m.calls_of("upgrade")[0];
@@ -296,10 +285,7 @@ fn member_migrates_from_v3_4_to_v4() {
 #[test]
 fn gateways_are_upgraded_once_each_after_the_host() {
     let m = Mig::new("ks34-host");
-    m.migrate()
-        .args(["host", "--yes"])
-        .run()
-        .assert_success();
+    m.migrate().args(["host", "--yes"]).run().assert_success();
 
     let list = m.migrate().args(["gateway", "-o", "json"]).run();
     list.assert_success();
@@ -398,10 +384,7 @@ fn dry_run_changes_nothing() {
     let m = Mig::new("ks34-host");
     let before = resource_versions(&m.env, ALL_KINDS);
     assert!(before.len() > 100, "{} objects", before.len());
-    let run = m
-        .migrate()
-        .args(["host", "--dry-run"])
-        .run();
+    let run = m.migrate().args(["host", "--dry-run"]).run();
     run.assert_success().assert_no_panic();
     let after = resource_versions(&m.env, ALL_KINDS);
     assert_eq!(before, after, "a dry run changed the cluster");
@@ -493,19 +476,13 @@ fn a_failed_job_reports_and_resumes_at_it() {
             .env("KS_UPGRADE_SIM_FAIL", "prepare-upgrade")
             .spawn(),
     );
-    let first = m
-        .migrate()
-        .args(["host", "--yes"])
-        .run();
+    let first = m.migrate().args(["host", "--yes"]).run();
     first.assert_code(2).assert_stderr_contains(
         "Job kubesphere-system/prepare-upgrade failed: BackoffLimitExceeded",
     );
     first.assert_stderr_contains("resume at step 5");
     assert_eq!(m.journal()["prepare-upgrade"]["state"], "failed");
-    let second = m
-        .migrate()
-        .args(["host", "--yes"])
-        .run();
+    let second = m.migrate().args(["host", "--yes"]).run();
     second.assert_success();
     assert_eq!(m.calls_of("template").len(), 2, "the failed step ran again");
     assert_eq!(m.calls_of("upgrade").len(), 1);
@@ -724,10 +701,7 @@ fn every_failed_check_is_reported_at_once() {
 #[test]
 fn without_a_terminal_yes_is_required() {
     let m = Mig::new("ks34-host");
-    let run = m
-        .migrate()
-        .args(["host"])
-        .run();
+    let run = m.migrate().args(["host"]).run();
     run.assert_code(2).assert_stderr_contains("pass --yes");
     assert!(m.calls_of("template").is_empty());
     assert!(!m.exists(&["configmap", "-n", "kubesphere-system", "ks-migrate-journal"]));
@@ -776,12 +750,7 @@ fn the_documented_cluster_role_is_enough_for_a_dry_run() {
     );
     let run = m
         .migrate()
-        .args([
-            "host",
-            "--dry-run",
-            "--token",
-            "migrator-token",
-        ])
+        .args(["host", "--dry-run", "--token", "migrator-token"])
         .run();
     run.assert_success()
         .assert_stdout_contains("outcome: planned");
@@ -789,12 +758,7 @@ fn the_documented_cluster_role_is_enough_for_a_dry_run() {
     m.kubectl_ok(&["delete", "clusterrolebinding", "migrator"]);
     let run = m
         .migrate()
-        .args([
-            "host",
-            "--dry-run",
-            "--token",
-            "migrator-token",
-        ])
+        .args(["host", "--dry-run", "--token", "migrator-token"])
         .run();
     run.assert_code(2).assert_stderr_contains("forbidden");
 }

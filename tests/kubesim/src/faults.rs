@@ -122,8 +122,8 @@ impl FaultRule {
                 .any(|kv| kv.strip_prefix("continue=").is_some_and(|v| !v.is_empty())))
             && self
                 .method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && if self.exact {
                 path == self.path_prefix
             } else {
@@ -349,7 +349,10 @@ mod tests {
         let f = Faults::default();
         f.add(FaultRule::new("/api/v1/pods", Fault::Expired).with_continue());
         assert!(f.take_request("GET", "/api/v1/pods", "limit=2").is_none());
-        assert!(f.take_request("GET", "/api/v1/pods", "limit=2&continue=").is_none());
+        assert!(
+            f.take_request("GET", "/api/v1/pods", "limit=2&continue=")
+                .is_none()
+        );
         assert_eq!(
             f.take_request("GET", "/api/v1/pods", "limit=2&continue=abc"),
             Some(Fault::Expired)
