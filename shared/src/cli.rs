@@ -11,7 +11,7 @@ use clap::Args;
 use crate::error::Error;
 
 /// kubectl's connection flags.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Connection (as kubectl)")]
 pub struct KubeArgs {
     /// Path to the kubeconfig file to use (only this file; no merging with $KUBECONFIG)
@@ -47,6 +47,27 @@ pub struct KubeArgs {
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration, global = true)]
     pub request_timeout: Duration,
 
+    /// The most time the whole command may spend waiting for the API server (e.g. 30s, 5m; 0
+    /// means no limit). Waits the command makes on purpose (--wait rounds, helm) do not count.
+    /// When it runs out, the command stops with exit 2 and names the request that stalled
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration, global = true)]
+    pub deadline: Duration,
+
+    /// Objects per page of every list, as kubectl's --chunk-size (0: one request per list)
+    #[arg(long, value_name = "N", default_value_t = crate::list::PAGE_SIZE, global = true)]
+    pub chunk_size: u32,
+
+    /// Log verbosity, as kubectl's -v: 6 logs every request (method, URL, status, duration) on
+    /// stderr; tokens and bodies are never logged
+    #[arg(
+        short = 'v',
+        long = "v",
+        value_name = "LEVEL",
+        default_value_t = 0,
+        global = true
+    )]
+    pub verbosity: u8,
+
     /// The address and port of the Kubernetes API server
     #[arg(short = 's', long, value_name = "URL", global = true)]
     pub server: Option<String>,
@@ -64,15 +85,53 @@ pub struct KubeArgs {
     pub insecure_skip_tls_verify: bool,
 }
 
-/// Parses kubectl's `--request-timeout`: a bare integer is seconds; otherwise Go-style units
-/// (`ms`, `s`, `m`, `h`), possibly combined (`1m30s`).
+impl Default for KubeArgs {
+    /// No flags given, except that there is no `--deadline` (library callers bound their own
+    /// work) and pages have the usual size.
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            context: None,
+            cluster: None,
+            user: None,
+            namespace: None,
+            impersonate: None,
+            impersonate_groups: Vec::new(),
+            request_timeout: Duration::ZERO,
+            deadline: Duration::ZERO,
+            chunk_size: crate::list::PAGE_SIZE,
+            verbosity: 0,
+            server: None,
+            token: None,
+            certificate_authority: None,
+            insecure_skip_tls_verify: false,
+        }
+    }
+}
+
+/// The longest duration accepted: Go's `time.Duration` limit (2^63-1 nanoseconds, about 292
+/// years), beyond which kubectl's own `time.ParseDuration` fails too.
+pub const MAX_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
+
+/// Parses a duration flag as kubectl does (`--request-timeout`, and every other duration flag of
+/// the plugins): a bare integer is seconds; otherwise Go-style units (`ns`, `us`, `ms`, `s`, `m`,
+/// `h`), possibly combined (`1m30s`). Values beyond [`MAX_DURATION`] are refused, never wrapped
+/// or panicked on.
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let s = input.trim();
     if s.is_empty() {
         return Err("empty duration".into());
     }
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    let too_large = || {
+        format!(
+            "invalid duration `{input}`: too large (at most 2562047h, Go's limit as in kubectl)"
+        )
+    };
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return match s.parse::<u64>() {
+            Ok(secs) if secs <= MAX_DURATION.as_secs() => Ok(Duration::from_secs(secs)),
+            _ => Err(too_large()),
+        };
     }
     let mut total = Duration::ZERO;
     let mut rest = s;
@@ -93,13 +152,15 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let factor = match unit {
+            "ns" => 1e-9,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e-6,
             "ms" => 0.001,
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
             "" => {
                 return Err(format!(
-                    "invalid duration `{input}`: missing unit (ms, s, m, h)"
+                    "invalid duration `{input}`: missing unit (ns, us, ms, s, m, h)"
                 ));
             }
             other => {
@@ -108,7 +169,11 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
                 ));
             }
         };
-        total += Duration::from_secs_f64(value * factor);
+        let part = Duration::try_from_secs_f64(value * factor).map_err(|_| too_large())?;
+        total = total
+            .checked_add(part)
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(too_large)?;
     }
     Ok(total)
 }
@@ -217,6 +282,41 @@ mod tests {
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("1.5").unwrap_err().contains("missing unit"));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("10us").unwrap(), Duration::from_micros(10));
+        assert_eq!(
+            parse_duration("2562047h").unwrap(),
+            Duration::from_secs(2562047 * 3600)
+        );
+    }
+
+    #[test]
+    fn durations_that_overflow_are_errors_not_panics() {
+        for input in [
+            "99999999999999999999h",
+            "99999999999999999999",
+            "9223372037",
+            "2562048h",
+            "2562047h2562047h",
+            "1e400s",
+            "99999999999999999999999999999999999999999999999999999999999999ms",
+            "18446744073709551616s",
+        ] {
+            let err = parse_duration(input).unwrap_err();
+            assert!(
+                err.contains("too large") || err.contains("unknown unit"),
+                "{input}: {err}"
+            );
+        }
+        assert!(
+            parse_duration("99999999999999999999h")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert_eq!(
+            parse_duration("9223372036").unwrap(),
+            Duration::from_secs(9_223_372_036)
+        );
     }
 
     #[test]

@@ -50,6 +50,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connects as kubectl would with the same flags.
 pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
+    crate::list::set_page_size(args.chunk_size);
     let (config, context) = load_config(args).await?;
     let mut warnings = Vec::new();
     if config.accept_invalid_certs {
@@ -73,6 +74,7 @@ pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
             path: None,
             reason: crate::error::describe_client_error(&e, exec_command.as_deref()),
         })?
+        .with_layer(&ObserveLayer::new(args, &server))
         .with_layer(&RetryAfterLayer)
         .build();
     Ok(Cluster {
@@ -274,6 +276,314 @@ fn retry_after(status: http::StatusCode, headers: &http::HeaderMap) -> Option<Du
         .parse()
         .ok()?;
     Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// The request that was pending when the run's `--deadline` ran out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineExceeded {
+    /// `METHOD /path?query` of the request that stalled.
+    pub request: String,
+    /// The deadline (`--deadline`).
+    pub deadline: Duration,
+}
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the API server did not answer `{}` within the command's deadline (--deadline {})",
+            self.request,
+            crate::output::human_duration(self.deadline)
+        )
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+/// The requests in flight, oldest first, with how long each has waited (for the progress line
+/// drawn on a terminal while the API server is slow to answer).
+pub fn pending_requests() -> Vec<(String, Duration)> {
+    let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut all: Vec<(String, Duration)> = pending
+        .values()
+        .map(|(label, since)| (label.clone(), since.elapsed()))
+        .collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1));
+    all
+}
+
+/// Requests in flight in this process, by id: `METHOD /path?query` and when each was sent.
+static PENDING: std::sync::Mutex<std::collections::BTreeMap<u64, (String, std::time::Instant)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+static NEXT_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The run's budget of time spent waiting for the API server (`--deadline`): wall time during
+/// which at least one request is in flight, so concurrent requests do not count twice and the
+/// command's own pauses (`--wait` rounds, Retry-After, helm) do not count at all.
+#[derive(Debug)]
+struct Budget {
+    limit: Duration,
+    state: std::sync::Mutex<BudgetState>,
+}
+
+#[derive(Debug, Default)]
+struct BudgetState {
+    in_flight: usize,
+    busy_since: Option<std::time::Instant>,
+    spent: Duration,
+}
+
+impl Budget {
+    /// Starts a request: the instant the budget runs out if the request is still pending then
+    /// (the clock runs at wall speed while it is in flight); `None` without a deadline.
+    fn begin(&self) -> Option<tokio::time::Instant> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if st.in_flight == 0 {
+            st.busy_since = Some(now);
+        }
+        st.in_flight += 1;
+        if self.limit.is_zero() {
+            return None;
+        }
+        let busy = st.busy_since.map(|b| now - b).unwrap_or_default();
+        let left = self.limit.saturating_sub(st.spent + busy);
+        let now = tokio::time::Instant::now();
+        Some(now.checked_add(left).unwrap_or(now))
+    }
+
+    fn end(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.in_flight = st.in_flight.saturating_sub(1);
+        if st.in_flight == 0
+            && let Some(since) = st.busy_since.take()
+        {
+            st.spent += since.elapsed();
+        }
+    }
+}
+
+/// One request in flight: registered in [`PENDING`] and counted by the [`Budget`] until the
+/// response body has been read (or the request is dropped).
+struct InFlight {
+    id: u64,
+    budget: std::sync::Arc<Budget>,
+}
+
+impl InFlight {
+    fn start(budget: &std::sync::Arc<Budget>, label: &str) -> (Self, Option<tokio::time::Instant>) {
+        let id = NEXT_REQUEST.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        PENDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, (label.to_string(), std::time::Instant::now()));
+        let expiry = budget.begin();
+        (
+            Self {
+                id,
+                budget: budget.clone(),
+            },
+            expiry,
+        )
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        PENDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+        self.budget.end();
+    }
+}
+
+/// The layer that watches every request: `-v=6` logging, the `--deadline` budget, and the
+/// registry of pending requests behind the terminal's progress line.
+#[derive(Clone, Debug)]
+struct ObserveLayer {
+    budget: std::sync::Arc<Budget>,
+    verbosity: u8,
+    /// The server URL without its trailing `/`, for the logged URL.
+    server: std::sync::Arc<str>,
+}
+
+impl ObserveLayer {
+    fn new(args: &KubeArgs, server: &str) -> Self {
+        Self {
+            budget: std::sync::Arc::new(Budget {
+                limit: args.deadline,
+                state: Default::default(),
+            }),
+            verbosity: args.verbosity,
+            server: server.trim_end_matches('/').into(),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service of [`ObserveLayer`].
+#[derive(Clone, Debug)]
+struct Observe<S> {
+    inner: S,
+    layer: ObserveLayer,
+}
+
+/// Writes one request line on stderr, in klog's shape and with the fields of kubectl's
+/// `round_trippers.go` `"Response"` line at -v=6. Never a header or a body: no token can leak.
+fn log_request(verb: &str, url: &str, status: &str, took: Duration) {
+    use std::io::Write as _;
+    let now = jiff::Zoned::now();
+    let line = format!(
+        "I{}.{:06} {:>7} client.rs] \"Response\" verb=\"{verb}\" url=\"{url}\" status=\"{status}\" milliseconds={}\n",
+        now.strftime("%m%d %H:%M:%S"),
+        now.subsec_nanosecond() / 1000,
+        std::process::id(),
+        took.as_millis()
+    );
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+impl<S, B> tower::Service<http::Request<kube::client::Body>> for Observe<S>
+where
+    S: tower::Service<http::Request<kube::client::Body>, Response = http::Response<B>>,
+    S::Error: Into<tower::BoxError>,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<tower::BoxError>,
+{
+    type Response = http::Response<GuardedBody<B>>;
+    type Error = tower::BoxError;
+    type Future = BoxedFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: http::Request<kube::client::Body>) -> Self::Future {
+        let verb = req.method().to_string();
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| req.uri().path().to_string());
+        let label = format!("{verb} {target}");
+        let url = format!("{}{target}", self.layer.server);
+        let verbosity = self.layer.verbosity;
+        let deadline = self.layer.budget.limit;
+        let (guard, expiry) = InFlight::start(&self.layer.budget, &label);
+        let exceeded = move |request: String| -> tower::BoxError {
+            Box::new(DeadlineExceeded { request, deadline })
+        };
+        let started = std::time::Instant::now();
+        if expiry.is_some_and(|at| at <= tokio::time::Instant::now()) {
+            if verbosity >= 6 {
+                log_request(&verb, &url, "deadline exceeded", Duration::ZERO);
+            }
+            return Box::pin(std::future::ready(Err(exceeded(label))));
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let answer = match expiry {
+                Some(at) => match tokio::time::timeout_at(at, fut).await {
+                    Ok(answer) => answer.map_err(Into::into),
+                    Err(_) => Err(exceeded(label.clone())),
+                },
+                None => fut.await.map_err(Into::into),
+            };
+            if verbosity >= 6 {
+                let status = match &answer {
+                    Ok(resp) => resp.status().to_string(),
+                    Err(e) if e.is::<DeadlineExceeded>() => "deadline exceeded".to_string(),
+                    Err(e) => format!("error: {}", crate::error::one_line(e.as_ref())),
+                };
+                log_request(&verb, &url, &status, started.elapsed());
+            }
+            let resp = answer?;
+            Ok(resp.map(|body| GuardedBody {
+                inner: Box::pin(body),
+                expiry: expiry.map(|at| Box::pin(tokio::time::sleep_until(at))),
+                guard: Some(guard),
+                label,
+                deadline,
+            }))
+        })
+    }
+}
+
+/// A response body that stays counted as in flight until it has been read, and fails with
+/// [`DeadlineExceeded`] when the deadline runs out while it is being read.
+pub struct GuardedBody<B> {
+    inner: std::pin::Pin<Box<B>>,
+    expiry: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    guard: Option<InFlight>,
+    label: String,
+    deadline: Duration,
+}
+
+impl<B> http_body::Body for GuardedBody<B>
+where
+    B: http_body::Body,
+    B::Error: Into<tower::BoxError>,
+{
+    type Data = B::Data;
+    type Error = tower::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<http_body::Frame<Self::Data>, Self::Error>>>
+    {
+        use std::{future::Future as _, task::Poll};
+        let this = self.get_mut();
+        match this.inner.as_mut().poll_frame(cx) {
+            Poll::Ready(None) => {
+                this.guard.take();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(frame)) => {
+                let frame = frame.map_err(Into::into);
+                if frame.is_err() {
+                    this.guard.take();
+                }
+                Poll::Ready(Some(frame))
+            }
+            Poll::Pending => {
+                if let Some(sleep) = this.expiry.as_mut()
+                    && sleep.as_mut().poll(cx).is_ready()
+                {
+                    this.guard.take();
+                    this.expiry = None;
+                    return Poll::Ready(Some(Err(Box::new(DeadlineExceeded {
+                        request: this.label.clone(),
+                        deadline: this.deadline,
+                    }))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Applies the override flags to the kubeconfig and returns the context to use.

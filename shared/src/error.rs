@@ -72,6 +72,18 @@ pub enum Error {
         source: Box<kube::Error>,
     },
 
+    /// A paged list kept losing its `continue` token (410 Expired) and was restarted until the
+    /// bound.
+    #[error(
+        "cannot {action}: the list's continue token expired {attempts} times (410 Expired): the objects change faster than the list can be read page by page"
+    )]
+    ListExpired {
+        /// What we were doing, e.g. "list pods".
+        action: String,
+        /// Tries made, the first included.
+        attempts: u32,
+    },
+
     /// Reading or writing a local file failed.
     #[error("cannot {action} `{}`: {source}", .path.display())]
     Io {
@@ -90,6 +102,16 @@ pub enum Error {
         /// What was being parsed, e.g. "version `1.x`".
         what: String,
         /// Why it failed.
+        reason: String,
+    },
+
+    /// A jsonpath template failed on the report, where kubectl's fails (an index out of bounds):
+    /// kubectl's own words, and nothing printed.
+    #[error("error executing jsonpath {}: Error executing template: {reason}", crate::output::jsonpath::go_quote(.template))]
+    Template {
+        /// The template as given.
+        template: String,
+        /// client-go's reason, e.g. `array index out of bounds: index 5, length 2`.
         reason: String,
     },
 
@@ -225,6 +247,10 @@ impl Error {
                     .into(),
             ),
             Self::Api { source, .. } => kube_error_hint(source),
+            Self::ListExpired { .. } => Some(
+                "try again; if it keeps happening, read bigger pages (--chunk-size) or check how often the API server compacts etcd"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -314,6 +340,9 @@ pub fn describe_auth_error(err: &kube::client::AuthError, exec_command: Option<&
 }
 
 fn transport_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(deadline) = find_deadline(err) {
+        return deadline.to_string();
+    }
     if let Some(auth) = find_auth_error(err) {
         return format!("authentication failed: {}", describe_auth_error(auth, None));
     }
@@ -346,6 +375,34 @@ fn transport_cause(err: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// An error and its causes on one line (`outer: cause: root`), repeated messages skipped.
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string().replace('\n', " ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The [`crate::client::DeadlineExceeded`] in an error chain, if any.
+pub fn find_deadline<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a crate::client::DeadlineExceeded> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(d) = e.downcast_ref::<crate::client::DeadlineExceeded>() {
+            return Some(d);
+        }
+        cur = e.source();
+    }
+    None
+}
+
 /// The innermost message of an error chain, which is where transport errors say what happened.
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut messages = vec![err.to_string()];
@@ -375,12 +432,18 @@ fn kube_error_hint(err: &kube::Error) -> Option<String> {
                     .into(),
             ),
             429 => Some("the API server is overloaded; try again in a moment".into()),
+            504 => Some(
+                "the API server gave up waiting for its storage (etcd) or a webhook; check the control plane, then try again"
+                    .into(),
+            ),
             500..=599 => Some("the API server failed; try again, and check its health".into()),
             _ => None,
         },
         _ => {
             let text = transport_cause(err);
-            if text.starts_with("TLS: the server's certificate is signed by an unknown") {
+            if find_deadline(err).is_some() {
+                Some("the API server is reachable but not answering (is etcd healthy?); retry later, or give it longer with --deadline".into())
+            } else if text.starts_with("TLS: the server's certificate is signed by an unknown") {
                 Some("check certificate-authority in the kubeconfig, or --certificate-authority".into())
             } else if text.starts_with("connection refused") || text.contains("does not resolve") {
                 Some("check the server address of the context (`kubectl config view --minify`)".into())

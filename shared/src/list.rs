@@ -5,8 +5,16 @@
 //! spec or status; and reads retried on 429, 5xx and dropped connections with backoff. Writes are
 //! never retried here: only the caller knows whether a write is safe to repeat.
 
-use std::{fmt::Debug, future::Future, time::Duration};
+use std::{
+    collections::HashSet,
+    fmt::Debug,
+    future::Future,
+    hash::{Hash, Hasher},
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{
     Api, Resource,
     api::{ListParams, ObjectList, PartialObjectMeta},
@@ -22,9 +30,16 @@ pub const READ_ATTEMPTS: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
 /// True for errors that a repeated read may not meet again: 429, 5xx, transport failures.
+///
+/// Not a 504 Timeout: the API server already waited its whole request timeout (etcd or a
+/// webhook did not answer), so another try would only wait as long again. Not the run's
+/// `--deadline` running out either.
 pub fn is_transient(err: &kube::Error) -> bool {
     match err {
-        kube::Error::Api(status) => status.code == 429 || status.code >= 500,
+        kube::Error::Api(status) => {
+            status.code == 429 || (status.code >= 500 && status.code != 504)
+        }
+        kube::Error::Service(e) if crate::error::find_deadline(e.as_ref()).is_some() => false,
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
         _ => false,
     }
@@ -51,27 +66,126 @@ where
     }
 }
 
-/// Lists every object, page by page, calling `each` with each page.
+/// Lists of at most this many tries: the first, and one restart after each expired `continue`.
+pub const LIST_ATTEMPTS: u32 = 3;
+
+static CHUNK_SIZE: AtomicU32 = AtomicU32::new(PAGE_SIZE);
+
+/// Sets the page size of every list (`--chunk-size`, as kubectl's; 0: one request, no pages).
+pub fn set_page_size(size: u32) {
+    CHUNK_SIZE.store(size, Ordering::Relaxed);
+}
+
+/// The page size of every list: [`PAGE_SIZE`] unless `--chunk-size` said otherwise.
+pub fn page_size() -> u32 {
+    CHUNK_SIZE.load(Ordering::Relaxed)
+}
+
+/// True when the server answered 410 Gone, reason Expired: a `continue` token older than the
+/// storage's history (etcd compacted the revision the list is pinned to).
+pub fn is_expired(err: &Error) -> bool {
+    matches!(err, Error::Api { source, .. }
+        if matches!(source.as_ref(), kube::Error::Api(s) if s.code == 410 && s.reason == "Expired"))
+}
+
+/// What a restarted list does with the objects it has already handed over.
+enum Restart<'a> {
+    /// The caller discards them (a list collected into one vector): hand over everything again.
+    Discard(&'a mut dyn FnMut()),
+    /// The caller has acted on them (a stream): hand over only the objects not seen yet, by
+    /// namespace and name (a 64-bit hash each, so 100,000 objects cost under 2 MB).
+    SkipSeen(HashSet<u64>),
+}
+
+fn key_hash(meta: &ObjectMeta) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    meta.namespace.hash(&mut h);
+    meta.name.hash(&mut h);
+    h.finish()
+}
+
+/// The paging loop every list goes through. A `continue` token that expires half-way (410
+/// Expired) restarts the list from its first page, at most [`LIST_ATTEMPTS`] times in all, as
+/// client-go's pager falls back to a new list when its token expires (there one full list:
+/// k8s.io/client-go tools/pager/pager.go); here the restart is paged too, to keep memory
+/// bounded. A list the caller started from its own `continue` token cannot be restarted (the
+/// objects before it are the caller's): its expiry is returned.
+async fn paged<T, Fut>(
+    params: &ListParams,
+    action: &str,
+    mut fetch: impl FnMut(ListParams) -> Fut,
+    mut restart: Restart<'_>,
+    mut each: impl FnMut(Vec<T>),
+) -> Result<()>
+where
+    T: Resource,
+    Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), kube::Error>>,
+{
+    let first = params.clone().limit(page_size());
+    let resumable = params.continue_token.as_deref().is_none_or(str::is_empty);
+    let mut attempt = 1;
+    let mut params = first.clone();
+    loop {
+        let page = retry_read(action, || fetch(params.clone())).await;
+        let (items, next) = match page {
+            Ok(page) => page,
+            Err(e) if is_expired(&e) && resumable && params.continue_token.is_some() => {
+                if attempt >= LIST_ATTEMPTS {
+                    return Err(Error::ListExpired {
+                        action: action.to_string(),
+                        attempts: attempt,
+                    });
+                }
+                attempt += 1;
+                if let Restart::Discard(discard) = &mut restart {
+                    discard();
+                }
+                params = first.clone();
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        match &mut restart {
+            Restart::Discard(_) => each(items),
+            Restart::SkipSeen(seen) => {
+                let fresh: Vec<T> = items
+                    .into_iter()
+                    .filter(|o| seen.insert(key_hash(o.meta())))
+                    .collect();
+                each(fresh);
+            }
+        }
+        match next.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Lists every object, page by page, calling `each` with each page (objects a restarted list
+/// already handed over are not handed over again).
 pub async fn for_each_page<K, F>(
     api: &Api<K>,
     params: &ListParams,
     action: &str,
-    mut each: F,
+    each: F,
 ) -> Result<()>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
     F: FnMut(Vec<K>),
 {
-    let mut params = params.clone().limit(PAGE_SIZE);
-    loop {
-        let page: ObjectList<K> = retry_read(action, || api.list(&params)).await?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        each(page.items);
-        match next {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(()),
-        }
-    }
+    let fetch = |p: ListParams| async move {
+        let page: ObjectList<K> = api.list(&p).await?;
+        Ok((page.items, page.metadata.continue_))
+    };
+    paged(
+        params,
+        action,
+        fetch,
+        Restart::SkipSeen(HashSet::new()),
+        each,
+    )
+    .await
 }
 
 /// Lists every object into one vector.
@@ -79,9 +193,21 @@ pub async fn list_all<K>(api: &Api<K>, params: &ListParams, action: &str) -> Res
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    let mut all = Vec::new();
-    for_each_page(api, params, action, |page| all.extend(page)).await?;
-    Ok(all)
+    let all = std::cell::RefCell::new(Vec::new());
+    let fetch = |p: ListParams| async move {
+        let page: ObjectList<K> = api.list(&p).await?;
+        Ok((page.items, page.metadata.continue_))
+    };
+    let mut discard = || all.borrow_mut().clear();
+    paged(
+        params,
+        action,
+        fetch,
+        Restart::Discard(&mut discard),
+        |page| all.borrow_mut().extend(page),
+    )
+    .await?;
+    Ok(all.into_inner())
 }
 
 /// Lists the metadata of every object (`as=PartialObjectMetadataList`), page by page, calling
@@ -90,22 +216,24 @@ pub async fn for_each_metadata_page<K, F>(
     api: &Api<K>,
     params: &ListParams,
     action: &str,
-    mut each: F,
+    each: F,
 ) -> Result<()>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
     F: FnMut(Vec<PartialObjectMeta<K>>),
 {
-    let mut params = params.clone().limit(PAGE_SIZE);
-    loop {
-        let page = retry_read(action, || api.list_metadata(&params)).await?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        each(page.items);
-        match next {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(()),
-        }
-    }
+    let fetch = |p: ListParams| async move {
+        let page = api.list_metadata(&p).await?;
+        Ok((page.items, page.metadata.continue_))
+    };
+    paged(
+        params,
+        action,
+        fetch,
+        Restart::SkipSeen(HashSet::new()),
+        each,
+    )
+    .await
 }
 
 /// Lists the metadata of every object (`as=PartialObjectMetadataList`) into one vector.
@@ -117,9 +245,21 @@ pub async fn list_all_metadata<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    let mut all = Vec::new();
-    for_each_metadata_page(api, params, action, |page| all.extend(page)).await?;
-    Ok(all)
+    let all = std::cell::RefCell::new(Vec::new());
+    let fetch = |p: ListParams| async move {
+        let page = api.list_metadata(&p).await?;
+        Ok((page.items, page.metadata.continue_))
+    };
+    let mut discard = || all.borrow_mut().clear();
+    paged(
+        params,
+        action,
+        fetch,
+        Restart::Discard(&mut discard),
+        |page| all.borrow_mut().extend(page),
+    )
+    .await?;
+    Ok(all.into_inner())
 }
 
 /// Gets one object, `None` when it does not exist.
@@ -149,6 +289,15 @@ mod tests {
     fn only_overload_and_server_errors_are_transient() {
         assert!(is_transient(&api_error(429)));
         assert!(is_transient(&api_error(503)));
+        assert!(
+            !is_transient(&api_error(504)),
+            "the server already waited its timeout"
+        );
+        let stalled = kube::Error::Service(Box::new(crate::client::DeadlineExceeded {
+            request: "GET /api/v1/nodes".into(),
+            deadline: Duration::from_secs(120),
+        }));
+        assert!(!is_transient(&stalled));
         assert!(!is_transient(&api_error(403)));
         assert!(!is_transient(&api_error(404)));
         assert!(!is_transient(&api_error(409)));

@@ -81,8 +81,46 @@ impl Printer {
     }
 }
 
+/// Installs the panic hook that reports a panic as one `error:` line (no backtrace). Every
+/// plugin's `main` calls it first thing, before parsing arguments; [`run`] calls it again, which
+/// is harmless.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            io::stderr(),
+            "error: internal error: {msg}{place}\nhint: this is a bug; please report it with the command line you ran"
+        );
+    }));
+}
+
 /// Parses `A` from the command line and runs `command` on a Tokio runtime.
 pub fn run<A, F, Fut>(command: F) -> ExitCode
+where
+    A: Parser,
+    F: FnOnce(A, Printer) -> Fut,
+    Fut: Future<Output = Result<ExitStatus>>,
+{
+    install_panic_hook();
+    // A panic anywhere (argument parsing included) ends with the hook's one line and exit 2.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_inner::<A, F, Fut>(command)
+    })) {
+        Ok(code) => code,
+        Err(_) => ExitStatus::Error.into(),
+    }
+}
+
+fn run_inner<A, F, Fut>(command: F) -> ExitCode
 where
     A: Parser,
     F: FnOnce(A, Printer) -> Fut,
@@ -105,22 +143,6 @@ where
             return code.into();
         }
     };
-    std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown".into());
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let _ = writeln!(
-            io::stderr(),
-            "error: internal error: {msg}{place}\nhint: this is a bug; please report it with the command line you ran"
-        );
-    }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -133,12 +155,21 @@ where
         }
     };
     let printer = Printer::stdio();
+    let interactive = printer.interactive;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(async move {
-            tokio::select! {
+            // On a terminal, say which request the command is waiting for when one is slow.
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let progress = interactive.then(|| tokio::spawn(show_pending_requests(stopped)));
+            let result = tokio::select! {
                 r = command(args, printer) => r,
                 _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+            };
+            let _ = stop.send(());
+            if let Some(progress) = progress {
+                let _ = progress.await;
             }
+            result
         })
     }));
     // Do not wait for stray blocking tasks (a hung connect) after the command is done.
@@ -146,6 +177,50 @@ where
     match outcome {
         Ok(result) => finish(result),
         Err(_) => ExitStatus::Error.into(),
+    }
+}
+
+/// How long a request must be pending before the terminal names it.
+const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Draws one line on stderr (a terminal) naming the oldest request that has been pending for
+/// more than [`SLOW_REQUEST`], cleared as soon as no request is slow, and on `stop`.
+async fn show_pending_requests(mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+        }
+        let pending = crate::client::pending_requests();
+        match pending.first() {
+            Some((request, waited)) if *waited >= SLOW_REQUEST => {
+                let more = match pending.len() - 1 {
+                    0 => String::new(),
+                    n => format!(" (and {n} more)"),
+                };
+                let bar = bar.get_or_insert_with(|| {
+                    let bar = indicatif::ProgressBar::new_spinner();
+                    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
+                        bar.set_style(style);
+                    }
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                    bar
+                });
+                bar.set_message(format!(
+                    "waiting for the API server: {request} ({}){more}",
+                    crate::output::human_duration(std::time::Duration::from_secs(waited.as_secs()))
+                ));
+            }
+            _ => {
+                if let Some(bar) = bar.take() {
+                    bar.finish_and_clear();
+                }
+            }
+        }
+    }
+    if let Some(bar) = bar.take() {
+        bar.finish_and_clear();
     }
 }
 

@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
+    /// The template as the user wrote it, for error messages.
+    raw: String,
     nodes: Vec<Node>,
 }
 
@@ -32,6 +34,28 @@ struct Expr {
     query: String,
     /// Whether it starts at the root (`$`) rather than the current object.
     from_root: bool,
+    /// The same query, one segment at a time, for kubectl's bounds checks.
+    segments: Vec<Segment>,
+}
+
+/// One step of a query (`['a']`, `[0]`, `[*]`, `[?(...)]`, `..['a']`) and what kubectl checks
+/// before taking it.
+#[derive(Debug, Clone, PartialEq)]
+struct Segment {
+    /// The step in RFC 9535 form, to append to `$`.
+    text: String,
+    check: Check,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Check {
+    None,
+    /// `[i]`: client-go fails when `i` is outside the array.
+    Index(i64),
+    /// `[a:b]`: client-go fails when either end is outside the array.
+    Slice(Option<i64>, Option<i64>),
+    /// `[?(...)]`: the paths the filter reads, each evaluated (and checked) on every element.
+    Filter(Vec<Expr>),
 }
 
 impl Template {
@@ -138,31 +162,173 @@ impl Template {
             Ok(())
         }
         check(&nodes).map_err(err)?;
-        Ok(Self { nodes })
+        Ok(Self {
+            raw: template.to_string(),
+            nodes,
+        })
     }
 
-    /// Renders the template against a document.
+    /// Renders the template against a document. Where kubectl's jsonpath fails (an array index
+    /// out of bounds, under `[*]` or inside a filter too), this fails with kubectl's message
+    /// and nothing is rendered: no partial result.
     pub fn render(&self, root: &Value) -> Result<String> {
         let mut out = String::new();
-        render_nodes(&self.nodes, root, root, &mut out)?;
+        render_nodes(&self.nodes, root, root, &mut out).map_err(|reason| Error::Template {
+            template: self.raw.clone(),
+            reason,
+        })?;
         Ok(out)
     }
+}
+
+/// Go's `%q` of a string, as kubectl quotes the template in its error.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn validate(expr: &Expr) -> std::result::Result<(), String> {
     Value::Null
         .query(&expr.query)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    for segment in &expr.segments {
+        Value::Null
+            .query(&format!("${}", segment.text))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
-fn evaluate<'a>(expr: &Expr, root: &'a Value, current: &'a Value) -> Result<Vec<&'a Value>> {
+/// Evaluates an expression one segment at a time, failing as client-go's jsonpath does before
+/// a step it cannot take; the error is client-go's reason (`array index out of bounds: ...`).
+fn evaluate<'a>(
+    expr: &Expr,
+    root: &'a Value,
+    current: &'a Value,
+) -> std::result::Result<Vec<&'a Value>, String> {
     let base = if expr.from_root { root } else { current };
-    base.query(&expr.query)
-        .map_err(|e| Error::parse(format!("jsonpath expression `{}`", expr.query), e))
+    // The checks walk the query step by step; the result is the whole query's, as before.
+    if expr
+        .segments
+        .iter()
+        .any(|s| !matches!(s.check, Check::None))
+    {
+        let mut nodes = vec![base];
+        for segment in &expr.segments {
+            for node in &nodes {
+                check_step(&segment.check, node, root)?;
+            }
+            let query = format!("${}", segment.text);
+            let mut next = Vec::new();
+            for node in nodes {
+                next.extend(node.query(&query).map_err(|e| e.to_string())?);
+            }
+            nodes = next;
+        }
+    }
+    base.query(&expr.query).map_err(|e| e.to_string())
 }
 
-fn render_nodes(nodes: &[Node], root: &Value, current: &Value, out: &mut String) -> Result<()> {
+/// The checks client-go's `evalArray` and `evalFilter` make before a step.
+fn check_step(check: &Check, node: &Value, root: &Value) -> std::result::Result<(), String> {
+    let len = |items: &Vec<Value>| i64::try_from(items.len()).unwrap_or(i64::MAX);
+    match (check, node) {
+        (Check::None, _) | (_, Value::Null) => Ok(()),
+        (Check::Index(i), Value::Array(items)) => {
+            let len = len(items);
+            // `[i]` is the slice `[i:i+1]`; a negative index counts from the end.
+            let start = if *i < 0 { i.saturating_add(len) } else { *i };
+            let mut end = i.saturating_add(1);
+            if end < 0 || end == 0 {
+                end = end.saturating_add(len);
+            }
+            bounds(start, end, len)
+        }
+        (Check::Slice(a, b), Value::Array(items)) => {
+            let len = len(items);
+            let mut start = a.unwrap_or(0);
+            if start < 0 {
+                start = start.saturating_add(len);
+            }
+            let mut end = b.unwrap_or(len);
+            if end < 0 {
+                end = end.saturating_add(len);
+            }
+            bounds(start, end, len)
+        }
+        (Check::Index(_) | Check::Slice(..), other) => {
+            Err(format!("{} is not array or slice", go_type(other)))
+        }
+        (Check::Filter(paths), Value::Array(items)) => {
+            for item in items {
+                for path in paths {
+                    evaluate(path, root, item)?;
+                }
+            }
+            Ok(())
+        }
+        (Check::Filter(_), _) => Ok(()),
+    }
+}
+
+fn bounds(start: i64, end: i64, len: i64) -> std::result::Result<(), String> {
+    if start == end {
+        // Zero elements asked for: allowed.
+        return Ok(());
+    }
+    if start >= len || start < 0 {
+        return Err(format!(
+            "array index out of bounds: index {start}, length {len}"
+        ));
+    }
+    if end > len || end < 0 {
+        return Err(format!(
+            "array index out of bounds: index {}, length {len}",
+            end.saturating_sub(1)
+        ));
+    }
+    if start > end {
+        return Err(format!(
+            "starting index {start} is greater than ending index {end}"
+        ));
+    }
+    Ok(())
+}
+
+/// The Go type an unstructured object's value has in client-go.
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "map[string]interface {}",
+        Value::Array(_) => "[]interface {}",
+        Value::String(_) => "string",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "int64",
+        Value::Number(_) => "float64",
+        Value::Null => "<nil>",
+    }
+}
+
+fn render_nodes(
+    nodes: &[Node],
+    root: &Value,
+    current: &Value,
+    out: &mut String,
+) -> std::result::Result<(), String> {
     for node in nodes {
         match node {
             Node::Text(t) => out.push_str(t),
@@ -316,7 +482,13 @@ fn translate(expr: &str) -> std::result::Result<Expr, String> {
     } else if let Some(r) = rest.strip_prefix('@') {
         rest = r;
     }
-    let mut query = String::from("$");
+    let mut segments: Vec<Segment> = Vec::new();
+    let plain = |text: String| Segment {
+        text,
+        check: Check::None,
+    };
+    // `..` waiting for the bracket that follows it.
+    let mut descent = false;
     let chars: Vec<char> = rest.chars().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -335,21 +507,21 @@ fn translate(expr: &str) -> std::result::Result<Expr, String> {
                     }
                 }
                 if recursive {
-                    query.push_str("..");
                     if name.is_empty() {
                         // `..[0]` style: the bracket follows.
                         if chars.get(i) != Some(&'[') {
                             return Err(format!("invalid recursive descent in `{expr}`"));
                         }
+                        descent = true;
                     } else if name == "*" {
-                        query.push('*');
+                        segments.push(plain("..*".into()));
                     } else {
-                        query.push_str(&bracket_name(&name));
+                        segments.push(plain(format!("..{}", bracket_name(&name))));
                     }
                 } else if name == "*" {
-                    query.push_str("[*]");
+                    segments.push(plain("[*]".into()));
                 } else if !name.is_empty() {
-                    query.push_str(&bracket_name(&name));
+                    segments.push(plain(bracket_name(&name)));
                 }
             }
             '[' => {
@@ -380,9 +552,31 @@ fn translate(expr: &str) -> std::result::Result<Expr, String> {
                     return Err(format!("unterminated array in `{expr}`"));
                 }
                 let inner: String = chars[start + 1..i].iter().collect();
-                query.push('[');
-                query.push_str(&translate_filter(inner.trim()));
-                query.push(']');
+                let inner = inner.trim();
+                let (text, check) = if let Some(index) = parse_index(inner) {
+                    (inner.to_string(), Check::Index(index))
+                } else if let Some((a, b)) = parse_slice(inner) {
+                    (inner.to_string(), Check::Slice(a, b))
+                } else if inner.starts_with('?') {
+                    let (text, paths) = translate_filter(inner);
+                    (text, Check::Filter(paths))
+                } else {
+                    (inner.to_string(), Check::None)
+                };
+                let prefix = if std::mem::take(&mut descent) {
+                    ".."
+                } else {
+                    ""
+                };
+                segments.push(Segment {
+                    text: format!("{prefix}[{text}]"),
+                    // Under `..` the step applies wherever it can: no bounds to check.
+                    check: if prefix.is_empty() {
+                        check
+                    } else {
+                        Check::None
+                    },
+                });
                 i += 1;
             }
             c if c.is_whitespace() => {
@@ -394,16 +588,56 @@ fn translate(expr: &str) -> std::result::Result<Expr, String> {
             }
         }
     }
-    Ok(Expr { query, from_root })
+    let query = std::iter::once("$".to_string())
+        .chain(segments.iter().map(|s| s.text.clone()))
+        .collect();
+    Ok(Expr {
+        query,
+        from_root,
+        segments,
+    })
+}
+
+/// `3`, `-1`: an array index.
+fn parse_index(inner: &str) -> Option<i64> {
+    let digits = inner.strip_prefix('-').unwrap_or(inner);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    inner.parse().ok()
+}
+
+/// `a:b`, `a:`, `:b`, `a:b:step`: a slice with its optional ends.
+fn parse_slice(inner: &str) -> Option<(Option<i64>, Option<i64>)> {
+    let mut parts = inner.split(':');
+    let (a, b) = (parts.next()?, parts.next()?);
+    let step = parts.next();
+    if parts.next().is_some() {
+        return None;
+    }
+    let end = |p: &str| -> Option<Option<i64>> {
+        let p = p.trim();
+        if p.is_empty() {
+            Some(None)
+        } else {
+            parse_index(p).map(Some)
+        }
+    };
+    if let Some(step) = step {
+        end(step)?;
+    }
+    Some((end(a)?, end(b)?))
 }
 
 /// kubectl writes filters as `?(@.a.b=="x")`; RFC 9535 accepts that shape but needs member
-/// names with `-` or `/` in brackets, which kubectl users write with dots.
-fn translate_filter(inner: &str) -> String {
+/// names with `-` or `/` in brackets, which kubectl users write with dots. Also returns the
+/// paths the filter reads (`@.a[0].b`, `$.c`), for kubectl's bounds checks.
+fn translate_filter(inner: &str) -> (String, Vec<Expr>) {
     let Some(body) = inner.strip_prefix('?') else {
-        return inner.to_string();
+        return (inner.to_string(), Vec::new());
     };
     let mut out = String::from("?");
+    let mut paths = Vec::new();
     let chars: Vec<char> = body.chars().collect();
     let mut i = 0;
     let mut quote: Option<char> = None;
@@ -426,28 +660,62 @@ fn translate_filter(inner: &str) -> String {
         if c == '@' || c == '$' {
             out.push(c);
             i += 1;
-            while i < chars.len() && chars[i] == '.' {
-                i += 1;
-                let mut name = String::new();
-                while i < chars.len()
-                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '-' | '/' | '\\'))
-                {
-                    if chars[i] == '\\' && i + 1 < chars.len() {
-                        name.push(chars[i + 1]);
-                        i += 2;
-                    } else {
-                        name.push(chars[i]);
-                        i += 1;
+            let mut segments = Vec::new();
+            loop {
+                if chars.get(i) == Some(&'.') {
+                    i += 1;
+                    let mut name = String::new();
+                    while i < chars.len()
+                        && (chars[i].is_alphanumeric()
+                            || matches!(chars[i], '_' | '-' | '/' | '\\'))
+                    {
+                        if chars[i] == '\\' && i + 1 < chars.len() {
+                            name.push(chars[i + 1]);
+                            i += 2;
+                        } else {
+                            name.push(chars[i]);
+                            i += 1;
+                        }
                     }
+                    let text = bracket_name(&name);
+                    out.push_str(&text);
+                    segments.push(Segment {
+                        text,
+                        check: Check::None,
+                    });
+                } else if chars.get(i) == Some(&'[') {
+                    let Some(close) = chars[i..].iter().position(|&c| c == ']') else {
+                        break;
+                    };
+                    let inner: String = chars[i + 1..i + close].iter().collect();
+                    let Some(index) = parse_index(inner.trim()) else {
+                        break;
+                    };
+                    let text = format!("[{}]", inner.trim());
+                    out.push_str(&text);
+                    segments.push(Segment {
+                        text,
+                        check: Check::Index(index),
+                    });
+                    i += close + 1;
+                } else {
+                    break;
                 }
-                out.push_str(&bracket_name(&name));
             }
+            let query = std::iter::once("$".to_string())
+                .chain(segments.iter().map(|s| s.text.clone()))
+                .collect();
+            paths.push(Expr {
+                query,
+                from_root: c == '$',
+                segments,
+            });
             continue;
         }
         out.push(c);
         i += 1;
     }
-    out
+    (out, paths)
 }
 
 fn bracket_name(name: &str) -> String {
@@ -532,6 +800,62 @@ mod tests {
         let mut s = String::new();
         go_json(&json!({"b": "<&>", "a": [1, true, null]}), &mut s);
         assert_eq!(s, r#"{"a":[1,true,null],"b":"\u003c\u0026\u003e"}"#);
+    }
+
+    fn fails(t: &str) -> String {
+        Template::parse(t)
+            .unwrap()
+            .render(&doc())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn out_of_bounds_fails_as_kubectl_fails() {
+        // The messages of kubectl 1.33 (`kubectl get -o jsonpath=...`) on the same shapes.
+        assert_eq!(
+            fails("{.items[5]}"),
+            r#"error executing jsonpath "{.items[5]}": Error executing template: array index out of bounds: index 5, length 2"#
+        );
+        assert!(fails("{.items[-3].metadata.name}").ends_with("index -1, length 2"));
+        assert!(fails("{.items[0:5].metadata.name}").ends_with("index 4, length 2"));
+        // Under [*]: the second item has one condition.
+        assert!(fails("{.items[*].status.conditions[1]}").ends_with("index 1, length 1"));
+        // A filter that reads a missing index.
+        assert!(
+            fails(r#"{.items[?(@.status.conditions[1].status=="True")].metadata.name}"#)
+                .ends_with("index 1, length 1")
+        );
+        // Inside a range, and after text that printed fine: no partial result.
+        assert!(
+            fails(r#"{.kind}{range .items[*]}{.status.conditions[2].type}{end}"#)
+                .ends_with("index 2, length 1")
+        );
+        assert!(fails("{.kind[0]}").ends_with("string is not array or slice"));
+        assert_eq!(
+            Template::parse(r#"{.items[9]}{"\n"}"#)
+                .unwrap()
+                .render(&doc())
+                .unwrap_err()
+                .exit_status(),
+            crate::error::ExitStatus::Error
+        );
+    }
+
+    #[test]
+    fn what_kubectl_allows_still_renders() {
+        // Missing keys before an index, empty slices, negative indexes in range.
+        assert_eq!(r("{.items[*].nothing[3]}"), "");
+        assert_eq!(r("{.items[1:1]}"), "");
+        assert_eq!(r("{.items[-1].metadata.name}"), "b");
+        assert_eq!(r("{.items[0:2].metadata.name}"), "a b");
+        assert_eq!(r("{.items[?(@.nothing[0]==1)].metadata.name}"), "");
+    }
+
+    #[test]
+    fn templates_are_quoted_as_go_quotes_them() {
+        assert_eq!(go_quote(r#"{.a[?(@.b=="x")]}"#), r#""{.a[?(@.b==\"x\")]}""#);
+        assert_eq!(go_quote("{\"\\n\"}"), r#""{\"\\n\"}""#);
     }
 
     #[test]

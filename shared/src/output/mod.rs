@@ -64,6 +64,29 @@ pub fn render<R: Report + ?Sized>(
     }
 }
 
+/// A duration as a flag would spell it: `250ms`, `45s`, `2m`, `1m30s`, `1h5m`.
+pub fn human_duration(d: std::time::Duration) -> String {
+    if d.is_zero() {
+        return "0s".into();
+    }
+    if d < std::time::Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
 /// Writes JSON indented with four spaces, as `kubectl -o json` does, and a final newline.
 pub fn write_json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> std::io::Result<()> {
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
@@ -83,6 +106,16 @@ pub fn to_yaml<T: Serialize + ?Sized>(value: &T) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_as_flags_spell_them() {
+        use std::time::Duration;
+        assert_eq!(human_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(human_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(human_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human_duration(Duration::from_secs(3900)), "1h5m");
+        assert_eq!(human_duration(Duration::ZERO), "0s");
+    }
 
     #[derive(Serialize)]
     struct Demo {

@@ -265,6 +265,49 @@ fn jsonpath_output_is_what_kubectl_prints_for_the_same_document() {
         theirs.assert_success();
         assert_eq!(ours.stdout, theirs.stdout, "template {t}");
     }
+    // Where kubectl fails a template (an index out of bounds, under [*] or in a filter), the
+    // plugin fails the same way: nothing on stdout, kubectl's message, exit 2.
+    let failing = [
+        "{.checks[99]}",
+        "{.checks[-99].id}",
+        "{.checks[0:99].id}",
+        "{.checks[*].objects[999]}",
+        r#"{.checks[?(@.objects[999].name=="x")].id}"#,
+        r#"{.kind}{range .checks[*]}{.id}{.objects[999].name}{end}"#,
+        "{.kind[0]}",
+        "{.checks[0][0]}",
+        "{..objects[999]}",
+        "{.checks[2:1].id}",
+    ];
+    for t in failing {
+        let ours = env
+            .plugin("health")
+            .arg("-o")
+            .arg(format!("jsonpath={t}"))
+            .run();
+        let theirs = env
+            .kubectl()
+            .args(["annotate", "--local", "-f"])
+            .arg(&doc)
+            .args(["x=y", "-o"])
+            .arg(format!("jsonpath={t}"))
+            .run();
+        assert_ne!(
+            theirs.code,
+            Some(0),
+            "kubectl accepts {t}: {}",
+            theirs.stdout
+        );
+        ours.assert_code(2).assert_no_panic();
+        assert_eq!(ours.stdout, theirs.stdout, "template {t}: nothing printed");
+        let ours_line = ours.stderr.lines().next().unwrap_or_default();
+        let theirs_line = theirs.stderr.lines().next().unwrap_or_default();
+        assert!(
+            ours_line.starts_with("error: error executing jsonpath")
+                && theirs_line.starts_with(&format!("{ours_line}.")),
+            "template {t}:\nours:   {ours_line}\ntheirs: {theirs_line}"
+        );
+    }
     // A broken template is a usage problem, said once.
     let bad = env
         .plugin("health")
@@ -273,4 +316,46 @@ fn jsonpath_output_is_what_kubectl_prints_for_the_same_document() {
     bad.assert_code(2)
         .assert_no_panic()
         .assert_stderr_contains("jsonpath");
+}
+
+/// Every duration flag of every plugin, with the arguments that reach it.
+const DURATION_FLAGS: [(&str, &[&str], &str); 7] = [
+    ("health", &[], "--request-timeout"),
+    ("health", &["--wait"], "--timeout"),
+    ("health", &["--wait"], "--interval"),
+    ("upgrade-plan", &[], "--request-timeout"),
+    ("ks-migrate", &["gateway"], "--timeout"),
+    ("ks-migrate", &["gateway"], "--job-timeout"),
+    ("untaint-member", &["--all", "--dry-run"], "--timeout"),
+];
+
+#[test]
+fn a_duration_that_overflows_is_one_error_line_and_exit_2() {
+    let env = Env::new("empty");
+    let mut flags: Vec<(&str, &[&str], &str)> = DURATION_FLAGS.to_vec();
+    for (plugin, _) in PLUGINS {
+        flags.push((plugin, &[], "--request-timeout"));
+    }
+    for (plugin, before, flag) in flags {
+        for value in ["99999999999999999999h", "99999999999999999999", "2562048h"] {
+            let run = env
+                .plugin(plugin)
+                .args(before)
+                .arg(format!("{flag}={value}"))
+                .run();
+            run.assert_code(2).assert_no_panic();
+            let errors: Vec<&str> = run
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("error:"))
+                .collect();
+            assert_eq!(errors.len(), 1, "{plugin} {flag}={value}: {}", run.stderr);
+            assert!(
+                errors[0].contains(flag) && errors[0].contains("too large"),
+                "{plugin} {flag}={value}: {}",
+                run.stderr
+            );
+            assert!(!run.stderr.contains("internal error"), "{}", run.stderr);
+        }
+    }
 }

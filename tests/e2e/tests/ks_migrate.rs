@@ -21,17 +21,7 @@ fn host_migrates_from_v3_4_to_v4() {
         .as_str()
         .unwrap()
         .to_string();
-    let run = m
-        .migrate()
-        .args([
-            "host",
-            "--yes",
-            "--ignore-check",
-            "installer-idle",
-            "-o",
-            "json",
-        ])
-        .run();
+    let run = m.migrate().args(["host", "--yes", "-o", "json"]).run();
     run.assert_success().assert_no_panic();
     let report = run.json();
     assert_eq!(report["kind"], "Migration");
@@ -256,10 +246,7 @@ fn host_migrates_from_v3_4_to_v4() {
 #[test]
 fn member_migrates_from_v3_4_to_v4() {
     let m = Mig::new("ks34-member");
-    let run = m
-        .migrate()
-        .args(["member", "--yes", "--ignore-check", "installer-idle"])
-        .run();
+    let run = m.migrate().args(["member", "--yes"]).run();
     run.assert_success().assert_no_panic();
     run.assert_stdout_contains("outcome: migrated");
     let u = &m.calls_of("upgrade")[0];
@@ -298,10 +285,7 @@ fn member_migrates_from_v3_4_to_v4() {
 #[test]
 fn gateways_are_upgraded_once_each_after_the_host() {
     let m = Mig::new("ks34-host");
-    m.migrate()
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
-        .run()
-        .assert_success();
+    m.migrate().args(["host", "--yes"]).run().assert_success();
 
     let list = m.migrate().args(["gateway", "-o", "json"]).run();
     list.assert_success();
@@ -400,10 +384,7 @@ fn dry_run_changes_nothing() {
     let m = Mig::new("ks34-host");
     let before = resource_versions(&m.env, ALL_KINDS);
     assert!(before.len() > 100, "{} objects", before.len());
-    let run = m
-        .migrate()
-        .args(["host", "--dry-run", "--ignore-check", "installer-idle"])
-        .run();
+    let run = m.migrate().args(["host", "--dry-run"]).run();
     run.assert_success().assert_no_panic();
     let after = resource_versions(&m.env, ALL_KINDS);
     assert_eq!(before, after, "a dry run changed the cluster");
@@ -436,7 +417,7 @@ fn a_failed_step_resumes_without_repeating_earlier_ones() {
     let first = m
         .migrate()
         .env("TESTHELM_FAIL", "upgrade")
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
+        .args(["host", "--yes"])
         .run();
     first.assert_code(2).assert_no_panic();
     first.assert_stderr_contains("rerun the same command to resume at step 7");
@@ -456,7 +437,7 @@ fn a_failed_step_resumes_without_repeating_earlier_ones() {
     let second = m
         .migrate()
         .env("TESTHELM_FAIL", "upgrade")
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
+        .args(["host", "--yes"])
         .run();
     second.assert_success();
     second.assert_stderr_contains("resuming the host migration");
@@ -495,19 +476,13 @@ fn a_failed_job_reports_and_resumes_at_it() {
             .env("KS_UPGRADE_SIM_FAIL", "prepare-upgrade")
             .spawn(),
     );
-    let first = m
-        .migrate()
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
-        .run();
+    let first = m.migrate().args(["host", "--yes"]).run();
     first.assert_code(2).assert_stderr_contains(
         "Job kubesphere-system/prepare-upgrade failed: BackoffLimitExceeded",
     );
     first.assert_stderr_contains("resume at step 5");
     assert_eq!(m.journal()["prepare-upgrade"]["state"], "failed");
-    let second = m
-        .migrate()
-        .args(["host", "--yes", "--ignore-check", "installer-idle"])
-        .run();
+    let second = m.migrate().args(["host", "--yes"]).run();
     second.assert_success();
     assert_eq!(m.calls_of("template").len(), 2, "the failed step ran again");
     assert_eq!(m.calls_of("upgrade").len(), 1);
@@ -601,7 +576,7 @@ fn the_wrong_role_blocks() {
     let m = Mig::new("ks34-host");
     refuses(
         &m,
-        &["member", "--yes", "--ignore-check", "installer-idle"],
+        &["member", "--yes"],
         &[],
         "role-matches",
         "this cluster is a host",
@@ -726,10 +701,7 @@ fn every_failed_check_is_reported_at_once() {
 #[test]
 fn without_a_terminal_yes_is_required() {
     let m = Mig::new("ks34-host");
-    let run = m
-        .migrate()
-        .args(["host", "--ignore-check", "installer-idle"])
-        .run();
+    let run = m.migrate().args(["host"]).run();
     run.assert_code(2).assert_stderr_contains("pass --yes");
     assert!(m.calls_of("template").is_empty());
     assert!(!m.exists(&["configmap", "-n", "kubesphere-system", "ks-migrate-journal"]));
@@ -778,14 +750,7 @@ fn the_documented_cluster_role_is_enough_for_a_dry_run() {
     );
     let run = m
         .migrate()
-        .args([
-            "host",
-            "--dry-run",
-            "--ignore-check",
-            "installer-idle",
-            "--token",
-            "migrator-token",
-        ])
+        .args(["host", "--dry-run", "--token", "migrator-token"])
         .run();
     run.assert_success()
         .assert_stdout_contains("outcome: planned");
@@ -793,14 +758,7 @@ fn the_documented_cluster_role_is_enough_for_a_dry_run() {
     m.kubectl_ok(&["delete", "clusterrolebinding", "migrator"]);
     let run = m
         .migrate()
-        .args([
-            "host",
-            "--dry-run",
-            "--ignore-check",
-            "installer-idle",
-            "--token",
-            "migrator-token",
-        ])
+        .args(["host", "--dry-run", "--token", "migrator-token"])
         .run();
     run.assert_code(2).assert_stderr_contains("forbidden");
 }

@@ -25,6 +25,19 @@ pub enum Fault {
         #[serde(default)]
         retry_after: Option<u32>,
     },
+    /// Wait this many milliseconds, then answer 504 Timeout with a real server's Status body,
+    /// as a real server does once its request timeout has run out (e.g. etcd does not answer).
+    #[serde(rename_all = "camelCase")]
+    Timeout {
+        /// Delay before the answer, in milliseconds.
+        after_ms: u64,
+    },
+    /// Answer 410 Gone, reason `Expired`, as a real server answers a list whose `continue`
+    /// token has expired (etcd compacted the revision it pins). Pair it with
+    /// [`FaultRule::with_continue`] to hit only the pages after the first.
+    Expired,
+    /// Never answer: the connection stays open and silent (an API server whose etcd is frozen).
+    Hang,
     /// Send the headers and part of the body, then close the connection.
     #[serde(rename_all = "camelCase")]
     Drop {
@@ -51,7 +64,19 @@ pub struct FaultRule {
     /// Fire this many times, then disappear; forever when `None`.
     #[serde(default)]
     pub times: Option<u32>,
+    /// Only requests carrying a non-empty `continue` query parameter (the pages after a
+    /// list's first).
+    #[serde(default)]
+    pub with_continue: bool,
 }
+
+/// The message of a real API server's 410 Expired answer to an expired `continue` token.
+pub const EXPIRED_CONTINUE_MESSAGE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+/// The message of a real API server's 504 Timeout, sent when a request outlives the server's
+/// request timeout (e.g. etcd does not answer).
+pub const TIMEOUT_MESSAGE: &str =
+    "Timeout: request did not complete within requested timeout - context deadline exceeded";
 
 impl FaultRule {
     /// A rule for every method on a path prefix, firing forever.
@@ -62,7 +87,14 @@ impl FaultRule {
             exact: false,
             action,
             times: None,
+            with_continue: false,
         }
+    }
+
+    /// Fires only on requests that carry a `continue` token.
+    pub fn with_continue(mut self) -> Self {
+        self.with_continue = true;
+        self
     }
 
     /// Restricts the rule to one method.
@@ -83,10 +115,15 @@ impl FaultRule {
         self
     }
 
-    fn matches(&self, method: &str, path: &str) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+    fn matches(&self, method: &str, path: &str, query: &str) -> bool {
+        (!self.with_continue
+            || query
+                .split('&')
+                .any(|kv| kv.strip_prefix("continue=").is_some_and(|v| !v.is_empty())))
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && if self.exact {
                 path == self.path_prefix
             } else {
@@ -125,10 +162,18 @@ impl Faults {
         self.lock().clone()
     }
 
-    /// The fault for a request, consuming one use of the first matching rule.
+    /// The fault for a request without a query, consuming one use of the first matching rule.
     pub fn take(&self, method: &str, path: &str) -> Option<Fault> {
+        self.take_request(method, path, "")
+    }
+
+    /// The fault for a request (its raw query string included), consuming one use of the first
+    /// matching rule.
+    pub fn take_request(&self, method: &str, path: &str, query: &str) -> Option<Fault> {
         let mut rules = self.lock();
-        let pos = rules.iter().position(|(_, r)| r.matches(method, path))?;
+        let pos = rules
+            .iter()
+            .position(|(_, r)| r.matches(method, path, query))?;
         let action = rules[pos].1.action.clone();
         if let Some(t) = rules[pos].1.times.as_mut() {
             *t = t.saturating_sub(1);
@@ -292,5 +337,25 @@ mod tests {
             serde_json::from_str(r#"{"pathPrefix":"/api","action":{"type":"latency","ms":5}}"#)
                 .unwrap();
         assert_eq!(j.action, Fault::Latency { ms: 5 });
+        let j: FaultRule = serde_json::from_str(
+            r#"{"pathPrefix":"/api","withContinue":true,"action":{"type":"expired"}}"#,
+        )
+        .unwrap();
+        assert_eq!(j.action, Fault::Expired);
+    }
+
+    #[test]
+    fn continue_rules_fire_only_on_later_pages() {
+        let f = Faults::default();
+        f.add(FaultRule::new("/api/v1/pods", Fault::Expired).with_continue());
+        assert!(f.take_request("GET", "/api/v1/pods", "limit=2").is_none());
+        assert!(
+            f.take_request("GET", "/api/v1/pods", "limit=2&continue=")
+                .is_none()
+        );
+        assert_eq!(
+            f.take_request("GET", "/api/v1/pods", "limit=2&continue=abc"),
+            Some(Fault::Expired)
+        );
     }
 }

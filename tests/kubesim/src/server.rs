@@ -206,7 +206,7 @@ impl Shared {
         let query = req.uri().query().unwrap_or("").to_string();
         self.counters.request(&method, &path);
         let mut drop_after: Option<Option<usize>> = None;
-        match self.faults.take(&method, &path) {
+        match self.faults.take_request(&method, &path, &query) {
             Some(Fault::Latency { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
             Some(Fault::Status { code, retry_after }) => {
                 let reason = match code {
@@ -220,6 +220,19 @@ impl Shared {
                 e.retry_after = retry_after;
                 return self.finish(ApiResponse::error(&e), None);
             }
+            Some(Fault::Timeout { after_ms }) => {
+                tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                let e = ApiError {
+                    details: Some(serde_json::json!({})),
+                    ..ApiError::new(504, "Timeout", crate::faults::TIMEOUT_MESSAGE)
+                };
+                return self.finish(ApiResponse::error(&e), None);
+            }
+            Some(Fault::Expired) => {
+                let e = ApiError::new(410, "Expired", crate::faults::EXPIRED_CONTINUE_MESSAGE);
+                return self.finish(ApiResponse::error(&e), None);
+            }
+            Some(Fault::Hang) => std::future::pending::<()>().await,
             Some(Fault::Drop { after_bytes }) => drop_after = Some(after_bytes),
             None => {}
         }

@@ -228,4 +228,4 @@ pub fn has_flag_pair(call: &[String], flag: &str, value: &str) -> bool {
 pub const ALL_KINDS: &str = "all,configmaps,secrets,persistentvolumeclaims,namespaces,serviceaccounts,customresourcedefinitions,clusterconfigurations.installer.kubesphere.io,nodes,storageclasses,endpoints";
 
 /// `host` past the pre-check kubesim cannot satisfy (it serves no pod logs).
-pub const HOST: &[&str] = &["host", "--yes", "--ignore-check", "installer-idle"];
+pub const HOST: &[&str] = &["host", "--yes"];
