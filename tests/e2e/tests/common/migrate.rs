@@ -1,6 +1,6 @@
 //! ks-migrate's end-to-end setup, shared by `ks_migrate.rs` and `ks_migrate_kill.rs`: the
-//! values file, the chart directory, the test helm (`tests/testhelm`, bin `helm`, linked onto
-//! PATH, recording its calls to `$TESTHELM_LOG`) and `ks-upgrade-sim` (which plays the
+//! values file, the chart directory, the helm double (`tests/testhelm`, bin `fakehelm`, linked
+//! as `helm` into the test's own bin dir only, recording its calls to `$TESTHELM_LOG`) and `ks-upgrade-sim` (which plays the
 //! ks-upgrade Jobs, since kubesim runs no pods), plus readers for the journal, the helm calls,
 //! the backup directories and the ks-core revisions.
 
@@ -92,7 +92,8 @@ impl Mig {
 
     pub fn from_env(env: Env, helm: bool) -> Self {
         if helm {
-            std::os::unix::fs::symlink(binary("helm"), env.bin_dir().join("helm"))
+            // The double is built as `fakehelm`; only this test's bin dir calls it `helm`.
+            std::os::unix::fs::symlink(binary("fakehelm"), env.bin_dir().join("helm"))
                 .expect("link helm");
         }
         env.write("ks-core-values.yaml", VALUES);
@@ -229,3 +230,11 @@ pub const ALL_KINDS: &str = "all,configmaps,secrets,persistentvolumeclaims,names
 
 /// `host` past the pre-check kubesim cannot satisfy (it serves no pod logs).
 pub const HOST: &[&str] = &["host", "--yes", "--ignore-check", "installer-idle"];
+
+/// The project's ks-core 1.1.5 test chart (`tests/charts/ks-core`).
+pub fn chart_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../charts/ks-core")
+        .canonicalize()
+        .expect("tests/charts/ks-core")
+}
