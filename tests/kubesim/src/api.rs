@@ -201,6 +201,8 @@ pub struct WatchFilter {
     fields: FieldSelector,
     form: Form,
     include: String,
+    /// Stream protobuf frames instead of JSON lines.
+    proto: bool,
 }
 
 impl WatchFilter {
@@ -227,6 +229,38 @@ impl WatchFilter {
     }
 
     fn line(&self, kind: &str, obj: &Arc<Stored>) -> Bytes {
+        let line = self.json_line(kind, obj);
+        if self.proto {
+            return self.to_frame(&line);
+        }
+        line
+    }
+
+    /// Re-encodes a JSON event line as a protobuf watch frame.
+    fn to_frame(&self, line: &[u8]) -> Bytes {
+        let ev: Value = serde_json::from_slice(line).unwrap_or(Value::Null);
+        let ty = ev["type"].as_str().unwrap_or("ERROR");
+        match crate::proto::watch_frame(ty, &ev["object"]) {
+            Ok(f) => Bytes::from(f),
+            Err(e) => {
+                let st = ApiError::internal(e.to_string()).to_status();
+                Bytes::from(crate::proto::watch_frame("ERROR", &st).unwrap_or_default())
+            }
+        }
+    }
+
+    /// An ERROR event carrying a Status.
+    pub fn error_line(&self, status: &Value) -> Bytes {
+        let mut line =
+            serde_json::to_vec(&json!({"type": "ERROR", "object": status})).unwrap_or_default();
+        line.push(b'\n');
+        if self.proto {
+            return self.to_frame(&line);
+        }
+        Bytes::from(line)
+    }
+
+    fn json_line(&self, kind: &str, obj: &Arc<Stored>) -> Bytes {
         let mut out = Vec::with_capacity(obj.json.len() + 40);
         out.extend_from_slice(b"{\"type\":\"");
         out.extend_from_slice(kind.as_bytes());
@@ -255,6 +289,9 @@ impl WatchFilter {
         let o = json!({"type": "BOOKMARK", "object": {"kind": self.def.kind, "apiVersion": self.def.api_version(&self.version), "metadata": meta}});
         let mut v = serde_json::to_vec(&o).unwrap_or_default();
         v.push(b'\n');
+        if self.proto {
+            return self.to_frame(&v);
+        }
         Bytes::from(v)
     }
 }
@@ -276,6 +313,45 @@ fn versioned(v: &Value, def: &ResourceDef, version: &str) -> Value {
         v["apiVersion"] = json!(def.api_version(version));
     }
     v
+}
+
+/// Re-encodes a JSON response as protobuf when the client asked for protobuf first and the
+/// object's kind has a protobuf form (built-in kinds, Status, lists). Custom resources stay JSON,
+/// or get 406 when the client accepts nothing else, as on a real server.
+fn negotiate(accept: &str, resp: ApiResponse) -> ApiResponse {
+    if !crate::proto::wants_proto(accept) || resp.content_type != "application/json" {
+        return resp;
+    }
+    let ApiBody::Bytes(b) = &resp.body else {
+        return resp;
+    };
+    let v: Value = match serde_json::from_slice(b) {
+        Ok(v) => v,
+        Err(_) => return resp,
+    };
+    match crate::proto::encode_object(&v) {
+        Some(Ok(pb)) => ApiResponse {
+            status: resp.status,
+            content_type: crate::proto::MEDIA_TYPE.into(),
+            body: ApiBody::Bytes(Bytes::from(pb)),
+            retry_after: resp.retry_after,
+        },
+        Some(Err(e)) => ApiResponse::error(&ApiError::internal(e.to_string())),
+        None if crate::proto::only_proto(accept)
+            && v.get("apiVersion").is_some()
+            && v.get("kind").is_some() =>
+        {
+            let e = ApiError::new(
+                406,
+                "NotAcceptable",
+                "only the following media types are accepted: application/json, application/yaml",
+            );
+            let mut r = ApiResponse::error(&e);
+            r.retry_after = resp.retry_after;
+            r
+        }
+        None => resp,
+    }
 }
 
 /// Current time as the API formats it.
@@ -622,6 +698,16 @@ impl Core {
         }
     }
 
+    /// Claims a version (`/version`) and serves the built-in group-versions of its minor.
+    pub fn set_git_version(&self, git_version: &str) {
+        if let Ok(mut gv) = self.git_version.write() {
+            *gv = git_version.to_string();
+        }
+        self.write()
+            .registry
+            .set_minor(crate::registry::minor_of(git_version));
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
         self.store.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -632,10 +718,30 @@ impl Core {
 
     /// Handles one request. Never panics on bad input: every failure is a Status response.
     pub fn handle(&self, req: &ApiRequest) -> ApiResponse {
-        match self.dispatch(req) {
+        let decoded;
+        let req = if req.content_type.starts_with(crate::proto::MEDIA_TYPE) && !req.body.is_empty()
+        {
+            match crate::proto::decode_object(&req.body) {
+                Ok((v, _, _)) => {
+                    let mut r = req.clone();
+                    r.content_type = "application/json".into();
+                    r.body = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+                    decoded = r;
+                    &decoded
+                }
+                Err(e) => {
+                    let e = ApiError::new(415, "UnsupportedMediaType", e.to_string());
+                    return negotiate(&req.accept, ApiResponse::error(&e));
+                }
+            }
+        } else {
+            req
+        };
+        let resp = match self.dispatch(req) {
             Ok(r) => r,
             Err(e) => ApiResponse::error(&e),
-        }
+        };
+        negotiate(&req.accept, resp)
     }
 
     fn dispatch(&self, req: &ApiRequest) -> ApiResult<ApiResponse> {
@@ -990,6 +1096,7 @@ impl Core {
             fields: fs,
             form: accept_form(&req.accept),
             include: req.q("includeObject").unwrap_or("Metadata").to_string(),
+            proto: !def.custom && crate::proto::wants_proto(&req.accept),
         };
         let bookmarks = req
             .q("allowWatchBookmarks")
@@ -1017,11 +1124,7 @@ impl Core {
                         "too old resource version: {rv} ({})",
                         st.oldest_watchable_rv()
                     ));
-                    let mut line =
-                        serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()}))
-                            .unwrap_or_default();
-                    line.push(b'\n');
-                    initial.push(Bytes::from(line));
+                    initial.push(filter.error_line(&e.to_status()));
                 } else {
                     for ev in st.history.iter().filter(|e| e.obj.rv > rv) {
                         if let Some(l) = filter.render(ev) {
@@ -1052,7 +1155,11 @@ impl Core {
         drop(st);
         Ok(ApiResponse {
             status: 200,
-            content_type: "application/json".into(),
+            content_type: if filter.proto {
+                crate::proto::WATCH_MEDIA_TYPE.into()
+            } else {
+                "application/json".into()
+            },
             body: ApiBody::Watch(Box::new(WatchPlan {
                 initial,
                 rx,
@@ -1093,6 +1200,17 @@ impl Core {
         }
         obj["kind"] = json!(def.kind);
         obj["apiVersion"] = json!(def.api_version(version));
+        if def.group.is_empty()
+            && def.plural == "secrets"
+            && obj
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+        {
+            // the API server's defaulting (core/v1 SetDefaults_Secret)
+            obj["type"] = json!("Opaque");
+        }
         let m = meta_mut(&mut obj);
         let mut name = m
             .get("name")
@@ -1209,6 +1327,9 @@ impl Core {
             }
             _ => {}
         }
+        if st.controllers {
+            crate::controllers::admit(st, def, &mut obj, None);
+        }
         let av = def.api_version(version);
         patch::record_manager(
             &mut obj,
@@ -1324,6 +1445,9 @@ impl Core {
                     Some(v) => m.insert(k.into(), v.clone()),
                     None => m.remove(k),
                 };
+            }
+            if st.controllers {
+                crate::controllers::admit(st, def, &mut new, Some(&old.value));
             }
             new
         };
@@ -1583,13 +1707,25 @@ impl Core {
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty());
-        if has_finalizers {
+        let gc = st
+            .controllers
+            .then(|| crate::controllers::gc_finalizer(def, ctx.req))
+            .flatten();
+        if has_finalizers || gc.is_some() {
             if old.value.pointer("/metadata/deletionTimestamp").is_some() {
                 return Ok(ApiResponse::json(200, &old.value));
             }
             let mut v = old.value.clone();
             let rv = st.next_rv();
             let m = meta_mut(&mut v);
+            if let Some(f) = gc {
+                let list = m.entry("finalizers").or_insert_with(|| json!([]));
+                if let Some(a) = list.as_array_mut()
+                    && !a.iter().any(|x| x == f)
+                {
+                    a.push(json!(f));
+                }
+            }
             m.insert("deletionTimestamp".into(), json!(ctx.time));
             m.insert("deletionGracePeriodSeconds".into(), json!(0));
             m.insert("resourceVersion".into(), json!(rv.to_string()));

@@ -263,8 +263,7 @@ pub fn openapi_v3_gv(
 /// which is what a real server's answer leads to for kinds it has no schema for.
 ///
 /// Protobuf is `openapi_v2.Document { string swagger = 1; Info info = 2; }` with
-/// `Info { string title = 1; string version = 2; }`, encoded by hand: two fields are not worth a
-/// protobuf dependency.
+/// `Info { string title = 1; string version = 2; }`.
 pub fn openapi_v2(git_version: &str, protobuf: bool) -> (Vec<u8>, &'static str) {
     if !protobuf {
         let doc = json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": git_version}, "paths": {}, "definitions": {}});
@@ -273,20 +272,8 @@ pub fn openapi_v2(git_version: &str, protobuf: bool) -> (Vec<u8>, &'static str) 
             "application/json",
         );
     }
-    fn field(out: &mut Vec<u8>, number: u8, bytes: &[u8]) {
-        out.push((number << 3) | 2); // length-delimited
-        let mut len = bytes.len();
-        loop {
-            let b = (len & 0x7f) as u8;
-            len >>= 7;
-            if len == 0 {
-                out.push(b);
-                break;
-            }
-            out.push(b | 0x80);
-        }
-        out.extend_from_slice(bytes);
-    }
+    let field =
+        |out: &mut Vec<u8>, number: u32, bytes: &[u8]| crate::proto::put_bytes(number, bytes, out);
     let mut info = Vec::new();
     field(&mut info, 1, b"Kubernetes");
     field(&mut info, 2, git_version.as_bytes());

@@ -11,14 +11,16 @@
 //!
 //! Modules: [`api`] handles requests (transport-free), [`server`] is the HTTP(S) transport,
 //! [`store`] holds objects, [`registry`] the served resources, [`scenario`] loads clusters,
-//! [`faults`] injects failures and counts requests.
+//! [`faults`] injects failures and counts requests, [`controllers`] (opt-in) roll workloads out.
 
 pub mod api;
 pub mod auth;
+pub mod controllers;
 pub mod discovery;
 pub mod error;
 pub mod faults;
 pub mod patch;
+pub mod proto;
 pub mod registry;
 pub mod scenario;
 pub mod selectors;

@@ -36,6 +36,10 @@ enum Cmd {
         /// gitVersion reported by /version (overrides the scenario).
         #[arg(long)]
         version_git: Option<String>,
+        /// Run the controllers helm and kubectl wait on: Deployments, StatefulSets, DaemonSets
+        /// and Jobs roll out, pods run, PVCs bind, Services get a clusterIP, deletes cascade.
+        #[arg(long)]
+        controllers: bool,
     },
     /// List bundled scenarios.
     Scenarios,
@@ -92,11 +96,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             http,
             users,
             version_git,
+            controllers,
         } => {
             let mut b = kubesim::Sim::builder()
                 .scenario(&scenario)
                 .tls(!http)
-                .port(port);
+                .port(port)
+                .controllers(controllers);
             for u in &users {
                 b = b.user_spec(u)?;
             }

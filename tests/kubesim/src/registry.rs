@@ -507,12 +507,227 @@ const BUILTINS: &[B] = &[
         true,
         false,
     ),
+    // Kinds served at some minors only (see SERVED).
+    b(
+        "flowcontrol.apiserver.k8s.io",
+        "v1",
+        "flowschemas",
+        "FlowSchema",
+        false,
+        &[],
+        &[],
+        true,
+        false,
+    ),
+    b(
+        "flowcontrol.apiserver.k8s.io",
+        "v1",
+        "prioritylevelconfigurations",
+        "PriorityLevelConfiguration",
+        false,
+        &[],
+        &[],
+        true,
+        false,
+    ),
+    b(
+        "policy",
+        "v1beta1",
+        "podsecuritypolicies",
+        "PodSecurityPolicy",
+        false,
+        &["psp"],
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "EndpointSlice",
+        true,
+        &[],
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "events.k8s.io",
+        "v1",
+        "events",
+        "Event",
+        true,
+        &["ev"],
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "node.k8s.io",
+        "v1",
+        "runtimeclasses",
+        "RuntimeClass",
+        false,
+        &[],
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "storage.k8s.io",
+        "v1",
+        "csistoragecapacities",
+        "CSIStorageCapacity",
+        true,
+        &[],
+        &[],
+        false,
+        false,
+    ),
+    b(
+        "scheduling.k8s.io",
+        "v1",
+        "priorityclasses",
+        "PriorityClass",
+        false,
+        &["pc"],
+        &[],
+        false,
+        false,
+    ),
 ];
+
+/// Group-versions served only in a range of minors: `(group, plural, version, first minor served,
+/// first minor no longer served)`. A row of [`BUILTINS`] whose version is not listed here is
+/// served at every minor kubesim claims (1.22 to 1.36). A version listed here and absent from
+/// `BUILTINS` is an older form of the same stored objects (the real server converts between
+/// them; kubesim only rewrites `apiVersion`).
+///
+/// Source: the Kubernetes deprecated API migration guide,
+/// <https://kubernetes.io/docs/reference/using-api/deprecation-guide/> (removals in v1.25, v1.26,
+/// v1.27, v1.29 and v1.32), and the release notes of each GA version it names.
+pub const SERVED: &[(&str, &str, &str, u32, u32)] = &[
+    // autoscaling/v2 is GA in 1.23; v2beta1 is removed in 1.25, v2beta2 in 1.26.
+    (
+        "autoscaling",
+        "horizontalpodautoscalers",
+        "v2",
+        23,
+        u32::MAX,
+    ),
+    ("autoscaling", "horizontalpodautoscalers", "v1", 0, u32::MAX),
+    ("autoscaling", "horizontalpodautoscalers", "v2beta1", 0, 25),
+    ("autoscaling", "horizontalpodautoscalers", "v2beta2", 0, 26),
+    // batch/v1beta1 CronJob is removed in 1.25 (batch/v1 since 1.21).
+    ("batch", "cronjobs", "v1beta1", 0, 25),
+    // policy/v1beta1 PodDisruptionBudget and PodSecurityPolicy are removed in 1.25.
+    ("policy", "poddisruptionbudgets", "v1beta1", 0, 25),
+    ("policy", "podsecuritypolicies", "v1beta1", 0, 25),
+    // discovery.k8s.io, events.k8s.io and node.k8s.io v1beta1 are removed in 1.25.
+    ("discovery.k8s.io", "endpointslices", "v1beta1", 0, 25),
+    ("events.k8s.io", "events", "v1beta1", 0, 25),
+    ("node.k8s.io", "runtimeclasses", "v1beta1", 0, 25),
+    // storage.k8s.io/v1 CSIStorageCapacity is GA in 1.24; v1beta1 is removed in 1.27.
+    ("storage.k8s.io", "csistoragecapacities", "v1", 24, u32::MAX),
+    ("storage.k8s.io", "csistoragecapacities", "v1beta1", 0, 27),
+    // flowcontrol.apiserver.k8s.io: v1beta1 until 1.26, v1beta2 1.23 until 1.29, v1beta3 1.26
+    // until 1.32, v1 from 1.29.
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "flowschemas",
+        "v1",
+        29,
+        u32::MAX,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "flowschemas",
+        "v1beta3",
+        26,
+        32,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "flowschemas",
+        "v1beta2",
+        23,
+        29,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "flowschemas",
+        "v1beta1",
+        0,
+        26,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "prioritylevelconfigurations",
+        "v1",
+        29,
+        u32::MAX,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "prioritylevelconfigurations",
+        "v1beta3",
+        26,
+        32,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "prioritylevelconfigurations",
+        "v1beta2",
+        23,
+        29,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "prioritylevelconfigurations",
+        "v1beta1",
+        0,
+        26,
+    ),
+];
+
+/// The oldest and newest minors whose group-versions [`SERVED`] describes.
+pub const MINORS: std::ops::RangeInclusive<u32> = 22..=36;
+
+/// The versions of a built-in resource served at a minor, preferred first.
+fn served_versions(row: &B, minor: u32) -> Vec<String> {
+    let ranged: Vec<_> = SERVED
+        .iter()
+        .filter(|(g, p, ..)| *g == row.group && *p == row.plural)
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    if !ranged.iter().any(|(_, _, v, ..)| *v == row.version) {
+        out.push(row.version.to_string());
+    }
+    for (_, _, v, from, until) in ranged {
+        if (*from..*until).contains(&minor) && !out.iter().any(|x| x == v) {
+            out.push(v.to_string());
+        }
+    }
+    out.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+    out
+}
+
+/// The minor of a gitVersion (`v1.25.16` -> 25); 30 when it cannot be read.
+pub fn minor_of(git_version: &str) -> u32 {
+    git_version
+        .trim_start_matches('v')
+        .split(['.', '-', '+'])
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(30)
+}
 
 /// Group order of `/apis` (the real server's priority order, then CRD groups alphabetically).
 const GROUP_ORDER: &[&str] = &[
     "apiregistration.k8s.io",
     "apps",
+    "events.k8s.io",
     "authorization.k8s.io",
     "autoscaling",
     "batch",
@@ -522,7 +737,11 @@ const GROUP_ORDER: &[&str] = &[
     "storage.k8s.io",
     "admissionregistration.k8s.io",
     "apiextensions.k8s.io",
+    "scheduling.k8s.io",
     "coordination.k8s.io",
+    "node.k8s.io",
+    "discovery.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
 ];
 
 /// The set of served resources.
@@ -534,9 +753,19 @@ pub struct Registry {
 impl Registry {
     /// The built-in resources of a v1.30 cluster (the subset kubesim implements).
     pub fn builtin() -> Self {
+        Self::builtin_for(30)
+    }
+
+    /// The built-in resources a cluster of this minor serves (the subset kubesim implements),
+    /// with the group-versions of [`SERVED`].
+    pub fn builtin_for(minor: u32) -> Self {
         let defs = BUILTINS
             .iter()
-            .map(|x| {
+            .filter_map(|x| {
+                let versions = served_versions(x, minor);
+                (!versions.is_empty()).then_some((x, versions))
+            })
+            .map(|(x, versions)| {
                 let verbs: Vec<String> = if x.plural == "selfsubjectaccessreviews" {
                     vec!["create".into()]
                 } else if x.plural == "namespaces" {
@@ -551,7 +780,7 @@ impl Registry {
                 };
                 Arc::new(ResourceDef {
                     group: x.group.into(),
-                    versions: vec![x.version.into()],
+                    versions,
                     plural: x.plural.into(),
                     singular: x.kind.to_lowercase(),
                     kind: x.kind.into(),
@@ -568,6 +797,14 @@ impl Registry {
             })
             .collect();
         Registry { defs }
+    }
+
+    /// Serves the built-in resources of another minor, keeping the CRDs.
+    pub fn set_minor(&mut self, minor: u32) {
+        let custom: Vec<Arc<ResourceDef>> =
+            self.defs.iter().filter(|d| d.custom).cloned().collect();
+        self.defs = Self::builtin_for(minor).defs;
+        self.defs.extend(custom);
     }
 
     /// All definitions.

@@ -169,6 +169,10 @@ pub fn load_yaml(core: &Core, yaml: &str) -> Result<Settings, ScenarioError> {
         }
         if let Some(s) = settings_of(&doc) {
             settings = s;
+            // the claimed version decides the served group-versions of what follows
+            if let Some(g) = &settings.git_version {
+                core.set_git_version(g);
+            }
             continue;
         }
         let kind = doc
@@ -233,11 +237,6 @@ pub fn load_yaml(core: &Core, yaml: &str) -> Result<Settings, ScenarioError> {
                 ));
             }
         }
-    }
-    if let Some(g) = &settings.git_version
-        && let Ok(mut gv) = core.git_version.write()
-    {
-        *gv = g.clone();
     }
     Ok(settings)
 }

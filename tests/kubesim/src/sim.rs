@@ -50,6 +50,7 @@ pub struct SimBuilder {
     port: u16,
     users: Vec<(String, String, Vec<String>)>,
     git_version: Option<String>,
+    controllers: bool,
 }
 
 impl Default for SimBuilder {
@@ -60,6 +61,7 @@ impl Default for SimBuilder {
             port: 0,
             users: Vec::new(),
             git_version: None,
+            controllers: false,
         }
     }
 }
@@ -115,15 +117,26 @@ impl SimBuilder {
         self
     }
 
+    /// Runs the controllers that `helm --wait` and `kubectl rollout status` wait on
+    /// (Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, PVC binding, pods, garbage
+    /// collection; see [`crate::controllers`]). Off by default: scenarios stay static.
+    pub fn controllers(mut self, on: bool) -> Self {
+        self.controllers = on;
+        self
+    }
+
     /// Loads the scenario, binds, and starts serving on a background thread.
     pub fn start(self) -> Result<Sim, SimError> {
         let core = Arc::new(Core::new());
+        if self.controllers
+            && let Ok(mut st) = core.store.write()
+        {
+            st.controllers = true;
+        }
         let scen = self.scenario.clone().unwrap_or_else(|| "empty".into());
         let settings = if scen.starts_with("scale:") {
-            if let Some(g) = &self.git_version
-                && let Ok(mut gv) = core.git_version.write()
-            {
-                *gv = g.clone();
+            if let Some(g) = &self.git_version {
+                core.set_git_version(g);
             }
             scenario::generate_scale(&core, Scale::parse(&scen)?);
             scenario::Settings {
@@ -133,10 +146,13 @@ impl SimBuilder {
         } else {
             scenario::load_yaml(&core, &scenario::resolve(&scen)?)?
         };
-        if let Some(g) = &self.git_version
-            && let Ok(mut gv) = core.git_version.write()
+        if let Some(g) = &self.git_version {
+            core.set_git_version(g);
+        }
+        if self.controllers
+            && let Ok(mut st) = core.store.write()
         {
-            *gv = g.clone();
+            crate::controllers::resolve_owner_refs(&mut st);
         }
         let admin_token = format!("kubesim-admin-{}", uuid::Uuid::new_v4().simple());
         let mut tokens = HashMap::new();
@@ -170,10 +186,18 @@ impl SimBuilder {
             .thread_name("kubesim")
             .build()?;
         let sh = shared.clone();
+        // subscribed now, after the scenario loaded, so that no later write is missed
+        let events = self.controllers.then(|| {
+            let st = shared.core.store.read().unwrap_or_else(|e| e.into_inner());
+            (shared.core.clone(), st.tx.subscribe())
+        });
         let thread = std::thread::Builder::new()
             .name("kubesim".into())
             .spawn(move || {
                 rt.block_on(async move {
+                    if let Some((core, rx)) = events {
+                        tokio::spawn(crate::controllers::run(core, rx));
+                    }
                     if let Ok(l) = tokio::net::TcpListener::from_std(listener) {
                         server::run(l, sh, tls_cfg, stop_rx).await
                     }

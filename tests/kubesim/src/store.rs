@@ -157,6 +157,9 @@ pub struct Store {
     pub history: VecDeque<Arc<Event>>,
     /// Live events for watchers.
     pub tx: broadcast::Sender<Arc<Event>>,
+    /// Whether the API server side of the controllers (defaults, allocations, delete
+    /// propagation; see `controllers`) applies.
+    pub controllers: bool,
 }
 
 impl Default for Store {
@@ -175,6 +178,7 @@ impl Store {
             objects: HashMap::new(),
             history: VecDeque::new(),
             tx,
+            controllers: false,
         }
     }
 

@@ -63,6 +63,54 @@ fn serve_writes_kubeconfig_when_ready_and_answers_kubectl() {
     );
 }
 
+#[test]
+fn serve_controllers_flag_runs_the_controllers() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kc");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(["serve", "--controllers", "--kubeconfig"])
+        .arg(&kc)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !kc.exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kubectl = |args: &[&str]| {
+        Command::new("/usr/bin/kubectl")
+            .args(args)
+            .env("HOME", dir.path())
+            .env("KUBECONFIG", &kc)
+            .output()
+            .unwrap()
+    };
+    let created = kubectl(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=2",
+    ]);
+    let rollout = kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&rollout.stdout).contains("successfully rolled out"),
+        "{}",
+        String::from_utf8_lossy(&rollout.stderr)
+    );
+    assert!(status.success(), "exit status {status:?}");
+}
+
 /// `kubesim export`: the same scenario loads into a cluster through kubectl alone (here a
 /// kubesim started empty stands for the real cluster): `kubectl apply` the CRDs, wait for them
 /// to be Established, `kubectl apply` the objects, then `kubectl replace --subresource=status`

@@ -129,6 +129,17 @@ impl Raw {
 
 /// Sends one request over plain HTTP (`http://` sims only) and reads the whole response.
 pub fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Raw {
+    http_bytes(url, method, path, headers, body.as_bytes())
+}
+
+/// [`http`] with a binary body.
+pub fn http_bytes(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Raw {
     let addr = url.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).expect("connect");
     let mut req = format!(
@@ -139,8 +150,9 @@ pub fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).expect("send");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    s.write_all(&bytes).expect("send");
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let split = buf
