@@ -203,6 +203,8 @@ pub struct Ctx {
     pub progress: Progress,
     /// What the current step did (or would do).
     pub actions: Vec<String>,
+    /// Turns true when this run's Lease is lost (`None`: a dry run, which holds none).
+    pub lease_lost: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Ctx {
