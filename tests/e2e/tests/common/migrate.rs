@@ -110,6 +110,46 @@ impl Mig {
         }
     }
 
+    /// A cluster for ks-migrate with the real helm (`e2e::helm::real_helm()`, linked as `helm`
+    /// in the test's bin dir), the project's ks-core chart at upstream's `./charts/ks-core`, and
+    /// kubesim's controllers (hook Jobs complete, Deployments roll out, PVCs bind), which the
+    /// real `helm upgrade --wait` needs. ks-upgrade-sim plays the gateway work of
+    /// `dynamic-upgrade` Jobs.
+    pub fn real(scenario: &str) -> Self {
+        let env = Env::builder(scenario).controllers().start();
+        std::os::unix::fs::symlink(e2e::helm::real_helm(), env.bin_dir().join("helm"))
+            .expect("link helm");
+        std::fs::create_dir_all(env.dir().join("charts")).expect("charts dir");
+        std::os::unix::fs::symlink(chart_dir(), env.dir().join("charts/ks-core"))
+            .expect("link chart");
+        env.write("ks-core-values.yaml", VALUES);
+        let sim = env.command(binary("ks-upgrade-sim")).spawn();
+        let helm_log = env.dir().join("helm-calls.jsonl");
+        Mig {
+            env,
+            sim: Some(sim),
+            helm_log,
+        }
+    }
+
+    /// The real helm, against this cluster.
+    pub fn helm(&self) -> Cmd {
+        self.env.command(e2e::helm::real_helm())
+    }
+
+    /// `helm history RELEASE -n NS -o json`: the independent witness of the release.
+    pub fn history(&self, ns: &str, release: &str) -> Vec<Value> {
+        let run = self
+            .helm()
+            .args(["history", release, "-n", ns, "-o", "json"])
+            .run();
+        if run.code != Some(0) && run.stderr.contains("release: not found") {
+            return Vec::new();
+        }
+        run.assert_success();
+        run.json().as_array().cloned().unwrap_or_default()
+    }
+
     pub fn migrate(&self) -> Cmd {
         self.env
             .plugin("ks-migrate")
