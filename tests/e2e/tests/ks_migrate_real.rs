@@ -203,3 +203,92 @@ fn member_migrates_with_the_real_helm() {
     assert!(m.exists(&["configmap", "-n", NS, "ks-agent-config"]));
     assert_rerun_changes_nothing(&m, &args);
 }
+
+/// The pids of `pid`'s children whose command line mentions `needle`.
+fn children(pid: u32, needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for c in list
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+        {
+            let cmd = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmd).contains(needle) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn helm_killed_mid_upgrade_leaves_pending_upgrade_reported_with_advice_that_works() {
+    use e2e::kubesim::{Fault, FaultRule};
+    let m = Mig::real("ks34-host");
+    // Hold helm's creation of the pre-upgrade hook Job: by then helm has written revision 3
+    // `pending-upgrade`.
+    let jobs = "/apis/batch/v1/namespaces/kubesphere-system/jobs";
+    m.env.sim.faults().add(
+        FaultRule::new(jobs, Fault::Latency { ms: 30_000 })
+            .method("POST")
+            .exact()
+            .times(1),
+    );
+    let route = format!("POST {}", e2e::kubesim::faults::route_pattern(jobs));
+    let run = m.migrate().args(HOST).spawn();
+    let pid = run.id();
+    let helm = e2e::eventually(Duration::from_secs(120), || {
+        (m.env.sim.counters().count(&route) > 0)
+            .then(|| children(pid, "upgrade").first().copied())
+            .flatten()
+    });
+    std::process::Command::new("kill")
+        .args(["-KILL", &helm.to_string()])
+        .status()
+        .expect("kill helm");
+    let first = run.wait();
+    first.assert_code(2).assert_no_panic();
+    let advice = "kubectl -n kubesphere-system delete secret sh.helm.release.v1.ks-core.v3";
+    first
+        .assert_stderr_contains("it left Helm release ks-core revision 3 pending-upgrade")
+        .assert_stderr_contains(advice);
+    let history = ks_core_history(&m);
+    assert_eq!(
+        history.last().map(|r| r.1.as_str()),
+        Some("pending-upgrade")
+    );
+    assert_eq!(m.journal()["upgrade-ks-core"]["state"], "failed");
+
+    // A rerun as is refuses at the pre-check, with the same advice.
+    let second = m.migrate().args(HOST).run();
+    second
+        .assert_code(1)
+        .assert_stderr_contains("ks-core-not-pending")
+        .assert_stderr_contains(advice);
+
+    // Following the advice, a rerun resumes at the upgrade and completes.
+    m.kubectl_ok(&[
+        "delete",
+        "secret",
+        "-n",
+        NS,
+        "sh.helm.release.v1.ks-core.v3",
+    ]);
+    let third = migrate_to_v4(&m, HOST);
+    third.assert_stderr_contains("resuming the host migration");
+    let after = ks_core_history(&m);
+    let last = after.last().unwrap();
+    assert_eq!(
+        (last.0, last.1.as_str(), last.2.as_str(), last.3.as_str()),
+        (3, "deployed", "ks-core-1.1.5", "v4.1.3"),
+        "{after:?}"
+    );
+    for s in STEPS {
+        assert_eq!(m.journal()[s]["state"], "done", "{s}");
+    }
+}
