@@ -398,6 +398,9 @@ mod tests {
     fn versions_parse() {
         let v = parse_version("v3.15.4+gfa9efb0\n").unwrap();
         assert!(v >= MIN_HELM);
+        // What the real helm the tests pin prints (tests/real-helm/helm.env).
+        let v = parse_version("v3.17.3+ge4da497\n").unwrap();
+        assert_eq!(v, Version::new(3, 17, 3));
         assert!(parse_version("v3.12.3+g3a31588").unwrap() < MIN_HELM);
         assert!(parse_version("garbage").is_err());
     }

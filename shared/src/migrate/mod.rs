@@ -13,6 +13,7 @@ pub mod backup;
 pub mod gateway;
 pub mod helm;
 pub mod journal;
+pub mod lease;
 pub mod precheck;
 pub mod steps;
 pub mod values;
@@ -458,6 +459,25 @@ async fn run_steps(
                 p.key
             ));
         }
+        if ctx
+            .lease_lost
+            .as_ref()
+            .is_some_and(|l| l.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Err(Error::refused(
+                format!(
+                    "lost Lease {}/{} (not renewed in time, or taken by another run): stopped before step {n}/{m} ({}) so that two runs never change the cluster at once",
+                    crate::kubesphere::SYSTEM_NAMESPACE,
+                    lease::NAME,
+                    p.key
+                ),
+                Some(format!(
+                    "check `kubectl -n {} get lease {} -o yaml`; once no other run holds it, rerun the same command to resume at step {n}",
+                    crate::kubesphere::SYSTEM_NAMESPACE,
+                    lease::NAME
+                )),
+            ));
+        }
         ctx.progress.start(&mut ctx.printer, n, m, &p.title);
         ctx.actions.clear();
         ctx.log.line(&format!("step {n}/{m} {}: start", p.key));
@@ -628,6 +648,53 @@ async fn migrate(args: Args, target: Role, mut printer: Printer) -> Result<ExitS
     for w in &cluster.warnings {
         printer.warn(w);
     }
+    let lease = take_lease(&cluster.client, &name, opts.dry_run, &mut printer).await?;
+    let lost = lease.as_ref().map(lease::Guard::lost_flag);
+    let outcome = migrate_held(args, target, printer, cluster, values_path, values, lost).await;
+    if let Some(l) = lease {
+        l.release().await;
+    }
+    outcome
+}
+
+/// Takes the Lease (`--dry-run` takes none, and only warns when another run holds it).
+async fn take_lease(
+    client: &kube::Client,
+    target: &str,
+    dry_run: bool,
+    printer: &mut Printer,
+) -> Result<Option<lease::Guard>> {
+    if dry_run {
+        if let Some(m) = lease::held_by_other(client).await? {
+            printer.warn(&format!(
+                "{m}; a dry run takes no lease and changes nothing"
+            ));
+        }
+        return Ok(None);
+    }
+    let guard = lease::acquire(client, target).await?;
+    if let Some(why) = &guard.took_over {
+        printer.note(&format!(
+            "took over Lease {}/{} ({why})",
+            crate::kubesphere::SYSTEM_NAMESPACE,
+            lease::NAME
+        ));
+    }
+    Ok(Some(guard))
+}
+
+/// The migration, with the Lease held (or a dry run).
+async fn migrate_held(
+    args: Args,
+    target: Role,
+    mut printer: Printer,
+    cluster: crate::client::Cluster,
+    values_path: PathBuf,
+    values: values::Values,
+    lease_lost: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<ExitStatus> {
+    let opts = args.opts.clone();
+    let name = target.to_string();
     let client = cluster.client.clone();
     let mut report = Migration::new(&name, opts.dry_run);
     report.jobs = values.jobs.clone();
@@ -678,12 +745,18 @@ async fn migrate(args: Args, target: Role, mut printer: Printer) -> Result<ExitS
 
     let helm_found = Helm::locate(opts.helm.as_deref()).map(|p| Helm::new(p, &args.kube));
     let pre_log = Log::default();
+    // The chart is needed by the pre-checks (its CRDs against the cluster's stored versions).
+    let chart = match &helm_found {
+        Ok(h) => Some(resolve_chart(&opts, h, &pre_log, &mut printer).await?),
+        Err(_) => None,
+    };
     let checks = precheck::run(
         &client,
         &precheck::Inputs {
             role: target,
             storage_class: values.storage_class.as_deref(),
             helm: helm_found.as_ref().map_err(|e| e.to_string()),
+            chart: chart.as_deref(),
             ignore: &opts.ignore_checks,
         },
         &pre_log,
@@ -715,7 +788,7 @@ async fn migrate(args: Args, target: Role, mut printer: Printer) -> Result<ExitS
         ));
     }
     let helm = helm_found?;
-    let chart = resolve_chart(&opts, &helm, &pre_log, &mut printer).await?;
+    let chart = chart.ok_or_else(|| Error::usage("no ks-core chart"))?;
     let dir = backup_dir(&opts, &journal, resuming);
     report.backup_dir = Some(dir.display().to_string());
 
@@ -791,6 +864,7 @@ async fn migrate(args: Args, target: Role, mut printer: Printer) -> Result<ExitS
         printer,
         progress: Progress::new(interactive),
         actions: Vec::new(),
+        lease_lost: lease_lost.clone(),
     };
     let planned: Vec<Planned> = steps::STEPS
         .iter()
@@ -833,6 +907,28 @@ async fn gateways(args: Args, which: Option<String>, mut printer: Printer) -> Re
     for w in &cluster.warnings {
         printer.warn(w);
     }
+    // Listing changes nothing and takes no lease.
+    let lease = match &which {
+        Some(_) => take_lease(&cluster.client, "gateway", opts.dry_run, &mut printer).await?,
+        None => None,
+    };
+    let lost = lease.as_ref().map(lease::Guard::lost_flag);
+    let outcome = gateways_held(args, which, printer, cluster, lost).await;
+    if let Some(l) = lease {
+        l.release().await;
+    }
+    outcome
+}
+
+/// The gateway upgrades, with the Lease held (or a dry run, or a listing).
+async fn gateways_held(
+    args: Args,
+    which: Option<String>,
+    mut printer: Printer,
+    cluster: crate::client::Cluster,
+    lease_lost: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<ExitStatus> {
+    let opts = args.opts.clone();
     let client = cluster.client.clone();
     let mut report = Migration::new("gateway", opts.dry_run);
     let all = gateway::list(&client).await?;
@@ -979,6 +1075,7 @@ async fn gateways(args: Args, which: Option<String>, mut printer: Printer) -> Re
         printer,
         progress: Progress::new(interactive),
         actions: Vec::new(),
+        lease_lost: lease_lost.clone(),
     };
     let store_ref = if opts.dry_run { None } else { Some(&store) };
     let outcome = run_steps(

@@ -6,9 +6,12 @@
 //! Each check is a pure function of what was read, so the rules are unit-tested; [`run`]
 //! gathers the facts from the cluster and helm.
 
-use k8s_openapi::api::{
-    core::v1::{Node, Pod},
-    storage::v1::StorageClass,
+use k8s_openapi::{
+    api::{
+        core::v1::{Node, Pod},
+        storage::v1::StorageClass,
+    },
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{
     Api,
@@ -40,7 +43,12 @@ pub const CODES: &[&str] = &[
     "installer-idle",
     "ks-core-not-pending",
     "role-matches",
+    "crd-stored-versions",
 ];
+
+/// Kubernetes' procedure for moving stored objects to a new version and dropping the old one
+/// from `status.storedVersions`.
+pub const STORED_VERSION_DOC: &str = "https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definition-versioning/#upgrade-existing-objects-to-a-new-stored-version";
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -371,6 +379,167 @@ pub fn role_matches(wanted: Role, configured: Option<Role>) -> Check {
     }
 }
 
+/// One CRD of the chart (`helm show crds`) and, when it exists, what the cluster has stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrdVersions {
+    /// `metadata.name`.
+    pub name: String,
+    /// The chart's `spec.versions[*].name`, in order.
+    pub chart: Vec<String>,
+    /// The chart's storage version.
+    pub chart_storage: Option<String>,
+    /// The live `status.storedVersions`; `None` when the CRD is not in the cluster.
+    pub stored: Option<Vec<String>>,
+}
+
+/// `crd-stored-versions`: every version a live CRD has stored (`status.storedVersions`) is
+/// still in the chart's `spec.versions`. Otherwise the API server rejects the chart's CRD
+/// (`status.storedVersions[0]: Invalid value: "v1alpha1": must appear in spec.versions`) and
+/// the CRDs would be applied half-way.
+pub fn crd_stored_versions(crds: std::result::Result<&[CrdVersions], String>) -> Check {
+    const CODE: &str = "crd-stored-versions";
+    let crds = match crds {
+        Ok(c) => c,
+        Err(e) => {
+            return Check::fail(
+                CODE,
+                format!("cannot compare the chart's CRDs with the cluster's: {e}"),
+                "check that `helm show crds CHART` prints the chart's CRDs",
+            );
+        }
+    };
+    let live: Vec<&CrdVersions> = crds.iter().filter(|c| c.stored.is_some()).collect();
+    let mut bad = Vec::new();
+    let mut fixes = Vec::new();
+    for c in &live {
+        let stored = c.stored.as_deref().unwrap_or_default();
+        let dropped: Vec<&String> = stored.iter().filter(|v| !c.chart.contains(v)).collect();
+        if dropped.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = dropped.iter().map(|v| v.as_str()).collect();
+        bad.push(format!(
+            "CRD {} has stored {} (status.storedVersions), which the chart's CRD no longer lists (spec.versions: {})",
+            c.name,
+            names.join(", "),
+            c.chart.join(", ")
+        ));
+        let mut kept: Vec<&str> = stored
+            .iter()
+            .filter(|v| c.chart.contains(v))
+            .map(String::as_str)
+            .collect();
+        if kept.is_empty()
+            && let Some(s) = &c.chart_storage
+        {
+            kept.push(s);
+        }
+        let list: Vec<String> = kept.iter().map(|v| format!("\"{v}\"")).collect();
+        fixes.push(format!(
+            "kubectl patch crd {} --subresource=status --type=merge -p '{{\"status\":{{\"storedVersions\":[{}]}}}}'",
+            c.name,
+            list.join(",")
+        ));
+    }
+    if bad.is_empty() {
+        return Check::pass(
+            CODE,
+            format!(
+                "{} of the chart's {} CRDs exist in the cluster; every stored version is still in the chart",
+                live.len(),
+                crds.len()
+            ),
+        );
+    }
+    Check::fail(
+        CODE,
+        format!(
+            "{}: applying the chart's CRDs would fail half-way",
+            bad.join("; ")
+        ),
+        format!(
+            "first migrate the stored objects to a version the chart keeps (read and write back every object, e.g. `kubectl get <resource> -A -o json | kubectl replace -f -`, once that version is the storage version), then drop the old version from storedVersions: {}; see {STORED_VERSION_DOC}",
+            fixes.join("; ")
+        ),
+    )
+}
+
+/// The CRDs in `helm show crds` output: name, versions and storage version.
+pub fn chart_crds(text: &str) -> Result<Vec<CrdVersions>> {
+    let docs = super::steps::parse_documents(text, "the output of helm show crds")?;
+    let mut out = Vec::new();
+    for d in docs {
+        if d.get("kind").and_then(serde_json::Value::as_str) != Some("CustomResourceDefinition") {
+            continue;
+        }
+        let name = d
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let versions = d
+            .pointer("/spec/versions")
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let name_of = |v: &serde_json::Value| {
+            v.get("name")
+                .and_then(serde_json::Value::as_str)
+                .map(String::from)
+        };
+        out.push(CrdVersions {
+            name,
+            chart: versions.iter().filter_map(name_of).collect(),
+            chart_storage: versions
+                .iter()
+                .find(|v| v.get("storage").and_then(serde_json::Value::as_bool) == Some(true))
+                .and_then(name_of),
+            stored: None,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads the chart's CRDs with helm and each one's live `status.storedVersions`. The inner
+/// error is a reason the comparison cannot be made (helm or its output); API errors end the
+/// command.
+async fn crds_with_stored_versions(
+    client: &kube::Client,
+    helm: &Helm,
+    chart: &str,
+    log: &Log,
+) -> Result<std::result::Result<Vec<CrdVersions>, String>> {
+    let args = vec!["show".to_string(), "crds".to_string(), chart.to_string()];
+    let text = match helm.output(&args, log, true).await {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let mut crds = match chart_crds(&text) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for c in crds.iter_mut() {
+        if c.name.is_empty() {
+            continue;
+        }
+        if let Some(live) = list::get_opt(
+            &api,
+            &c.name,
+            &format!("get CustomResourceDefinition `{}`", c.name),
+        )
+        .await?
+        {
+            c.stored = Some(
+                live.status
+                    .and_then(|s| s.stored_versions)
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    Ok(Ok(crds))
+}
+
 /// What the checks need besides the cluster.
 pub struct Inputs<'a> {
     /// The role asked for (host or member).
@@ -379,6 +548,8 @@ pub struct Inputs<'a> {
     pub storage_class: Option<&'a str>,
     /// Helm, when found; the error text otherwise.
     pub helm: std::result::Result<&'a Helm, String>,
+    /// The ks-core chart (when helm was found to resolve it).
+    pub chart: Option<&'a str>,
     /// Codes downgraded to warnings.
     pub ignore: &'a [String],
 }
@@ -448,6 +619,11 @@ pub async fn run(client: &kube::Client, inputs: &Inputs<'_>, log: &Log) -> Resul
         releases::list_revisions(client, Some(SYSTEM_NAMESPACE), Some(KS_CORE_RELEASE), false)
             .await?;
     let configured = kubesphere::configured_role(client).await?;
+    let crds = match (&inputs.helm, inputs.chart) {
+        (Ok(h), Some(chart)) => crds_with_stored_versions(client, h, chart, log).await?,
+        (Err(e), _) => Err(format!("no helm to read the chart's CRDs with ({e})")),
+        (Ok(_), None) => Err("no chart to read the CRDs of".to_string()),
+    };
 
     let mut checks = vec![
         installer_version(cc.as_ref()),
@@ -458,6 +634,7 @@ pub async fn run(client: &kube::Client, inputs: &Inputs<'_>, log: &Log) -> Resul
         installer_idle(&installer),
         ks_core_not_pending(&revisions),
         role_matches(inputs.role, configured),
+        crd_stored_versions(crds.as_deref().map_err(Clone::clone)),
     ];
     apply_ignores(&mut checks, inputs.ignore);
     Ok(checks)
@@ -602,6 +779,78 @@ mod tests {
         assert!(!c.ok && c.message.contains("is a member"), "{c:?}");
         assert!(!role_matches(Role::Member, Some(Role::None)).ok);
         assert!(!role_matches(Role::Host, None).ok);
+    }
+
+    fn crd(name: &str, chart: &[&str], stored: Option<&[&str]>) -> CrdVersions {
+        CrdVersions {
+            name: name.into(),
+            chart: chart.iter().map(|v| v.to_string()).collect(),
+            chart_storage: chart.last().map(|v| v.to_string()),
+            stored: stored.map(|s| s.iter().map(|v| v.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn stored_versions_must_stay_in_the_chart() {
+        let ok = [
+            crd(
+                "users.iam.kubesphere.io",
+                &["v1alpha2", "v1beta1"],
+                Some(&["v1alpha2"]),
+            ),
+            crd("installplans.kubesphere.io", &["v1alpha1"], None),
+        ];
+        let c = crd_stored_versions(Ok(&ok));
+        assert!(c.ok, "{c:?}");
+        assert!(c.message.contains("1 of the chart's 2 CRDs"), "{c:?}");
+
+        let bad = [
+            crd(
+                "users.iam.kubesphere.io",
+                &["v1alpha2", "v1beta1"],
+                Some(&["v1alpha1", "v1alpha2"]),
+            ),
+            crd(
+                "groups.iam.kubesphere.io",
+                &["v1beta1"],
+                Some(&["v1alpha2"]),
+            ),
+            crd("installplans.kubesphere.io", &["v1alpha1"], None),
+        ];
+        let c = crd_stored_versions(Ok(&bad));
+        assert!(!c.ok);
+        assert!(
+            c.message
+                .contains("CRD users.iam.kubesphere.io has stored v1alpha1"),
+            "{c:?}"
+        );
+        assert!(
+            c.message
+                .contains("CRD groups.iam.kubesphere.io has stored v1alpha2")
+        );
+        assert!(!c.message.contains("installplans"));
+        let hint = c.hint.unwrap();
+        assert!(hint.contains(STORED_VERSION_DOC));
+        assert!(hint.contains("migrate the stored objects"));
+        // The versions left are the kept ones, or the chart's storage version.
+        assert!(hint.contains(
+            r#"kubectl patch crd users.iam.kubesphere.io --subresource=status --type=merge -p '{"status":{"storedVersions":["v1alpha2"]}}'"#
+        ), "{hint}");
+        assert!(hint.contains(r#"groups.iam.kubesphere.io --subresource=status --type=merge -p '{"status":{"storedVersions":["v1beta1"]}}'"#), "{hint}");
+
+        let c = crd_stored_versions(Err("helm show crds failed".into()));
+        assert!(!c.ok && c.message.contains("helm show crds failed"));
+    }
+
+    #[test]
+    fn chart_crds_are_read_from_helm_show_crds() {
+        let text = "---\n# Source: ks-core/crds/a.yaml\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: users.iam.kubesphere.io\nspec:\n  versions:\n  - name: v1alpha2\n    served: false\n    storage: false\n  - name: v1beta1\n    served: true\n    storage: true\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
+        let crds = chart_crds(text).unwrap();
+        assert_eq!(crds.len(), 1);
+        assert_eq!(crds[0].name, "users.iam.kubesphere.io");
+        assert_eq!(crds[0].chart, ["v1alpha2", "v1beta1"]);
+        assert_eq!(crds[0].chart_storage.as_deref(), Some("v1beta1"));
+        assert_eq!(crds[0].stored, None);
     }
 
     #[test]

@@ -203,6 +203,8 @@ pub struct Ctx {
     pub progress: Progress,
     /// What the current step did (or would do).
     pub actions: Vec<String>,
+    /// Turns true when this run's Lease is lost (`None`: a dry run, which holds none).
+    pub lease_lost: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Ctx {
@@ -1091,8 +1093,36 @@ async fn upgrade_ks_core(ctx: &mut Ctx) -> Result<String> {
             ctx.note(format!("hook Job {hook}: {s}"));
         }
     }
+    if let Err(Error::Command { command, reason }) = outcome {
+        // helm stopped half-way (killed, OOM, a lost connection) leaves the release pending,
+        // which blocks every later helm upgrade: say so, and how to clear it.
+        let reason = match pending_ks_core(&ctx.client).await {
+            Some(r) => {
+                let advice = format!(
+                    "it left Helm release ks-core revision {} {}: delete that revision, then rerun (kubectl -n {SYSTEM_NAMESPACE} delete secret {})",
+                    r.revision, r.status, r.object
+                );
+                ctx.log.line(&advice);
+                format!("{reason}; {advice}")
+            }
+            None => reason,
+        };
+        return Err(Error::Command { command, reason });
+    }
     outcome?;
     Ok("helm upgrade finished".into())
+}
+
+/// The newest ks-core revision when it is `pending-*`.
+async fn pending_ks_core(client: &kube::Client) -> Option<releases::Revision> {
+    let revs =
+        releases::list_revisions(client, Some(SYSTEM_NAMESPACE), Some(KS_CORE_RELEASE), false)
+            .await
+            .ok()?;
+    releases::latest(&revs)
+        .first()
+        .filter(|r| r.is_pending())
+        .map(|r| (*r).clone())
 }
 
 /// What the ks-core release says about v4.

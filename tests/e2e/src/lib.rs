@@ -90,6 +90,7 @@ pub struct EnvBuilder {
     scenario: String,
     users: Vec<(String, String, Vec<String>)>,
     tls: bool,
+    controllers: bool,
 }
 
 impl EnvBuilder {
@@ -110,9 +111,19 @@ impl EnvBuilder {
         self
     }
 
+    /// Runs kubesim's controllers (Jobs complete, workloads roll out, PVCs bind, …), which the
+    /// real helm's `--wait` and hooks need.
+    pub fn controllers(mut self) -> Self {
+        self.controllers = true;
+        self
+    }
+
     /// Starts kubesim and prepares the directory.
     pub fn start(self) -> Env {
-        let mut b = Sim::builder().scenario(&self.scenario).tls(self.tls);
+        let mut b = Sim::builder()
+            .scenario(&self.scenario)
+            .tls(self.tls)
+            .controllers(self.controllers);
         for (name, token, groups) in &self.users {
             let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
             b = b.user(name, token, &groups);
@@ -164,6 +175,7 @@ impl Env {
             scenario: scenario.to_string(),
             users: Vec::new(),
             tls: true,
+            controllers: false,
         }
     }
 

@@ -1,10 +1,10 @@
-//! End-to-end tests of `kubectl ks-migrate` on kubesim: the built plugin, the test helm
-//! (`tests/testhelm`, bin `helm`, linked onto PATH) and `ks-upgrade-sim` (which plays the
+//! End-to-end tests of `kubectl ks-migrate` on kubesim: the built plugin, the helm double
+//! (`tests/testhelm`, bin `fakehelm`, linked as `helm` into the test's bin dir) and `ks-upgrade-sim` (which plays the
 //! ks-upgrade Jobs, since kubesim runs no pods); results are checked with the real kubectl.
 //!
-//! kubesim serves no pod logs, so runs that must get past the pre-checks pass
-//! `--ignore-check installer-idle`; `installer_idle_blocks_when_logs_cannot_be_read` shows the
-//! check itself refusing.
+//! kubesim serves ks-installer's log (its `kubesim.dev/log` annotation), so the runs pass every
+//! pre-check on its real path; `installer_idle_blocks_when_logs_cannot_be_read` shows the check
+//! refusing when the log cannot be read.
 
 mod common;
 
@@ -157,7 +157,8 @@ fn host_migrates_from_v3_4_to_v4() {
         "templates/prepare-upgrade-job.yaml"
     ));
     assert!(templates[0].contains(&"--dry-run=server".to_string()));
-    assert_eq!(m.calls_of("show").len(), 1);
+    // `helm show crds`: the crd-stored-versions pre-check, then the apply-crds step.
+    assert_eq!(m.calls_of("show").len(), 2);
     assert!(m.calls_of("del").is_empty(), "there is no ks-redis release");
 
     // Journal: every step done.
@@ -445,7 +446,8 @@ fn a_failed_step_resumes_without_repeating_earlier_ones() {
     second.assert_stderr_contains("[5/8] Run the prepare-upgrade Job — already done");
     // Earlier steps did not run again: one render, one CRD apply, two upgrade attempts, one backup.
     assert_eq!(m.calls_of("template").len(), 1);
-    assert_eq!(m.calls_of("show").len(), 1);
+    // `helm show crds`: each run's crd-stored-versions pre-check, and apply-crds once.
+    assert_eq!(m.calls_of("show").len(), 3);
     assert_eq!(m.calls_of("upgrade").len(), 2);
     assert_eq!(
         m.backup_dirs().len(),
@@ -507,7 +509,7 @@ fn refuses(m: &Mig, args: &[&str], env: &[(&str, &str)], code: &str, message: &s
     let mutating: Vec<Vec<String>> = m
         .helm_calls()
         .into_iter()
-        .filter(|c| !["version"].contains(&c[0].as_str()))
+        .filter(|c| !["version", "show"].contains(&c[0].as_str()))
         .collect();
     assert!(mutating.is_empty(), "{mutating:?}");
     assert!(!m.exists(&["configmap", "-n", "kubesphere-system", "ks-migrate-journal"]));

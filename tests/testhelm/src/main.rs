@@ -1,5 +1,5 @@
-//! The test helm: a `helm` for ks-migrate's end-to-end tests (no real helm can be installed
-//! on the test machines).
+//! `fakehelm`: a helm double for ks-migrate's end-to-end tests, kept for the faults the real helm
+//! cannot be made to show. Never built as `helm`; a test links it as `helm` in its own bin dir.
 //!
 //! Every call appends its argument vector as one JSON line to `$TESTHELM_LOG`. It answers:
 //! - `version --short`: `$TESTHELM_VERSION`, default `v3.15.4+gfa9efb0`;

@@ -6,6 +6,9 @@
 //!   uninstalls Helm release `<gw>-ingress` and deploys the v4 release (`kubesphere-router-cluster`
 //!   for the cluster gateway, else `<gw>`; chart ingress-nginx 4.12.1, appVersion 1.12.1).
 //!
+//! With kubesim's controllers a Job completes on its own; a `dynamic-upgrade` Job created since
+//! the sim started is still played (once) when it is found already complete.
+//!
 //! `$KS_UPGRADE_SIM_FAIL=<job>` marks that Job Failed instead (once). Runs until killed.
 
 use std::{collections::BTreeSet, time::Duration};
@@ -30,8 +33,12 @@ fn main() {
     };
     rt.block_on(async {
         let mut failed: BTreeSet<String> = BTreeSet::new();
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        // Whole seconds, as creationTimestamp has them.
+        let now = jiff::Timestamp::now();
+        let started = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
         loop {
-            if let Err(e) = tick(&mut failed).await {
+            if let Err(e) = tick(&mut failed, &mut done, started).await {
                 use std::io::Write;
                 let _ = writeln!(std::io::stderr(), "ks-upgrade-sim: {e}");
             }
@@ -50,14 +57,32 @@ fn finished(j: &Job) -> bool {
         })
 }
 
-async fn tick(failed: &mut BTreeSet<String>) -> Result<(), BoxError> {
+async fn tick(
+    failed: &mut BTreeSet<String>,
+    done: &mut BTreeSet<String>,
+    started: jiff::Timestamp,
+) -> Result<(), BoxError> {
     let c = client(&[]).await?;
     let jobs: Api<Job> = Api::namespaced(c.clone(), NS);
     for j in jobs.list(&ListParams::default()).await?.items {
         let Some(name) = j.metadata.name.clone() else {
             continue;
         };
-        if !(name == "prepare-upgrade" || name == "dynamic-upgrade") || finished(&j) {
+        if !(name == "prepare-upgrade" || name == "dynamic-upgrade") {
+            continue;
+        }
+        let uid = j.metadata.uid.clone().unwrap_or_default();
+        if finished(&j) {
+            // With kubesim's controllers the Job completes on its own (its pod "runs"): the
+            // gateway work is still ks-upgrade's, done once per Job created since we started.
+            let new = j
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .is_some_and(|t| t.0 >= started);
+            if name == "dynamic-upgrade" && new && done.insert(uid) {
+                dynamic_upgrade(&c).await?;
+            }
             continue;
         }
         if std::env::var("KS_UPGRADE_SIM_FAIL").is_ok_and(|f| f == name)
@@ -68,8 +93,9 @@ async fn tick(failed: &mut BTreeSet<String>) -> Result<(), BoxError> {
                 .await?;
             continue;
         }
-        if name == "dynamic-upgrade" {
+        if name == "dynamic-upgrade" && !done.contains(&uid) {
             dynamic_upgrade(&c).await?;
+            done.insert(uid);
         }
         let status = json!({"status": job_status("Complete", None, None)});
         jobs.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))

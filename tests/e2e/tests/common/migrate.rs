@@ -1,6 +1,6 @@
 //! ks-migrate's end-to-end setup, shared by `ks_migrate.rs` and `ks_migrate_kill.rs`: the
-//! values file, the chart directory, the test helm (`tests/testhelm`, bin `helm`, linked onto
-//! PATH, recording its calls to `$TESTHELM_LOG`) and `ks-upgrade-sim` (which plays the
+//! values file, the chart directory, the helm double (`tests/testhelm`, bin `fakehelm`, linked
+//! as `helm` into the test's own bin dir only, recording its calls to `$TESTHELM_LOG`) and `ks-upgrade-sim` (which plays the
 //! ks-upgrade Jobs, since kubesim runs no pods), plus readers for the journal, the helm calls,
 //! the backup directories and the ks-core revisions.
 
@@ -92,7 +92,8 @@ impl Mig {
 
     pub fn from_env(env: Env, helm: bool) -> Self {
         if helm {
-            std::os::unix::fs::symlink(binary("helm"), env.bin_dir().join("helm"))
+            // The double is built as `fakehelm`; only this test's bin dir calls it `helm`.
+            std::os::unix::fs::symlink(binary("fakehelm"), env.bin_dir().join("helm"))
                 .expect("link helm");
         }
         env.write("ks-core-values.yaml", VALUES);
@@ -107,6 +108,46 @@ impl Mig {
             sim: Some(sim),
             helm_log,
         }
+    }
+
+    /// A cluster for ks-migrate with the real helm (`e2e::helm::real_helm()`, linked as `helm`
+    /// in the test's bin dir), the project's ks-core chart at upstream's `./charts/ks-core`, and
+    /// kubesim's controllers (hook Jobs complete, Deployments roll out, PVCs bind), which the
+    /// real `helm upgrade --wait` needs. ks-upgrade-sim plays the gateway work of
+    /// `dynamic-upgrade` Jobs.
+    pub fn real(scenario: &str) -> Self {
+        let env = Env::builder(scenario).controllers().start();
+        std::os::unix::fs::symlink(e2e::helm::real_helm(), env.bin_dir().join("helm"))
+            .expect("link helm");
+        std::fs::create_dir_all(env.dir().join("charts")).expect("charts dir");
+        std::os::unix::fs::symlink(chart_dir(), env.dir().join("charts/ks-core"))
+            .expect("link chart");
+        env.write("ks-core-values.yaml", VALUES);
+        let sim = env.command(binary("ks-upgrade-sim")).spawn();
+        let helm_log = env.dir().join("helm-calls.jsonl");
+        Mig {
+            env,
+            sim: Some(sim),
+            helm_log,
+        }
+    }
+
+    /// The real helm, against this cluster.
+    pub fn helm(&self) -> Cmd {
+        self.env.command(e2e::helm::real_helm())
+    }
+
+    /// `helm history RELEASE -n NS -o json`: the independent witness of the release.
+    pub fn history(&self, ns: &str, release: &str) -> Vec<Value> {
+        let run = self
+            .helm()
+            .args(["history", release, "-n", ns, "-o", "json"])
+            .run();
+        if run.code != Some(0) && run.stderr.contains("release: not found") {
+            return Vec::new();
+        }
+        run.assert_success();
+        run.json().as_array().cloned().unwrap_or_default()
     }
 
     pub fn migrate(&self) -> Cmd {
@@ -227,5 +268,13 @@ pub fn has_flag_pair(call: &[String], flag: &str, value: &str) -> bool {
 /// Every kind the tests snapshot to prove what changed.
 pub const ALL_KINDS: &str = "all,configmaps,secrets,persistentvolumeclaims,namespaces,serviceaccounts,customresourcedefinitions,clusterconfigurations.installer.kubesphere.io,nodes,storageclasses,endpoints";
 
-/// `host` past the pre-check kubesim cannot satisfy (it serves no pod logs).
+/// `host`, without a prompt.
 pub const HOST: &[&str] = &["host", "--yes"];
+
+/// The project's ks-core 1.1.5 test chart (`tests/charts/ks-core`).
+pub fn chart_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../charts/ks-core")
+        .canonicalize()
+        .expect("tests/charts/ks-core")
+}
