@@ -2,7 +2,7 @@
 //! files of mode 0600 in a directory of mode 0700 (Secrets are in it), plus `manifest.json`
 //! naming every file with its object count and sha256.
 //!
-//! Upstream (`../shared/reference/kubesphere-upgrade.md` §1.1 step 5) saves, per namespace
+//! Upstream (https://kubesphere.io/docs/v4.1/03-installation-and-upgrade/03-upgrade-kubesphere/03-upgrade-kubesphere-from-v3.4.x/, the backup step) saves, per namespace
 //! labelled `kubesphere.io/workspace=system-workspace` plus `kubesphere-devops-worker`, the
 //! configmaps, secrets, statefulsets, deployments and daemonsets (`backup-<ns>.yaml`); the
 //! ClusterConfiguration (`backup-cc.yaml`); the IAM and tenant objects and the namespaces

@@ -5,7 +5,8 @@
 //! `<gw>-ingress` (chart `ingress-nginx`); upstream's `all` loop meets each gateway twice. The
 //! Job uninstalls `<gw>-ingress` and creates a v2 Gateway whose controller deploys release
 //! `<gw>` again (the cluster gateway becomes `kubesphere-router-cluster`)
-//! (`../shared/reference/kubesphere-upgrade.md` §1.1 gateway, §6).
+//! (`upgrade.sh gateway` in https://kubesphere.io/docs/v4.1/03-installation-and-upgrade/03-upgrade-kubesphere/03-upgrade-kubesphere-from-v3.4.x/;
+//! the gateway job of https://github.com/kubesphere/ks-upgrade/tree/v4.1.3).
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Blocking pre-checks. Upstream's `pre-check.sh` only prints ✅/❌ and exits 0; here every
 //! check runs, every failure is reported with its own code and message, and any failure
 //! refuses the migration (exit 1) before anything changes
-//! (`../shared/reference/kubesphere-upgrade.md` §1.3, §9).
+//! (the pre-checks of https://kubesphere.io/docs/v4.1/03-installation-and-upgrade/03-upgrade-kubesphere/03-upgrade-kubesphere-from-v3.4.x/).
 //!
 //! Each check is a pure function of what was read, so the rules are unit-tested; [`run`]
 //! gathers the facts from the cluster and helm.

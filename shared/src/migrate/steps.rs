@@ -1,7 +1,7 @@
 //! The migration steps as data, their implementations, and the context they run in.
 //!
 //! The steps follow upstream's `upgrade.sh host|member` in order
-//! (`../shared/reference/kubesphere-upgrade.md` §1.1): back up; scale ks-installer to 0; fill
+//! (https://kubesphere.io/docs/v4.1/03-installation-and-upgrade/03-upgrade-kubesphere/03-upgrade-kubesphere-from-v3.4.x/): back up; scale ks-installer to 0; fill
 //! the etcd `endpointIps`; remove the old redis; render, apply and wait for the
 //! `prepare-upgrade` Job; apply the chart's CRDs; `helm upgrade` ks-core while following its
 //! hook Jobs; verify the release. Kubernetes objects are written through the API (server-side

@@ -4,7 +4,8 @@
 //! ks-upgrade deep-merges `upgrade.config` from these values over the config baked into its
 //! image, which enables `core` (priority 10000) and `iam` (999) on its own; a job absent from
 //! both is disabled. Jobs run by priority, highest first, ties by name
-//! (`../shared/reference/kubesphere-upgrade.md` §1.4, §2).
+//! (ks-upgrade's config at https://github.com/kubesphere/ks-upgrade/tree/v4.1.3;
+//! the values file of https://kubesphere.io/docs/v4.1/03-installation-and-upgrade/03-upgrade-kubesphere/03-upgrade-kubesphere-from-v3.4.x/).
 
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,11 @@ pub const KNOWN_JOBS: &[&str] = &[
     "whizard-telemetry",
 ];
 
-/// Jobs the ks-upgrade image enables by itself, with their priorities.
+/// Jobs the ks-upgrade image enables by itself, with their priorities: the image's base config
+/// is `config.yaml` of <https://github.com/kubesphere/ks-upgrade/blob/v4.1.3/config.yaml>, added by
+/// its Dockerfile; the other jobs and priorities come from the values file (upstream's
+/// `ks-core-values.yaml` in
+/// <https://kubesphere.io/docs/v4.1/03-installation-and-upgrade/03-upgrade-kubesphere/03-upgrade-kubesphere-from-v3.4.x/>).
 pub const IMAGE_JOBS: &[(&str, i64)] = &[("core", 10000), ("iam", 999)];
 
 const JOB_KEYS: &[&str] = &["enabled", "priority", "extensionRef", "dynamicOptions"];
