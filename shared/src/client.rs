@@ -51,6 +51,16 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connects as kubectl would with the same flags.
 pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
     let (config, context) = load_config(args).await?;
+    let namespace = args.namespace.clone();
+    from_config(config, context, namespace)
+}
+
+/// Builds the client for a resolved config (`namespace` overrides the context's).
+fn from_config(
+    config: kube::Config,
+    context: Option<String>,
+    namespace: Option<String>,
+) -> Result<Cluster> {
     let mut warnings = Vec::new();
     if config.accept_invalid_certs {
         warnings.push(
@@ -59,10 +69,7 @@ pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
         );
     }
     let server = config.cluster_url.to_string();
-    let namespace = args
-        .namespace
-        .clone()
-        .unwrap_or_else(|| config.default_namespace.clone());
+    let namespace = namespace.unwrap_or_else(|| config.default_namespace.clone());
     let exec_command = config
         .auth_info
         .exec
@@ -82,6 +89,48 @@ pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
         server,
         warnings,
     })
+}
+
+// --- Fleet (issue 16): a member cluster reached through a kubeconfig held in memory. ---
+
+/// Connects with a kubeconfig held in memory (the one KubeSphere stores for a directly connected
+/// member), at its current context, with `--request-timeout` applied. Nothing of it is written to
+/// disk, and an error never quotes it: a kubeconfig kube-rs cannot use is reported without its
+/// text.
+pub async fn connect_in_memory(
+    kubeconfig: Kubeconfig,
+    request_timeout: Duration,
+) -> Result<Cluster> {
+    let context = kubeconfig.current_context.clone();
+    let options = KubeConfigOptions {
+        context: context.clone(),
+        cluster: None,
+        user: None,
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| Error::LoadKubeconfig {
+            path: None,
+            reason: format!(
+                "the stored kubeconfig cannot be used ({})",
+                kubeconfig_error_kind(&e)
+            ),
+        })?;
+    apply_timeouts(&mut config, request_timeout);
+    from_config(config, context, None)
+}
+
+/// What is wrong with a kubeconfig, in words that cannot carry its contents.
+fn kubeconfig_error_kind(err: &kube::config::KubeconfigError) -> &'static str {
+    use kube::config::KubeconfigError as K;
+    match err {
+        K::CurrentContextNotSet => "no current-context",
+        K::LoadContext(_) => "its current-context is not defined",
+        K::LoadClusterOfContext(_) => "the context's cluster is not defined",
+        K::MissingClusterUrl => "the cluster has no server",
+        K::ParseClusterUrl(_) => "the cluster's server is not a URL",
+        _ => "unusable credentials or certificates",
+    }
 }
 
 /// Resolves the kube-rs `Config` for the flags, with the context name used.
