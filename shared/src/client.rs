@@ -117,7 +117,8 @@ pub async fn connect_in_memory(
             ),
         })?;
     apply_timeouts(&mut config, request_timeout);
-    from_config(config, context, None)
+    // Its context name means nothing to the user (no context of theirs), so none is reported.
+    from_config(config, None, None)
 }
 
 /// What is wrong with a kubeconfig, in words that cannot carry its contents.

@@ -234,8 +234,8 @@ fn a_healthy_fleet_passes_with_every_cluster_reported() {
                 && c["summary"].as_str().unwrap().contains("(member)")),
         "{a:#}"
     );
-    assert!(f.a.counters().count("/version") >= 1);
-    assert!(f.b.counters().count("/version") >= 1);
+    assert!(f.a.counters().count("GET /version") >= 1);
+    assert!(f.b.counters().count("GET /version") >= 1);
     assert_streamed(&run, &["host", "member-a", "member-b"]);
 
     // The table: the fleet table first, then each cluster's own report.
@@ -591,7 +591,7 @@ fn stored_kubeconfigs_are_used_only_on_request_and_never_shown() {
     let r = run.json();
     let reason = cluster(&r, "member-a")["reason"].as_str().unwrap();
     assert!(reason.contains("--use-stored-kubeconfigs"), "{reason}");
-    assert_eq!(a.counters().count("/version"), 0);
+    assert_eq!(a.counters().count("GET /version"), 0);
 
     let mut runs = Vec::new();
     for (plugin, extra) in [
@@ -618,7 +618,7 @@ fn stored_kubeconfigs_are_used_only_on_request_and_never_shown() {
         "stored kubeconfig (--use-stored-kubeconfigs)"
     );
     // The members were read with the stored credentials.
-    assert!(a.counters().count("/version") >= 1);
+    assert!(a.counters().count("GET /version") >= 1);
 
     // A stored kubeconfig with a wrong token: 401, an ERROR row, the others still report.
     set_connection(
