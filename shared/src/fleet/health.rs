@@ -274,23 +274,16 @@ async fn wait<F, Fut>(
         let pending: Vec<usize> = (0..targets.len())
             .filter(|&i| !passing(&results[i]))
             .collect();
-        let finished = run_bounded(
-            targets,
-            &pending,
-            kube,
-            max,
-            |c| job(c),
-            |i, outcome| {
-                if let Some((_, bars)) = &bars {
-                    let text = short(outcome, fail_on);
-                    if matches!(outcome, Ok(r) if r.not_passing(fail_on).is_empty()) {
-                        bars[i].finish_with_message(format!("{text} (round {round})"));
-                    } else {
-                        bars[i].set_message(format!("{text} (round {round}); checking again"));
-                    }
+        let finished = run_bounded(targets, &pending, kube, max, job, |i, outcome| {
+            if let Some((_, bars)) = &bars {
+                let text = short(outcome, fail_on);
+                if matches!(outcome, Ok(r) if r.not_passing(fail_on).is_empty()) {
+                    bars[i].finish_with_message(format!("{text} (round {round})"));
+                } else {
+                    bars[i].set_message(format!("{text} (round {round}); checking again"));
                 }
-            },
-        )
+            }
+        })
         .await;
         for (i, outcome) in finished {
             results[i] = Some(outcome);

@@ -264,6 +264,14 @@ fn a_healthy_fleet_passes_with_every_cluster_reported() {
     for name in ["host", "member-a", "member-b"] {
         table.assert_stdout_contains(&format!("=== {name} ("));
     }
+    // --wait: every cluster passes in the first round.
+    let waited = f.run(
+        "health",
+        &["--fleet", "--wait", "--timeout", "1m", "-o", "json"],
+    );
+    waited.assert_code(0);
+    waited.assert_stderr_contains("fleet: all 3 clusters pass after 1 round");
+    assert_eq!(waited.json()["kind"], "FleetHealth");
     // Through the real kubectl, as krew installs it.
     let via = f
         .host
@@ -428,6 +436,27 @@ fn a_broken_member_shows_its_findings_under_its_name_and_exits_1() {
     assert!(row.contains(" FAIL "), "{row}");
     let section = table.stdout.split("=== member-b (").nth(1).unwrap();
     assert!(section.contains("ImagePullBackOff"), "{section}");
+
+    // --wait re-checks member-b until the timeout (the rounds' lines depend on timing and are not
+    // asserted), then reports it, exit 1.
+    let waited = f.run(
+        "health",
+        &[
+            "--fleet",
+            "--wait",
+            "--timeout",
+            "2s",
+            "--interval",
+            "1s",
+            "-o",
+            "json",
+        ],
+    );
+    waited.assert_code(1);
+    waited.assert_stderr_contains(
+        "warning: timed out after 3s waiting for every cluster to pass; not passing: member-b (fail)",
+    );
+    assert_eq!(cluster(&waited.json(), "member-b")["status"], "fail");
 
     let plan = f.run("upgrade-plan", &["--fleet", "-o", "json"]);
     plan.assert_code(1);
