@@ -65,7 +65,7 @@ pub async fn command(
         None => {
             let names: Vec<String> = targets.iter().map(|t| t.member.name.clone()).collect();
             let mut done = 0;
-            let finished = run_bounded(&mut targets, &all, kube, max, job, |i, outcome| {
+            let finished = run_bounded(&mut targets, &all, kube, max, false, job, |i, outcome| {
                 done += 1;
                 printer.note(&progress_line(
                     done,
@@ -165,7 +165,7 @@ fn row(
                 .flatten()
         }),
         via: t.route.describe(host_context),
-        server: t.cluster.as_ref().map(|c| c.server.clone()),
+        server: t.server.clone(),
         kubernetes_version: m.kubernetes_version.clone(),
         kubesphere_version: m.kubesphere_version.clone(),
         status: "error".into(),
@@ -274,7 +274,7 @@ async fn wait<F, Fut>(
         let pending: Vec<usize> = (0..targets.len())
             .filter(|&i| !passing(&results[i]))
             .collect();
-        let finished = run_bounded(targets, &pending, kube, max, job, |i, outcome| {
+        let finished = run_bounded(targets, &pending, kube, max, true, job, |i, outcome| {
             if let Some((_, bars)) = &bars {
                 let text = short(outcome, fail_on);
                 if matches!(outcome, Ok(r) if r.not_passing(fail_on).is_empty()) {

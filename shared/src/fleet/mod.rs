@@ -411,6 +411,8 @@ pub(crate) struct Target {
     pub(crate) member: Member,
     pub(crate) route: Route,
     pub(crate) cluster: Option<Cluster>,
+    /// Its API server, once connected.
+    pub(crate) server: Option<String>,
 }
 
 /// The fleet, resolved: every target and the warnings for the user.
@@ -465,6 +467,7 @@ pub(crate) async fn resolve(kube: &KubeArgs, args: &FleetArgs) -> Result<Fleet> 
             Target {
                 member,
                 route,
+                server: cluster.as_ref().map(|c| c.server.clone()),
                 cluster,
             }
         })
@@ -481,13 +484,15 @@ pub(crate) async fn resolve(kube: &KubeArgs, args: &FleetArgs) -> Result<Fleet> 
 pub(crate) type Outcome<R> = std::result::Result<R, String>;
 
 /// Runs `job` on the targets at `indices`, at most `max_parallel` at once, connecting first where
-/// needed (a connection made is kept in `target.cluster` for the next round). `on_done` is called
-/// as each finishes, in finishing order.
+/// needed. With `keep`, a connection made is kept in `target.cluster` for the next round (`--wait`);
+/// otherwise each client (and its idle connections) is dropped as its cluster finishes, so memory
+/// does not grow with the fleet. `on_done` is called as each finishes, in finishing order.
 pub(crate) async fn run_bounded<R, F, Fut>(
     targets: &mut [Target],
     indices: &[usize],
     kube: &KubeArgs,
     max_parallel: usize,
+    keep: bool,
     job: F,
     mut on_done: impl FnMut(usize, &Outcome<R>),
 ) -> Vec<(usize, Outcome<R>)>
@@ -509,10 +514,11 @@ where
                     Err(reason) => return (i, None, Err(reason)),
                 },
             };
+            let server = cluster.server.clone();
             let outcome = job(cluster.clone())
                 .await
                 .map_err(|e| describe_failure(&route, &e));
-            (i, Some(cluster), outcome)
+            (i, Some((server, keep.then_some(cluster))), outcome)
         }
     });
     let mut stream = futures::stream::iter(work).buffer_unordered(max_parallel.max(1));
@@ -526,8 +532,9 @@ where
         done.push((i, outcome));
     }
     drop(stream);
-    for (i, c) in connected {
-        targets[i].cluster = Some(c);
+    for (i, (server, cluster)) in connected {
+        targets[i].server = Some(server);
+        targets[i].cluster = cluster;
     }
     done
 }

@@ -67,7 +67,7 @@ pub async fn command(
     };
     let all: Vec<usize> = (0..total).collect();
     let mut done = 0;
-    let finished = run_bounded(&mut targets, &all, kube, max, job, |i, outcome| {
+    let finished = run_bounded(&mut targets, &all, kube, max, false, job, |i, outcome| {
         done += 1;
         printer.note(&progress_line(
             done,
@@ -197,7 +197,7 @@ fn row(
             r => r.context().map(str::to_string),
         },
         via: t.route.describe(host_context),
-        server: t.cluster.as_ref().map(|c| c.server.clone()),
+        server: t.server.clone(),
         kubernetes_version: m.kubernetes_version.clone(),
         kubesphere_version: m.kubesphere_version.clone(),
         status: "error".into(),

@@ -454,7 +454,7 @@ fn a_broken_member_shows_its_findings_under_its_name_and_exits_1() {
     );
     waited.assert_code(1);
     waited.assert_stderr_contains(
-        "warning: timed out after 3s waiting for every cluster to pass; not passing: member-b (fail)",
+        "warning: timed out after 2s waiting for every cluster to pass; not passing: member-b (fail)",
     );
     assert_eq!(cluster(&waited.json(), "member-b")["status"], "fail");
 
