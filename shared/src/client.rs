@@ -52,6 +52,18 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
     crate::list::set_page_size(args.chunk_size);
     let (config, context) = load_config(args).await?;
+    let namespace = args.namespace.clone();
+    from_config(config, context, namespace, args)
+}
+
+/// Builds the client for a resolved config (`namespace` overrides the context's); `args` gives
+/// the request log's verbosity and the run's deadline.
+fn from_config(
+    config: kube::Config,
+    context: Option<String>,
+    namespace: Option<String>,
+    args: &KubeArgs,
+) -> Result<Cluster> {
     let mut warnings = Vec::new();
     if config.accept_invalid_certs {
         warnings.push(
@@ -60,10 +72,7 @@ pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
         );
     }
     let server = config.cluster_url.to_string();
-    let namespace = args
-        .namespace
-        .clone()
-        .unwrap_or_else(|| config.default_namespace.clone());
+    let namespace = namespace.unwrap_or_else(|| config.default_namespace.clone());
     let exec_command = config
         .auth_info
         .exec
@@ -84,6 +93,47 @@ pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
         server,
         warnings,
     })
+}
+
+// --- Fleet (issue 16): a member cluster reached through a kubeconfig held in memory. ---
+
+/// Connects with a kubeconfig held in memory (the one KubeSphere stores for a directly connected
+/// member), at its current context, with `args`' `--request-timeout`, `--deadline` and `-v`
+/// applied (its other flags are the host's, and are ignored). Nothing of it is written to
+/// disk, and an error never quotes it: a kubeconfig kube-rs cannot use is reported without its
+/// text.
+pub async fn connect_in_memory(kubeconfig: Kubeconfig, args: &KubeArgs) -> Result<Cluster> {
+    let context = kubeconfig.current_context.clone();
+    let options = KubeConfigOptions {
+        context: context.clone(),
+        cluster: None,
+        user: None,
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| Error::LoadKubeconfig {
+            path: None,
+            reason: format!(
+                "the stored kubeconfig cannot be used ({})",
+                kubeconfig_error_kind(&e)
+            ),
+        })?;
+    apply_timeouts(&mut config, args.request_timeout);
+    // Its context name means nothing to the user (no context of theirs), so none is reported.
+    from_config(config, None, None, args)
+}
+
+/// What is wrong with a kubeconfig, in words that cannot carry its contents.
+fn kubeconfig_error_kind(err: &kube::config::KubeconfigError) -> &'static str {
+    use kube::config::KubeconfigError as K;
+    match err {
+        K::CurrentContextNotSet => "no current-context",
+        K::LoadContext(_) => "its current-context is not defined",
+        K::LoadClusterOfContext(_) => "the context's cluster is not defined",
+        K::MissingClusterUrl => "the cluster has no server",
+        K::ParseClusterUrl(_) => "the cluster's server is not a URL",
+        _ => "unusable credentials or certificates",
+    }
 }
 
 /// Resolves the kube-rs `Config` for the flags, with the context name used.

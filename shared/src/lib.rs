@@ -20,6 +20,7 @@ pub mod patch;
 pub mod run;
 pub mod version;
 
+pub mod fleet;
 pub mod health;
 pub mod migrate;
 pub mod plan;

@@ -104,6 +104,8 @@ pub struct Args {
     interval: Duration,
 
     #[command(flatten)]
+    fleet: crate::fleet::FleetArgs,
+    #[command(flatten)]
     kube: KubeArgs,
     #[command(flatten)]
     output: OutputArgs,
@@ -152,15 +154,31 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
     if args.wait && args.interval.is_zero() {
         return Err(Error::usage("--interval must be greater than 0"));
     }
-    let cluster = client::connect(&args.kube).await?;
-    for w in &cluster.warnings {
-        printer.warn(w);
-    }
     let options = Options {
         all_namespaces: args.all_namespaces,
         expect_version: args.expect_version.clone(),
         restart_threshold: args.restart_threshold,
     };
+    if args.fleet.fleet {
+        let params = crate::fleet::health::Params {
+            checks,
+            options,
+            fail_on: args.fail_on,
+            wait: args.wait.then_some((args.timeout, args.interval)),
+        };
+        return crate::fleet::health::command(
+            &args.kube,
+            &args.fleet,
+            params,
+            &args.output.output,
+            &mut printer,
+        )
+        .await;
+    }
+    let cluster = client::connect(&args.kube).await?;
+    for w in &cluster.warnings {
+        printer.warn(w);
+    }
     let client = &cluster.client;
     let server_version = server_version(client).await?;
     let report = if args.wait {
@@ -400,7 +418,7 @@ pub(crate) fn count(n: usize, noun: &str) -> String {
 }
 
 /// `1m30s`, `45s`, `5m`.
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let secs = d.as_secs();
     match (secs / 60, secs % 60) {
         (0, s) => format!("{s}s"),

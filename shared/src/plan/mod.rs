@@ -57,6 +57,8 @@ pub struct Args {
     #[arg(long = "fail-on", value_enum, default_value = "required")]
     fail_on: FailOn,
     #[command(flatten)]
+    fleet: crate::fleet::FleetArgs,
+    #[command(flatten)]
     kube: KubeArgs,
     #[command(flatten)]
     output: OutputArgs,
@@ -79,38 +81,36 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
         .as_deref()
         .map(path::parse_kubesphere_target)
         .transpose()?;
+    if args.fleet.fleet {
+        return crate::fleet::plan::command(
+            &args.kube,
+            &args.fleet,
+            crate::fleet::plan::Params {
+                k8s_requested,
+                ks_requested,
+                fail_on: args.fail_on,
+            },
+            &args.output.output,
+            &mut printer,
+        )
+        .await;
+    }
     let cluster = crate::client::connect(&args.kube).await?;
     for w in &cluster.warnings {
         printer.warn(w);
     }
-    let info = crate::list::retry_read("get the API server version", || {
-        cluster.client.apiserver_version()
-    })
+    let note = !args.output.output.is_machine();
+    let plan = plan_cluster(
+        &cluster,
+        k8s_requested.as_ref(),
+        ks_requested.as_ref(),
+        |current| {
+            if note {
+                printer.note(&format!("reading cluster state (Kubernetes {current})..."));
+            }
+        },
+    )
     .await?;
-    let current: Version = info.git_version.parse().map_err(|e| {
-        crate::Error::parse(format!("API server version `{}`", info.git_version), e)
-    })?;
-    let k8s_target = path::resolve_kubernetes_target(&current, k8s_requested.as_ref())?;
-    if !args.output.output.is_machine() {
-        printer.note(&format!("reading cluster state (Kubernetes {current})..."));
-    }
-    let mut inv = inventory::collect(&cluster.client, &current, &k8s_target).await?;
-    inv.apiserver = Some(current.clone());
-    let ks_current = inv.kubesphere.as_ref().and_then(|k| k.version.clone());
-    let ks_target = path::resolve_kubesphere_target(ks_current.as_ref(), ks_requested.as_ref())?;
-    // The 3.3.1 role changes matter only to a path that crosses 3.3.1: a cluster already past
-    // it is not read (its IAM CRDs may even be gone) and gets no KS003.
-    if crosses_role_changes(ks_current.as_ref(), ks_target.as_ref()) {
-        inventory::collect_iam(&cluster.client, &mut inv).await;
-    }
-    let plan = build_plan(
-        &inv,
-        &current,
-        &k8s_target,
-        ks_target.as_ref(),
-        cluster.context.clone(),
-        cluster.server.clone(),
-    )?;
     crate::output::render(
         &plan,
         &args.output.output,
@@ -121,10 +121,46 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
     Ok(exit_status(&plan.findings, args.fail_on))
 }
 
+/// Plans one connected cluster: reads its version and state and builds the report (`reading`
+/// is told the version before the state is read). `--fleet` calls this for every cluster.
+pub(crate) async fn plan_cluster(
+    cluster: &crate::client::Cluster,
+    k8s_requested: Option<&Version>,
+    ks_requested: Option<&Version>,
+    reading: impl FnOnce(&Version),
+) -> Result<UpgradePlan> {
+    let info = crate::list::retry_read("get the API server version", || {
+        cluster.client.apiserver_version()
+    })
+    .await?;
+    let current: Version = info.git_version.parse().map_err(|e| {
+        crate::Error::parse(format!("API server version `{}`", info.git_version), e)
+    })?;
+    let k8s_target = path::resolve_kubernetes_target(&current, k8s_requested)?;
+    reading(&current);
+    let mut inv = inventory::collect(&cluster.client, &current, &k8s_target).await?;
+    inv.apiserver = Some(current.clone());
+    let ks_current = inv.kubesphere.as_ref().and_then(|k| k.version.clone());
+    let ks_target = path::resolve_kubesphere_target(ks_current.as_ref(), ks_requested)?;
+    // The 3.3.1 role changes matter only to a path that crosses 3.3.1: a cluster already past
+    // it is not read (its IAM CRDs may even be gone) and gets no KS003.
+    if crosses_role_changes(ks_current.as_ref(), ks_target.as_ref()) {
+        inventory::collect_iam(&cluster.client, &mut inv).await;
+    }
+    build_plan(
+        &inv,
+        &current,
+        &k8s_target,
+        ks_target.as_ref(),
+        cluster.context.clone(),
+        cluster.server.clone(),
+    )
+}
+
 /// The exit status, with the same precedence as `kubectl health`: a real blocking finding (1)
 /// beats a check that could not run (`CHECK001`, 2), which beats a clean plan (0). "Fix the
 /// cluster" and "give me the permissions to look" are different answers for CI.
-fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
+pub(crate) fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
     let counts = |f: &&Finding| f.severity == Severity::Required || fail_on == FailOn::Warn;
     let not_checked = |f: &Finding| f.code == "CHECK001";
     if findings.iter().filter(counts).any(|f| !not_checked(f)) {

@@ -1,0 +1,342 @@
+//! `kubectl health --fleet`: the same checks on the host and every member, concurrently, and a
+//! `FleetHealth` report. With `--wait`, clusters not yet passing are checked again every
+//! `--interval` until all pass or `--timeout` runs out; on a terminal each cluster has its own
+//! progress line.
+
+use std::time::{Duration, Instant};
+
+use super::{
+    API_VERSION, Fleet, FleetArgs, FleetCluster, FleetHealth, FleetMetadata, Outcome, Target,
+    progress_line, resolve, run_bounded, worst,
+};
+use crate::{
+    ExitStatus, Result,
+    cli::{KubeArgs, OutputFormat},
+    client::Cluster,
+    health::{
+        CheckId, FailOn, HealthReport, Options, Severity, Status, human, run_checks, server_version,
+    },
+    output,
+    run::Printer,
+};
+
+/// What `kubectl health` was asked to check.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// The checks.
+    pub checks: Vec<CheckId>,
+    /// Their options.
+    pub options: Options,
+    /// `--fail-on`.
+    pub fail_on: FailOn,
+    /// `--wait`: the timeout and the interval.
+    pub wait: Option<(Duration, Duration)>,
+}
+
+/// Runs the fleet health check and prints the report.
+pub async fn command(
+    kube: &KubeArgs,
+    args: &FleetArgs,
+    params: Params,
+    format: &OutputFormat,
+    printer: &mut Printer,
+) -> Result<ExitStatus> {
+    let Fleet {
+        mut targets,
+        host_context,
+        host_server,
+        warnings,
+    } = resolve(kube, args).await?;
+    for w in &warnings {
+        printer.warn(w);
+    }
+    let max = usize::from(args.max_parallel);
+    let total = targets.len();
+    let job = |cluster: Cluster| {
+        let params = &params;
+        async move {
+            let version = server_version(&cluster.client).await?;
+            Ok(run_checks(&cluster.client, &params.options, &version, &params.checks).await)
+        }
+    };
+    let mut results: Vec<Option<Outcome<HealthReport>>> = (0..total).map(|_| None).collect();
+    let all: Vec<usize> = (0..total).collect();
+    match params.wait {
+        None => {
+            let names: Vec<String> = targets.iter().map(|t| t.member.name.clone()).collect();
+            let mut done = 0;
+            let finished = run_bounded(&mut targets, &all, kube, max, false, job, |i, outcome| {
+                done += 1;
+                printer.note(&progress_line(
+                    done,
+                    total,
+                    &names[i],
+                    &short(outcome, params.fail_on),
+                ));
+            })
+            .await;
+            for (i, outcome) in finished {
+                results[i] = Some(outcome);
+            }
+        }
+        Some((timeout, interval)) => {
+            wait(
+                &mut targets,
+                &mut results,
+                kube,
+                max,
+                &job,
+                params.fail_on,
+                timeout,
+                interval,
+                printer,
+            )
+            .await;
+        }
+    }
+    let clusters: Vec<FleetCluster<HealthReport>> = targets
+        .iter()
+        .zip(results)
+        .map(|(t, outcome)| {
+            let outcome = outcome.unwrap_or_else(|| Err("not checked".into()));
+            row(t, outcome, params.fail_on, host_context.as_deref())
+        })
+        .collect();
+    let exit = worst(clusters.iter().map(|c| exit_of(c.exit_code)));
+    let status = overall(&clusters);
+    let report = FleetHealth {
+        api_version: API_VERSION,
+        kind: "FleetHealth",
+        metadata: FleetMetadata {
+            context: host_context,
+            server: host_server,
+            max_parallel: max,
+        },
+        status,
+        exit_code: exit.code(),
+        clusters,
+    };
+    let style = printer.out_style;
+    output::render(&report, format, &style, printer.out())?;
+    crate::run::flush(printer)?;
+    Ok(exit)
+}
+
+fn exit_of(code: u8) -> ExitStatus {
+    match code {
+        0 => ExitStatus::Success,
+        1 => ExitStatus::Findings,
+        _ => ExitStatus::Error,
+    }
+}
+
+/// `PASS`, `FAIL (kubesphere, nodes)`, `ERROR: reason`.
+fn short(outcome: &Outcome<HealthReport>, fail_on: FailOn) -> String {
+    match outcome {
+        Ok(r) => {
+            let pending: Vec<&str> = r
+                .not_passing(fail_on)
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect();
+            if pending.is_empty() {
+                r.status.label().to_string()
+            } else {
+                format!("{} ({})", r.status.label(), pending.join(", "))
+            }
+        }
+        Err(reason) => format!("ERROR: {reason}"),
+    }
+}
+
+fn row(
+    t: &Target,
+    outcome: Outcome<HealthReport>,
+    fail_on: FailOn,
+    host_context: Option<&str>,
+) -> FleetCluster<HealthReport> {
+    let m = &t.member;
+    let base = FleetCluster {
+        name: m.name.clone(),
+        role: m.role,
+        context: t.route.context().map(str::to_string).or_else(|| {
+            (t.route == super::Route::Current)
+                .then(|| host_context.map(str::to_string))
+                .flatten()
+        }),
+        via: t.route.describe(host_context),
+        server: t.server.clone(),
+        kubernetes_version: m.kubernetes_version.clone(),
+        kubesphere_version: m.kubesphere_version.clone(),
+        status: "error".into(),
+        blocking: 0,
+        reason: None,
+        exit_code: ExitStatus::Error.code(),
+        report: None,
+    };
+    match outcome {
+        Err(reason) => FleetCluster {
+            reason: Some(reason),
+            ..base
+        },
+        Ok(report) => {
+            let counts = |s: Severity| s == Severity::Fail || fail_on == FailOn::Warn;
+            let blocking = report
+                .checks
+                .iter()
+                .map(|c| {
+                    let n = c.objects.iter().filter(|f| counts(f.severity)).count();
+                    if n == 0 && c.status == Status::Fail {
+                        1
+                    } else {
+                        n
+                    }
+                })
+                .sum();
+            let pending: Vec<String> = report
+                .not_passing(fail_on)
+                .iter()
+                .map(|c| format!("{} {}", c.id, c.status.label().to_lowercase()))
+                .collect();
+            FleetCluster {
+                kubernetes_version: Some(report.server_version.clone()),
+                status: report.status.label().to_lowercase(),
+                blocking,
+                reason: (!pending.is_empty()).then(|| pending.join(", ")),
+                exit_code: report.exit_status(fail_on).code(),
+                report: Some(report),
+                ..base
+            }
+        }
+    }
+}
+
+/// The fleet's status: fail, else error, else warn, else pass (as one cluster's).
+fn overall(clusters: &[FleetCluster<HealthReport>]) -> Status {
+    clusters
+        .iter()
+        .map(|c| match &c.report {
+            Some(r) => r.status,
+            None => Status::Error,
+        })
+        .fold(Status::Pass, |acc, s| {
+            let rank = |s: Status| match s {
+                Status::Pass => 0,
+                Status::Warn => 1,
+                Status::Error => 2,
+                Status::Fail => 3,
+            };
+            if rank(s) > rank(acc) { s } else { acc }
+        })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn wait<F, Fut>(
+    targets: &mut [Target],
+    results: &mut [Option<Outcome<HealthReport>>],
+    kube: &KubeArgs,
+    max: usize,
+    job: &F,
+    fail_on: FailOn,
+    timeout: Duration,
+    interval: Duration,
+    printer: &mut Printer,
+) where
+    F: Fn(Cluster) -> Fut,
+    Fut: std::future::Future<Output = Result<HealthReport>>,
+{
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let names: Vec<String> = targets.iter().map(|t| t.member.name.clone()).collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    let bars = printer.interactive.then(|| {
+        let multi = indicatif::MultiProgress::new();
+        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix} {msg}").ok();
+        let bars: Vec<indicatif::ProgressBar> = names
+            .iter()
+            .map(|n| {
+                let bar = multi.add(indicatif::ProgressBar::new_spinner());
+                if let Some(s) = &style {
+                    bar.set_style(s.clone());
+                }
+                bar.set_prefix(format!("{n:width$}"));
+                bar.set_message("checking…");
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            })
+            .collect();
+        (multi, bars)
+    });
+    let passing = |o: &Option<Outcome<HealthReport>>| matches!(o, Some(Ok(r)) if r.not_passing(fail_on).is_empty());
+    let mut round = 0u32;
+    loop {
+        round += 1;
+        let pending: Vec<usize> = (0..targets.len())
+            .filter(|&i| !passing(&results[i]))
+            .collect();
+        let finished = run_bounded(targets, &pending, kube, max, true, job, |i, outcome| {
+            if let Some((_, bars)) = &bars {
+                let text = short(outcome, fail_on);
+                if matches!(outcome, Ok(r) if r.not_passing(fail_on).is_empty()) {
+                    bars[i].finish_with_message(format!("{text} (round {round})"));
+                } else {
+                    bars[i].set_message(format!("{text} (round {round}); checking again"));
+                }
+            }
+        })
+        .await;
+        for (i, outcome) in finished {
+            results[i] = Some(outcome);
+        }
+        let left_over: Vec<usize> = (0..targets.len())
+            .filter(|&i| !passing(&results[i]))
+            .collect();
+        let listing = left_over
+            .iter()
+            .map(|&i| match &results[i] {
+                Some(o) => format!("{} ({})", names[i], short_status(o)),
+                None => names[i].clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        if left_over.is_empty() {
+            if let Some((_, bars)) = &bars {
+                bars.iter().for_each(|b| b.finish());
+            }
+            printer.note(&format!(
+                "fleet: all {} clusters pass after {round} round{} ({})",
+                targets.len(),
+                if round == 1 { "" } else { "s" },
+                human(start.elapsed())
+            ));
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            if let Some((_, bars)) = &bars {
+                bars.iter().for_each(|b| b.finish());
+            }
+            printer.warn(&format!(
+                "timed out after {} waiting for every cluster to pass; not passing: {listing}",
+                human(timeout)
+            ));
+            return;
+        }
+        let left = deadline - now;
+        let shown = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
+        if bars.is_none() {
+            printer.note(&format!(
+                "fleet: round {round}: not passing: {listing}; {} left",
+                human(shown)
+            ));
+        }
+        tokio::time::sleep(interval.min(left)).await;
+    }
+}
+
+fn short_status(o: &Outcome<HealthReport>) -> String {
+    match o {
+        Ok(r) => r.status.label().to_lowercase(),
+        Err(_) => "error".into(),
+    }
+}
