@@ -358,7 +358,7 @@ pub fn pending_requests() -> Vec<(String, Duration)> {
         .values()
         .map(|(label, since)| (label.clone(), since.elapsed()))
         .collect();
-    all.sort_by(|a, b| b.1.cmp(&a.1));
+    all.sort_by_key(|p| std::cmp::Reverse(p.1));
     all
 }
 

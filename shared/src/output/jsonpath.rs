@@ -254,7 +254,7 @@ fn check_step(check: &Check, node: &Value, root: &Value) -> std::result::Result<
             // `[i]` is the slice `[i:i+1]`; a negative index counts from the end.
             let start = if *i < 0 { i.saturating_add(len) } else { *i };
             let mut end = i.saturating_add(1);
-            if end < 0 || end == 0 {
+            if end <= 0 {
                 end = end.saturating_add(len);
             }
             bounds(start, end, len)
