@@ -629,6 +629,9 @@ fn stored_kubeconfigs_are_used_only_on_request_and_never_shown() {
         ("health", vec!["-o", "wide"]),
         ("upgrade-plan", vec!["-o", "json"]),
         ("upgrade-plan", vec![]),
+        // The request log (-v=6) names every request, and never a credential.
+        ("health", vec!["-v=6"]),
+        ("upgrade-plan", vec!["-v=6", "-o", "json"]),
     ] {
         let mut args = vec!["--fleet", "--use-stored-kubeconfigs"];
         args.extend(extra);
@@ -637,6 +640,13 @@ fn stored_kubeconfigs_are_used_only_on_request_and_never_shown() {
         run.assert_code(0);
         runs.push(run);
     }
+    // -v=6 logged the members' requests too, through the stored kubeconfigs.
+    let member_url = a.url().trim_end_matches('/').to_string();
+    assert!(
+        runs[5].stderr.contains(&member_url),
+        "no request to {member_url} logged:\n{}",
+        runs[5].stderr
+    );
     let r = runs[0].json();
     assert_eq!(
         names_and_statuses(&r),
@@ -657,7 +667,7 @@ fn stored_kubeconfigs_are_used_only_on_request_and_never_shown() {
     );
     let denied = host
         .plugin("health")
-        .args(["--fleet", "--use-stored-kubeconfigs", "-o", "json"])
+        .args(["--fleet", "--use-stored-kubeconfigs", "-o", "json", "-v=6"])
         .run();
     denied.assert_code(2);
     let r = denied.json();
