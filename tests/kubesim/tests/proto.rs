@@ -331,6 +331,12 @@ fn kubectl_create_sends_protobuf_and_kubesim_takes_it() {
     for version in ["v1.27.16", "v1.30.6", "v1.33.1"] {
         let env = Env::start(Sim::builder().scenario("empty").git_version(version));
         env.ok(&["create", "namespace", "pb"]);
+        // a protobuf Status error, as kubectl prints it
+        let err = env.fails(&["create", "namespace", "pb"]);
+        assert!(
+            err.contains("namespaces \"pb\" already exists"),
+            "{version}: {err}"
+        );
         env.ok(&[
             "create",
             "configmap",
