@@ -1,7 +1,7 @@
 //! The real helm's `--wait` against kubesim with controllers: `helm install --wait` and
 //! `helm upgrade --wait` of a chart with a Deployment, a StatefulSet, a DaemonSet, Services, a
-//! PVC and a hook Job end `deployed`, a failing hook Job fails the upgrade, and `helm status` /
-//! `helm history` are the witnesses.
+//! PVC and a hook Job end `deployed`, a failing hook Job fails the upgrade, `helm rollback --wait`
+//! and `helm uninstall --wait` complete, and `helm status` / `helm history` are the witnesses.
 
 use kubesim::Sim;
 use serde_json::Value;
@@ -309,6 +309,27 @@ fn helm_install_and_upgrade_wait_for_every_kind_to_be_ready() {
     assert_eq!(
         web["spec"]["template"]["spec"]["containers"][0]["image"],
         "nginx:1.26"
+    );
+
+    // rollback --wait to revision 1: the Deployment's first ReplicaSet comes back as revision 3
+    h.helm_ok(&["rollback", "demo", "1", "--wait", "--timeout", "120s"]);
+    let history = h.history();
+    assert_eq!(
+        history.last().map(|(r, s, _)| (*r, s.as_str())),
+        Some((4, "deployed"))
+    );
+    let sets = h.kubectl_json(&["get", "rs", "-l", "app=demo-web"]);
+    let sets = sets["items"].as_array().unwrap();
+    assert_eq!(sets.len(), 2, "the old ReplicaSet is reused");
+    let current: Vec<&Value> = sets.iter().filter(|r| r["spec"]["replicas"] == 2).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(
+        current[0]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.25"
+    );
+    assert_eq!(
+        current[0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "3"
     );
 
     // uninstall --wait: the release's objects and everything they owned are gone

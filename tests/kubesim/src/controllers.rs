@@ -1908,6 +1908,41 @@ mod tests {
     }
 
     #[test]
+    fn delete_policy_finalizers_and_defaults_per_kind() {
+        let reg = crate::registry::Registry::builtin();
+        let def = |g: &str, p: &str| {
+            reg.all()
+                .iter()
+                .find(|d| d.group == g && d.plural == p)
+                .cloned()
+                .unwrap()
+        };
+        let req = |q: &str, body: &str| {
+            ApiRequest::new("DELETE", &format!("/x{q}"))
+                .with_body("application/json", body.as_bytes().to_vec())
+        };
+        let deploy = def("apps", "deployments");
+        let job = def("batch", "jobs");
+        let rc = def("", "replicationcontrollers");
+        let fg = req("", r#"{"propagationPolicy":"Foreground"}"#);
+        assert_eq!(gc_finalizer(&deploy, &fg), Some("foregroundDeletion"));
+        assert_eq!(
+            gc_finalizer(&deploy, &req("?propagationPolicy=Orphan", "")),
+            Some("orphan")
+        );
+        assert_eq!(
+            gc_finalizer(&deploy, &req("", r#"{"orphanDependents":true}"#)),
+            Some("orphan")
+        );
+        assert_eq!(gc_finalizer(&deploy, &req("", "")), None);
+        assert_eq!(gc_finalizer(&job, &req("", "")), Some("orphan"));
+        assert_eq!(gc_finalizer(&rc, &req("", "")), Some("orphan"));
+        let bg = req("", r#"{"propagationPolicy":"Background"}"#);
+        assert_eq!(gc_finalizer(&job, &bg), None);
+        assert_eq!(gc_finalizer(&def("", "namespaces"), &fg), None);
+    }
+
+    #[test]
     fn scaled_int_or_percent() {
         assert_eq!(scaled(Some(&json!("25%")), 4, false, 0), 1);
         assert_eq!(scaled(Some(&json!("25%")), 3, true, 0), 1);

@@ -288,6 +288,22 @@ spec:
       containers:
       - name: run
         image: busybox
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: bad-pod
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations:
+        kubesim.dev/fail: \"true\"
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: run
+        image: busybox
 ";
 
 fn cond_types(job: &Value) -> Vec<String> {
@@ -318,6 +334,17 @@ fn jobs_complete_or_fail_on_request() {
     assert!(out.contains("condition met"), "{out}");
     let out = env.ok(&["wait", "--for=condition=failed", "job/bad", "--timeout=60s"]);
     assert!(out.contains("condition met"), "{out}");
+    // the annotation on the pod template fails the Job too (backoffLimit 0: one pod)
+    env.ok(&[
+        "wait",
+        "--for=condition=failed",
+        "job/bad-pod",
+        "--timeout=60s",
+    ]);
+    assert_eq!(
+        json(&env, &["get", "job", "bad-pod"])["status"]["failed"],
+        1
+    );
 
     let ok = json(&env, &["get", "job", "ok"]);
     assert_eq!(ok["status"]["succeeded"], 1);
