@@ -118,7 +118,8 @@ where
                     list::for_each_page(
                         &api,
                         &ListParams::default(),
-                        &format!("list {kind} in `{ns}`"),
+                        // the API server's 403 message names the namespace
+                        &format!("list {kind}"),
                         |page| {
                             for obj in page {
                                 judge(&mut part, obj);

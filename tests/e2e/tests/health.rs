@@ -668,7 +668,7 @@ fn a_small_scope_is_one_list_per_scope_namespace_and_kind() {
         );
     }
     // The namespaces come from one list with the label selector, shared by both checks.
-    assert_eq!(c.count("GET /api/v1/namespaces"), 1, "{c:?}");
+    assert_eq!(c.by_route.get("GET /api/v1/namespaces"), Some(&1), "{c:?}");
     // /version, the namespaces, four kinds per scope namespace
     assert_eq!(c.requests, 2 + 4 * scope, "{c:?}");
 }
