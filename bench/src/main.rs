@@ -1,9 +1,11 @@
-//! `cargo run --release -p bench -- [--scales standard,500,5000] [--runs 5]`
+//! `cargo run --release -p bench -- [--scales standard,10000,5000] [--costs free,real] [--runs 5]`
 //!
-//! Starts the release `kubesim` once per scale, runs `kubectl health` and `kubectl upgrade-plan`
-//! (release builds) next to the kubectl scripts they replace, and prints wall time (median), peak
-//! RSS, API requests and bytes received (kubesim's counters) and the ratio to the scripts. Writes
-//! the tables, the targets of issue 9 and the machine to `bench/RESULTS.md`. See bench/README.md.
+//! Starts the release `kubesim` once per scale and cost model, runs `kubectl health` and
+//! `kubectl upgrade-plan` (release builds) next to the kubectl scripts they replace, and prints
+//! wall time (median), peak RSS, CPU, API requests and bytes received (kubesim's counters) and
+//! the ratio to the scripts, then where the plugins' time went under the real-cost model (from
+//! kubesim's request log). Writes the tables, the targets of issues 9 and 15 and the machine to
+//! `bench/RESULTS.md`. See bench/README.md.
 
 mod measure;
 mod report;
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
-use report::{BinaryFacts, Row, Scale, Side};
+use report::{BinaryFacts, Req, Row, Scale, Side};
 
 /// The upstream post-upgrade check (the 3.4.x → 4.1.3 upgrade guide,
 /// <https://kubesphere.io/docs/v4.1/03-installation-and-upgrade/03-upgrade-kubesphere/03-upgrade-kubesphere-from-v3.4.x/>), verbatim.
@@ -36,6 +38,9 @@ struct Args {
     /// Scales: `standard` (ks34-host), `500`, `5000`, or any kubesim scenario (`broken`, `scale:…`)
     #[arg(long, default_value = report::DEFAULT_SCALES)]
     scales: String,
+    /// kubesim cost models to run every scale under: `free`, `real` (see tests/kubesim/README.md)
+    #[arg(long, default_value = report::DEFAULT_COSTS)]
+    costs: String,
     /// Measured runs per command (after one warm-up run, which is discarded)
     #[arg(long, default_value_t = 5)]
     runs: usize,
@@ -51,6 +56,9 @@ struct Args {
     /// Do not run `cargo build --release --bins` first
     #[arg(long)]
     no_build: bool,
+    /// Where the binaries are (default: target/release); another directory implies --no-build
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
     /// Do not run the kubectl scripts (plugins only)
     #[arg(long)]
     no_scripts: bool,
@@ -80,10 +88,11 @@ fn main() {
 fn run(args: Args) -> Result<()> {
     let root = root();
     let scales = report::parse_scales(&args.scales)?;
+    let costs = report::parse_costs(&args.costs)?;
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    if !args.no_build {
+    if !args.no_build && args.bin_dir.is_none() {
         eprintln!("bench: cargo build --release --bins");
         let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args(["build", "--release", "--bins"])
@@ -96,7 +105,10 @@ fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let release = root.join("target/release");
+    let release = args
+        .bin_dir
+        .clone()
+        .unwrap_or_else(|| root.join("target/release"));
     let kubesim = release.join("kubesim");
     if !kubesim.is_file() {
         bail!(
@@ -129,115 +141,139 @@ fn run(args: Args) -> Result<()> {
     let mut details = String::new();
     let mut scales_run = Vec::new();
     for scale in &scales {
-        eprintln!("bench: scale {} ({})", scale.label, scale.scenario);
-        let dir = work.join(scale.label.replace(['/', ':', ','], "_"));
-        std::fs::create_dir_all(&dir)?;
-        let sim = match Sim::start(&kubesim, &scale.scenario, &dir) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("bench: warning: kubesim failed for {}: {e:#}", scale.label);
-                let _ = writeln!(details, "\n### {}\n\nkubesim failed: {e:#}", scale.label);
-                continue;
-            }
-        };
-        let env = Env {
-            kubeconfig: sim.kubeconfig.clone(),
-            cache: dir.join("kube-cache"),
-            kubectl: args.kubectl.clone(),
-            url: sim.url.clone(),
-        };
         let mut scale = scale.clone();
-        if let Some(n) = count_namespaces(&env) {
-            scale.namespaces = Some(n);
-        }
-        let _ = writeln!(
-            details,
-            "\n### {} (`{}`)\n\nkubesim: ready {} after start, RSS {} after loading{}.",
-            scale.label,
-            scale.scenario,
-            report::fmt_dur(sim.startup),
-            sim.rss_kib().map(report::fmt_mb_kib).unwrap_or("-".into()),
-            scale
-                .namespaces
-                .map(|n| format!(", {n} namespaces"))
-                .unwrap_or_default()
-        );
-        let mut cmds: Vec<Cmd> = Vec::new();
-        for (pair, bin) in &plugins {
-            cmds.push(Cmd {
-                pair,
-                side: Side::Plugin,
-                name: format!("kubectl {pair}"),
-                argv: vec![bin.display().to_string()],
-            });
-            if args.no_scripts {
-                continue;
-            }
-            if *pair == "health" {
-                cmds.push(Cmd {
-                    pair,
-                    side: Side::Script,
-                    name: "system-workspace for-loop".into(),
-                    argv: vec!["bash".into(), "-c".into(), HEALTH_LOOP.into()],
-                });
-            } else {
-                for (name, script) in [
-                    ("pre-check-kubectl.sh", "bench/scripts/pre-check-kubectl.sh"),
-                    ("deprecated-scan.sh", "bench/scripts/deprecated-scan.sh"),
-                ] {
-                    cmds.push(Cmd {
-                        pair,
-                        side: Side::Script,
-                        name: name.into(),
-                        argv: vec!["bash".into(), root.join(script).display().to_string()],
-                    });
-                }
-            }
-        }
-        let mut outs: BTreeMap<String, String> = BTreeMap::new();
-        for c in &cmds {
-            let row = measure_cmd(c, &scale, &env, &sim, &dir, &args)?;
-            let out_file = dir.join(format!("{}.out", slug(&c.name)));
-            let mut text = std::fs::read_to_string(&out_file).unwrap_or_default();
-            if row.timed_out {
-                text.push_str(PARTIAL);
-            }
-            outs.insert(c.name.clone(), text);
+        for &cost in &costs {
             eprintln!(
-                "bench:   {:<28} {:>10}  {:>9}  {:>6} requests",
-                c.name,
-                row.wall().map(report::fmt_dur).unwrap_or_default(),
-                row.peak_rss().map(report::fmt_mb_kib).unwrap_or_default(),
-                row.req().unwrap_or(0)
+                "bench: scale {} ({}), cost {cost}",
+                scale.label, scale.scenario
             );
+            let dir = work.join(format!(
+                "{}-{cost}",
+                scale.label.replace(['/', ':', ','], "_")
+            ));
+            std::fs::create_dir_all(&dir)?;
+            let sim = match Sim::start(&kubesim, &scale.scenario, cost, &dir) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("bench: warning: kubesim failed for {}: {e:#}", scale.label);
+                    let _ = writeln!(
+                        details,
+                        "\n### {} ({cost} cost)\n\nkubesim failed: {e:#}",
+                        scale.label
+                    );
+                    continue;
+                }
+            };
+            let env = Env {
+                kubeconfig: sim.kubeconfig.clone(),
+                cache: dir.join("kube-cache"),
+                kubectl: args.kubectl.clone(),
+                url: sim.url.clone(),
+            };
+            if let Some(n) = count_namespaces(&env) {
+                scale.namespaces = Some(n);
+            }
             let _ = writeln!(
                 details,
-                "\n`{}`: requests by route (last run): {}",
-                c.name,
-                row.routes
-                    .iter()
-                    .take(8)
-                    .map(|(r, n)| format!("{n}× `{r}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "\n### {} (`{}`), {cost} cost\n\nkubesim: ready {} after start, RSS {} after loading{}.",
+                scale.label,
+                scale.scenario,
+                report::fmt_dur(sim.startup),
+                sim.rss_kib().map(report::fmt_mb_kib).unwrap_or("-".into()),
+                scale
+                    .namespaces
+                    .map(|n| format!(", {n} namespaces"))
+                    .unwrap_or_default()
             );
-            rows.push(row);
+            let mut outs: BTreeMap<String, String> = BTreeMap::new();
+            for c in commands(&plugins, &root, args.no_scripts) {
+                // a script that hit the time limit without costs would hit it with them too
+                let timed_out_free = rows.iter().any(|r| {
+                    r.scale == scale.label && r.cost == "free" && r.name == c.name && r.timed_out
+                });
+                if cost == "real" && timed_out_free && c.side == Side::Script {
+                    eprintln!(
+                        "bench:   {:<28} skipped: timed out under the free model",
+                        c.name
+                    );
+                    rows.push(Row {
+                        skipped: Some(format!(
+                            "not run (> {} free)",
+                            report::fmt_dur(Duration::from_secs(args.timeout))
+                        )),
+                        ..Row::new(&scale.label, cost, c.pair, c.side, &c.name)
+                    });
+                    continue;
+                }
+                let row = measure_cmd(&c, &scale, cost, &env, &sim, &dir, &args)?;
+                let out_file = dir.join(format!("{}.out", slug(&c.name)));
+                let mut text = std::fs::read_to_string(&out_file).unwrap_or_default();
+                if row.timed_out {
+                    text.push_str(PARTIAL);
+                }
+                outs.insert(c.name.clone(), text);
+                eprintln!(
+                    "bench:   {:<28} {:>10}  {:>9}  {:>6} requests{}",
+                    c.name,
+                    row.wall().map(report::fmt_dur).unwrap_or_default(),
+                    row.peak_rss().map(report::fmt_mb_kib).unwrap_or_default(),
+                    row.req().unwrap_or(0),
+                    row.breakdown()
+                        .filter(|b| !b.floor.is_zero())
+                        .map(|b| format!(", floor {}", report::fmt_dur(b.floor)))
+                        .unwrap_or_default()
+                );
+                let _ = writeln!(
+                    details,
+                    "\n`{}`: requests by route (last run): {}",
+                    c.name,
+                    row.routes
+                        .iter()
+                        .take(8)
+                        .map(|(r, n)| format!("{n}× `{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                if let Some(b) = row
+                    .breakdown()
+                    .filter(|b| !b.floor.is_zero() && c.side == Side::Plugin)
+                {
+                    let _ = writeln!(
+                        details,
+                        "\n`{}`: critical path (median run, {} of modelled cost): {}",
+                        c.name,
+                        report::fmt_dur(b.floor),
+                        b.path
+                            .iter()
+                            .map(|(r, us)| format!("`{r}` {:.1} ms", *us as f64 / 1000.0))
+                            .collect::<Vec<_>>()
+                            .join(" → ")
+                    );
+                }
+                rows.push(row);
+            }
+            let _ = write!(
+                details,
+                "\nkubesim peak RSS {} during this scale.\n",
+                sim.peak_rss_kib()
+                    .map(report::fmt_mb_kib)
+                    .unwrap_or("-".into())
+            );
+            details.push_str(&findings(&outs));
+            drop(sim);
         }
-        let _ = write!(
-            details,
-            "\nkubesim peak RSS {} during this scale.\n",
-            sim.peak_rss_kib()
-                .map(report::fmt_mb_kib)
-                .unwrap_or("-".into())
-        );
-        details.push_str(&findings(&outs));
-        drop(sim);
         scales_run.push(scale);
     }
     let _ = std::fs::remove_dir_all(&work);
 
     let table = report::results_text(&rows);
     println!("\n{table}");
+    if rows.iter().any(|r| r.cost == "real") {
+        println!(
+            "Where the time goes (real cost, median run):\n{}",
+            report::time_text(&rows)
+        );
+    }
     let targets = report::targets(&rows, &scales_run, &bins);
     for t in &targets {
         println!(
@@ -264,10 +300,16 @@ fn run(args: Args) -> Result<()> {
         let mut md = String::new();
         let _ = writeln!(
             md,
-            "# Benchmark results\n\nGenerated by `cargo run --release -p bench -- --scales {} --runs {}` (see bench/README.md).\n\n## Machine\n\n```\n{machine}```\n\n## Results\n\n{}\n## Targets (issue 9)\n\n{}\n## Binaries\n\n{}\n## Details\n{details}\n{NOTES_MARKER}{notes}",
+            "# Benchmark results\n\nGenerated by `cargo run --release -p bench -- --scales {} --costs {} --runs {}{}` (see bench/README.md).\n\n## Machine\n\n```\n{machine}```\n\n## Results\n\n{}\n## Where the time goes (real cost)\n\n{}\n## Targets (issue 9 under the free model, issue 15 under the real-cost model)\n\n{}\n## Binaries\n\n{}\n## Details\n{details}\n{NOTES_MARKER}{notes}",
             args.scales,
+            args.costs,
             args.runs,
+            args.bin_dir
+                .as_ref()
+                .map(|d| format!(" --bin-dir {}", d.display()))
+                .unwrap_or_default(),
             report::results_markdown(&rows),
+            report::time_markdown(&rows),
             report::targets_markdown(&targets),
             report::markdown_table(
                 &["binary", "size", "--help (median)"],
@@ -285,6 +327,43 @@ fn run(args: Args) -> Result<()> {
         eprintln!("bench: wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The commands of one scale: each plugin, then the scripts it replaces.
+fn commands(plugins: &[(&'static str, PathBuf)], root: &Path, no_scripts: bool) -> Vec<Cmd> {
+    let mut cmds: Vec<Cmd> = Vec::new();
+    for (pair, bin) in plugins {
+        cmds.push(Cmd {
+            pair,
+            side: Side::Plugin,
+            name: format!("kubectl {pair}"),
+            argv: vec![bin.display().to_string()],
+        });
+        if no_scripts {
+            continue;
+        }
+        if *pair == "health" {
+            cmds.push(Cmd {
+                pair,
+                side: Side::Script,
+                name: "system-workspace for-loop".into(),
+                argv: vec!["bash".into(), "-c".into(), HEALTH_LOOP.into()],
+            });
+        } else {
+            for (name, script) in [
+                ("pre-check-kubectl.sh", "bench/scripts/pre-check-kubectl.sh"),
+                ("deprecated-scan.sh", "bench/scripts/deprecated-scan.sh"),
+            ] {
+                cmds.push(Cmd {
+                    pair,
+                    side: Side::Script,
+                    name: name.into(),
+                    argv: vec!["bash".into(), root.join(script).display().to_string()],
+                });
+            }
+        }
+    }
+    cmds
 }
 
 /// One command to measure.
@@ -331,31 +410,19 @@ fn slug(s: &str) -> String {
 fn measure_cmd(
     c: &Cmd,
     scale: &Scale,
+    cost: &'static str,
     env: &Env,
     sim: &Sim,
     dir: &Path,
     args: &Args,
 ) -> Result<Row> {
-    let mut row = Row {
-        scale: scale.label.clone(),
-        pair: c.pair,
-        side: c.side,
-        name: c.name.clone(),
-        walls: vec![],
-        rss_kib: vec![],
-        requests: vec![],
-        bytes: vec![],
-        timed_out: false,
-        exit: None,
-        warmup: false,
-        routes: vec![],
-        sim_cpu: vec![],
-    };
+    let mut row = Row::new(&scale.label, cost, c.pair, c.side, &c.name);
     let out = dir.join(format!("{}.out", slug(&c.name)));
     let err = dir.join(format!("{}.err", slug(&c.name)));
     let limit = Duration::from_secs(args.timeout);
     for i in 0..=args.runs {
         let before = counters(env);
+        clear_requests(env);
         let cpu0 = sim.cpu();
         let s = measure::run(env.command(&c.argv), Some(&out), Some(&err), limit)?;
         let cpu1 = sim.cpu();
@@ -367,6 +434,7 @@ fn measure_cmd(
         }
         row.walls.push(s.wall);
         row.rss_kib.push(s.max_rss_kib);
+        row.cpu.push(s.cpu);
         row.exit = s.code;
         row.timed_out = s.timed_out;
         if let (Some(a), Some(b)) = (cpu0, cpu1) {
@@ -376,6 +444,10 @@ fn measure_cmd(
             row.requests.push(a.requests.saturating_sub(b.requests));
             row.bytes.push(a.bytes.saturating_sub(b.bytes));
             row.routes = report::route_diff(&b.routes, &a.routes);
+        }
+        if let Some(b) = requests(env).and_then(|reqs| report::breakdown(s.start_us, s.wall, &reqs))
+        {
+            row.breakdowns.push(b);
         }
         if i == 0 || s.timed_out {
             break; // slow or timed out: this one run is the measurement
@@ -391,6 +463,39 @@ fn measure_cmd(
         );
     }
     Ok(row)
+}
+
+/// Clears kubesim's request log (`DELETE /kubesim/v1/requests`).
+fn clear_requests(env: &Env) {
+    let url = format!("{}/kubesim/v1/requests", env.url);
+    let _ = Command::new("curl")
+        .args(["-sfk", "--max-time", "30", "-X", "DELETE", &url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// kubesim's request log since the last clear (`GET /kubesim/v1/requests`).
+fn requests(env: &Env) -> Option<Vec<Req>> {
+    let url = format!("{}/kubesim/v1/requests", env.url);
+    let out = Command::new("curl")
+        .args(["-sfk", "--max-time", "60", &url])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v.as_array()?
+        .iter()
+        .map(|r| {
+            Some(Req {
+                request: r.get("request")?.as_str()?.to_string(),
+                arrival_us: r.get("arrivalUs")?.as_u64()?,
+                done_us: r.get("doneUs")?.as_u64()?,
+                cost_us: r.get("costUs")?.as_u64()?,
+            })
+        })
+        .collect()
 }
 
 /// kubesim's counters.
@@ -461,13 +566,20 @@ struct Sim {
 }
 
 impl Sim {
-    fn start(kubesim: &Path, scenario: &str, dir: &Path) -> Result<Sim> {
+    fn start(kubesim: &Path, scenario: &str, cost: &str, dir: &Path) -> Result<Sim> {
         let kubeconfig = dir.join("kubeconfig");
         let _ = std::fs::remove_file(&kubeconfig);
         let log = std::fs::File::create(dir.join("kubesim.log"))?;
         let t = Instant::now();
         let mut child = Command::new(kubesim)
-            .args(["serve", "--scenario", scenario, "--kubeconfig"])
+            .args([
+                "serve",
+                "--scenario",
+                scenario,
+                "--cost",
+                cost,
+                "--kubeconfig",
+            ])
             .arg(&kubeconfig)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -26,6 +26,11 @@ pub struct Sample {
     pub code: Option<i32>,
     /// The time limit was hit and the process group killed.
     pub timed_out: bool,
+    /// CPU time (user + system) of the command and the descendants it waited for.
+    pub cpu: Duration,
+    /// When it was spawned, microseconds since the Unix epoch (kubesim's request log uses the
+    /// same clock).
+    pub start_us: u64,
 }
 
 /// Runs `cmd` with stdout and stderr sent to the given files (or discarded), within `limit`.
@@ -49,6 +54,10 @@ pub fn run(
         .stderr(out(stderr)?)
         .process_group(0);
     let (tx, rx) = mpsc::channel();
+    let start_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
     let start = Instant::now();
     let child = cmd.spawn().with_context(|| format!("spawn {cmd:?}"))?;
     let pid = child.id() as libc::pid_t;
@@ -66,7 +75,7 @@ pub fn run(
             (r, wall, true)
         }
     };
-    let (status, max_rss_kib) = res?;
+    let (status, max_rss_kib, cpu) = res?;
     let code = if libc::WIFEXITED(status) && !timed_out {
         Some(libc::WEXITSTATUS(status))
     } else {
@@ -77,12 +86,14 @@ pub fn run(
         max_rss_kib,
         code,
         timed_out,
+        cpu,
+        start_us,
     })
 }
 
-/// Blocks until `pid` exits; returns its wait status and `ru_maxrss` (KiB on Linux).
+/// Blocks until `pid` exits; returns its wait status, `ru_maxrss` (KiB on Linux) and CPU time.
 #[allow(unsafe_code)]
-fn wait4(pid: libc::pid_t) -> Result<(i32, u64)> {
+fn wait4(pid: libc::pid_t) -> Result<(i32, u64, Duration)> {
     let mut status: libc::c_int = 0;
     // SAFETY: zeroed rusage is a valid value of a plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -90,7 +101,15 @@ fn wait4(pid: libc::pid_t) -> Result<(i32, u64)> {
         // SAFETY: both pointers are to live locals of the right types; pid is our own child.
         let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         if r == pid {
-            return Ok((status, u64::try_from(usage.ru_maxrss).unwrap_or(0)));
+            let tv = |t: libc::timeval| {
+                Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+                    + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+            };
+            return Ok((
+                status,
+                u64::try_from(usage.ru_maxrss).unwrap_or(0),
+                tv(usage.ru_utime) + tv(usage.ru_stime),
+            ));
         }
         let e = std::io::Error::last_os_error();
         if e.kind() != std::io::ErrorKind::Interrupted {

@@ -19,10 +19,35 @@ pub struct Scale {
     pub namespaces: Option<u64>,
 }
 
-/// The three scales of issue 9.
-pub const DEFAULT_SCALES: &str = "standard,500,5000";
+/// The default scales: the standard scenario, issue 15's real cluster (100 nodes, 200
+/// namespaces, 10,000 pods) and issue 9's largest.
+pub const DEFAULT_SCALES: &str = "standard,10000,5000";
 
-/// Parses `--scales`: `standard` (ks34-host), `500`, `5000`, or any scenario kubesim accepts.
+/// The cost models kubesim runs under by default (`kubesim serve --cost`).
+pub const DEFAULT_COSTS: &str = "free,real";
+
+/// Parses `--costs`: `free`, `real`, or both.
+pub fn parse_costs(spec: &str) -> Result<Vec<&'static str>> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for c in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let c = match c {
+            "free" => "free",
+            "real" => "real",
+            other => bail!("unknown cost model `{other}` (free, real)"),
+        };
+        if out.contains(&c) {
+            bail!("cost model `{c}` given twice");
+        }
+        out.push(c);
+    }
+    if out.is_empty() {
+        bail!("--costs is empty");
+    }
+    Ok(out)
+}
+
+/// Parses `--scales`: `standard` (ks34-host), `10000`, `500`, `5000`, or any scenario kubesim
+/// accepts.
 pub fn parse_scales(spec: &str) -> Result<Vec<Scale>> {
     // `scale:nodes=3,pods=10` contains commas: `key=value` parts join the `scale:` before them
     let mut parts: Vec<String> = Vec::new();
@@ -39,6 +64,10 @@ pub fn parse_scales(spec: &str) -> Result<Vec<Scale>> {
     for s in parts.iter().map(String::as_str) {
         let (scenario, namespaces) = match s {
             "standard" => ("ks34-host".to_string(), Some(18)),
+            "10000" => (
+                "scale:nodes=100,namespaces=200,pods=10000".to_string(),
+                Some(207),
+            ),
             "500" => (
                 "scale:nodes=500,namespaces=200,pods=10000".to_string(),
                 Some(207),
@@ -89,6 +118,8 @@ pub enum Side {
 pub struct Row {
     /// Scale label.
     pub scale: String,
+    /// kubesim's cost model: `free` or `real`.
+    pub cost: &'static str,
     /// `health` or `upgrade-plan`: the comparison this row belongs to.
     pub pair: &'static str,
     /// Plugin or script.
@@ -113,6 +144,37 @@ pub struct Row {
     pub routes: Vec<(String, u64)>,
     /// CPU time kubesim spent during each measured run.
     pub sim_cpu: Vec<Duration>,
+    /// CPU time of the command itself in each measured run.
+    pub cpu: Vec<Duration>,
+    /// Where the time went in each measured run, from kubesim's request log.
+    pub breakdowns: Vec<Breakdown>,
+    /// Not run: the same command timed out under the free model (why, for the table).
+    pub skipped: Option<String>,
+}
+
+impl Row {
+    /// A row with no runs yet.
+    pub fn new(scale: &str, cost: &'static str, pair: &'static str, side: Side, name: &str) -> Row {
+        Row {
+            scale: scale.into(),
+            cost,
+            pair,
+            side,
+            name: name.into(),
+            walls: vec![],
+            rss_kib: vec![],
+            requests: vec![],
+            bytes: vec![],
+            timed_out: false,
+            exit: None,
+            warmup: false,
+            routes: vec![],
+            sim_cpu: vec![],
+            cpu: vec![],
+            breakdowns: vec![],
+            skipped: None,
+        }
+    }
 }
 
 /// The median (the lower middle for an even count).
@@ -143,6 +205,100 @@ impl Row {
     pub fn sim_cpu(&self) -> Option<Duration> {
         median(&self.sim_cpu)
     }
+    /// Median CPU time of the command.
+    pub fn cpu(&self) -> Option<Duration> {
+        median(&self.cpu)
+    }
+    /// The breakdown of the median run (by wall time).
+    pub fn breakdown(&self) -> Option<&Breakdown> {
+        let mut v: Vec<&Breakdown> = self.breakdowns.iter().collect();
+        v.sort_by_key(|b| b.wall);
+        v.get(v.len().saturating_sub(1) / 2).copied()
+    }
+}
+
+/// One API request from kubesim's log (`GET /kubesim/v1/requests`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Req {
+    /// `GET /api/v1/pods`.
+    pub request: String,
+    /// Arrival, µs since the epoch.
+    pub arrival_us: u64,
+    /// Response handed to the connection, µs since the epoch.
+    pub done_us: u64,
+    /// Modelled cost, µs.
+    pub cost_us: u64,
+}
+
+/// The critical path of a run's requests: the chain with the largest summed modelled cost in
+/// which each request arrived after the one before it had been answered. A request that
+/// arrived after another was answered is taken to depend on it, which is true of a command
+/// that sends each request as soon as it can. Returns the summed cost (µs) and the chain's
+/// indices, first request first.
+pub fn critical_path(reqs: &[Req]) -> (u64, Vec<usize>) {
+    // a sweep over arrivals and completions; at equal times completions come first
+    let mut events: Vec<(u64, u8, usize)> = Vec::with_capacity(reqs.len() * 2);
+    for (i, r) in reqs.iter().enumerate() {
+        events.push((r.arrival_us, 1, i));
+        events.push((r.done_us.max(r.arrival_us), 0, i));
+    }
+    events.sort_unstable();
+    let mut floor = vec![0u64; reqs.len()];
+    let mut pred: Vec<Option<usize>> = vec![None; reqs.len()];
+    let mut best: (u64, Option<usize>) = (0, None);
+    for (_, kind, i) in events {
+        if kind == 1 {
+            floor[i] = best.0 + reqs[i].cost_us;
+            pred[i] = best.1;
+        } else if floor[i] > best.0 || best.1.is_none() {
+            best = (floor[i], Some(i));
+        }
+    }
+    let Some(last) = (0..reqs.len()).max_by_key(|i| (floor[*i], std::cmp::Reverse(*i))) else {
+        return (0, Vec::new());
+    };
+    let mut chain = vec![last];
+    while let Some(p) = pred[*chain.last().unwrap_or(&last)] {
+        chain.push(p);
+    }
+    chain.reverse();
+    (floor[last], chain)
+}
+
+/// Where one run's wall time went.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Breakdown {
+    /// Spawn to exit.
+    pub wall: Duration,
+    /// Spawn to the first request's arrival at kubesim: process start, kubeconfig, TLS.
+    pub startup: Duration,
+    /// First arrival to last response.
+    pub span: Duration,
+    /// The critical path's summed modelled cost (0 under the free model).
+    pub floor: Duration,
+    /// Last response to exit: decoding the last answer, rendering, exit.
+    pub tail: Duration,
+    /// The requests on the critical path with their modelled costs (µs).
+    pub path: Vec<(String, u64)>,
+}
+
+/// The breakdown of a run that started at `start_us` and took `wall`, from its requests.
+pub fn breakdown(start_us: u64, wall: Duration, reqs: &[Req]) -> Option<Breakdown> {
+    let first = reqs.iter().map(|r| r.arrival_us).min()?;
+    let last = reqs.iter().map(|r| r.done_us).max()?;
+    let end = start_us + wall.as_micros() as u64;
+    let (floor, chain) = critical_path(reqs);
+    Some(Breakdown {
+        wall,
+        startup: Duration::from_micros(first.saturating_sub(start_us)),
+        span: Duration::from_micros(last.saturating_sub(first)),
+        floor: Duration::from_micros(floor),
+        tail: Duration::from_micros(end.saturating_sub(last)),
+        path: chain
+            .into_iter()
+            .map(|i| (reqs[i].request.clone(), reqs[i].cost_us))
+            .collect(),
+    })
 }
 
 /// Formats a duration for the table: `4.2 ms`, `1.23 s`, `3m07s`.
@@ -174,10 +330,10 @@ pub fn fmt_bytes(b: u64) -> String {
 
 /// The script-side total of a pair at a scale: times and traffic summed over the scripts, RSS the
 /// largest. `None` when the pair has no script row.
-pub fn script_total<'a>(rows: &'a [Row], scale: &str, pair: &str) -> Option<Total<'a>> {
+pub fn script_total<'a>(rows: &'a [Row], scale: &str, cost: &str, pair: &str) -> Option<Total<'a>> {
     let scripts: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.scale == scale && r.pair == pair && r.side == Side::Script)
+        .filter(|r| r.scale == scale && r.cost == cost && r.pair == pair && r.side == Side::Script)
         .collect();
     if scripts.is_empty() {
         return None;
@@ -229,7 +385,7 @@ pub struct Total<'a> {
 
 /// `script / plugin`: how many times faster the plugin is.
 pub fn speedup(rows: &[Row], plugin: &Row) -> Option<(f64, bool)> {
-    let t = script_total(rows, &plugin.scale, plugin.pair)?;
+    let t = script_total(rows, &plugin.scale, plugin.cost, plugin.pair)?;
     let p = plugin.wall()?.as_secs_f64();
     if !t.complete || p <= 0.0 {
         return None;
@@ -237,12 +393,14 @@ pub fn speedup(rows: &[Row], plugin: &Row) -> Option<(f64, bool)> {
     Some((t.wall.as_secs_f64() / p, t.timed_out))
 }
 
-const HEAD: [&str; 10] = [
+const HEAD: [&str; 12] = [
     "scale",
+    "cost",
     "command",
     "runs",
     "wall (median)",
     "peak RSS",
+    "CPU",
     "requests",
     "received",
     "kubesim CPU",
@@ -251,62 +409,75 @@ const HEAD: [&str; 10] = [
 ];
 
 /// The table's cells, one row per command plus a total row per pair with several scripts.
-pub fn cells(rows: &[Row]) -> Vec<[String; 10]> {
+pub fn cells(rows: &[Row]) -> Vec<[String; 12]> {
     let mut out = Vec::new();
-    let mut seen_total: Vec<(String, &str)> = Vec::new();
+    let mut seen_total: Vec<(String, &str, &str)> = Vec::new();
+    let dash = || "-".to_string();
     for (i, r) in rows.iter().enumerate() {
         let lower = if r.timed_out { "> " } else { "" };
         let runs = format!("{}{}", r.walls.len(), if r.warmup { "+1" } else { "" });
         let vs = match r.side {
             Side::Plugin => match speedup(rows, r) {
                 Some((x, lb)) => format!("{}{x:.1}× faster", if lb { "> " } else { "" }),
-                None => "-".into(),
+                None => dash(),
             },
             Side::Script => "(script)".into(),
         };
         out.push([
             r.scale.clone(),
+            r.cost.to_string(),
             r.name.clone(),
             runs,
-            r.wall()
-                .map(|w| format!("{lower}{}", fmt_dur(w)))
-                .unwrap_or_else(|| "-".into()),
-            r.peak_rss().map(fmt_mb_kib).unwrap_or_else(|| "-".into()),
-            r.req()
-                .map(|n| format!("{lower}{n}"))
-                .unwrap_or_else(|| "-".into()),
+            match &r.skipped {
+                Some(why) => why.clone(),
+                None => r
+                    .wall()
+                    .map(|w| format!("{lower}{}", fmt_dur(w)))
+                    .unwrap_or_else(dash),
+            },
+            r.peak_rss().map(fmt_mb_kib).unwrap_or_else(dash),
+            r.cpu()
+                .map(|c| format!("{lower}{}", fmt_dur(c)))
+                .unwrap_or_else(dash),
+            r.req().map(|n| format!("{lower}{n}")).unwrap_or_else(dash),
             r.bytes()
                 .map(|b| format!("{lower}{}", fmt_bytes(b)))
-                .unwrap_or_else(|| "-".into()),
+                .unwrap_or_else(dash),
             r.sim_cpu()
                 .map(|c| format!("{lower}{}", fmt_dur(c)))
-                .unwrap_or_else(|| "-".into()),
-            match (r.timed_out, r.exit) {
-                (true, _) => "timeout".into(),
-                (false, Some(c)) => c.to_string(),
-                (false, None) => "signal".into(),
+                .unwrap_or_else(dash),
+            match (r.timed_out, r.exit, &r.skipped) {
+                (_, _, Some(_)) => dash(),
+                (true, _, _) => "timeout".into(),
+                (false, Some(c), _) => c.to_string(),
+                (false, None, _) => "signal".into(),
             },
             vs,
         ]);
         // after the last script of a pair with several scripts: their total
         let last_script_of_pair = r.side == Side::Script
-            && !rows[i + 1..]
-                .iter()
-                .any(|x| x.scale == r.scale && x.pair == r.pair && x.side == Side::Script);
-        if last_script_of_pair && !seen_total.contains(&(r.scale.clone(), r.pair)) {
-            seen_total.push((r.scale.clone(), r.pair));
-            if let Some(t) = script_total(rows, &r.scale, r.pair).filter(|t| t.rows.len() > 1) {
+            && !rows[i + 1..].iter().any(|x| {
+                x.scale == r.scale && x.cost == r.cost && x.pair == r.pair && x.side == Side::Script
+            });
+        let key = (r.scale.clone(), r.cost, r.pair);
+        if last_script_of_pair && !seen_total.contains(&key) {
+            seen_total.push(key);
+            if let Some(t) =
+                script_total(rows, &r.scale, r.cost, r.pair).filter(|t| t.rows.len() > 1)
+            {
                 let lb = if t.timed_out { "> " } else { "" };
                 out.push([
                     r.scale.clone(),
+                    r.cost.to_string(),
                     format!("= scripts for {}", r.pair),
                     String::new(),
                     if t.complete {
                         format!("{lb}{}", fmt_dur(t.wall))
                     } else {
-                        "-".into()
+                        dash()
                     },
                     fmt_mb_kib(t.rss),
+                    String::new(),
                     format!("{lb}{}", t.requests),
                     format!("{lb}{}", fmt_bytes(t.bytes)),
                     format!("{lb}{}", fmt_dur(t.sim_cpu)),
@@ -317,6 +488,55 @@ pub fn cells(rows: &[Row]) -> Vec<[String; 10]> {
         }
     }
     out
+}
+
+const TIME_HEAD: [&str; 9] = [
+    "scale",
+    "command",
+    "wall",
+    "start-up",
+    "request floor",
+    "wall ÷ floor",
+    "requests on the critical path",
+    "client work between requests",
+    "after the last response",
+];
+
+/// Where the plugins' time went under the real-cost model: one row per plugin row with a
+/// breakdown (its median run).
+pub fn time_cells(rows: &[Row]) -> Vec<Vec<String>> {
+    rows.iter()
+        .filter(|r| r.side == Side::Plugin && r.cost == "real")
+        .filter_map(|r| {
+            let b = r.breakdown()?;
+            let ratio = if b.floor.is_zero() {
+                "-".to_string()
+            } else {
+                format!("{:.2}", b.wall.as_secs_f64() / b.floor.as_secs_f64())
+            };
+            Some(vec![
+                r.scale.clone(),
+                r.name.clone(),
+                fmt_dur(b.wall),
+                fmt_dur(b.startup),
+                fmt_dur(b.floor),
+                ratio,
+                b.path.len().to_string(),
+                fmt_dur(b.span.saturating_sub(b.floor)),
+                fmt_dur(b.tail),
+            ])
+        })
+        .collect()
+}
+
+/// The time table as Markdown.
+pub fn time_markdown(rows: &[Row]) -> String {
+    markdown_table(&TIME_HEAD, &time_cells(rows))
+}
+
+/// The time table as text.
+pub fn time_text(rows: &[Row]) -> String {
+    text_table(&TIME_HEAD, &time_cells(rows))
 }
 
 /// An aligned plain-text table.
@@ -395,16 +615,115 @@ pub struct BinaryFacts {
     pub help: Option<Duration>,
 }
 
-fn plugin_row<'a>(rows: &'a [Row], scale: &str, pair: &str) -> Option<&'a Row> {
+fn plugin_row<'a>(rows: &'a [Row], scale: &str, cost: &str, pair: &str) -> Option<&'a Row> {
     rows.iter()
-        .find(|r| r.scale == scale && r.pair == pair && r.side == Side::Plugin)
+        .find(|r| r.scale == scale && r.cost == cost && r.pair == pair && r.side == Side::Plugin)
 }
 
-/// Evaluates the targets of issue 9 against what was measured.
+/// Evaluates the targets of issue 9 (under the free model) and issue 15 (under the real-cost
+/// model) against what was measured.
 pub fn targets(rows: &[Row], scales: &[Scale], bins: &[BinaryFacts]) -> Vec<Target> {
+    let mut t = targets_free(rows, scales, bins);
+    t.extend(targets_real(rows));
+    t
+}
+
+/// Issue 15's targets, under the real-cost model, on the standard scenario and at 10,000 pods.
+pub fn targets_real(rows: &[Row]) -> Vec<Target> {
+    let mut t = Vec::new();
+    let scales = [("standard", "standard scenario"), ("10000", "10,000 pods")];
+    let rows_of = |pair: &str| -> Vec<(&str, Option<&Row>)> {
+        scales
+            .iter()
+            .map(|(s, what)| (*what, plugin_row(rows, s, "real", pair)))
+            .collect()
+    };
+    let all = |v: Vec<(String, Option<bool>)>| -> (Option<bool>, String) {
+        let met = if v.iter().all(|(_, m)| m.is_some()) {
+            Some(v.iter().all(|(_, m)| *m == Some(true)))
+        } else {
+            None
+        };
+        (
+            met,
+            v.into_iter().map(|(e, _)| e).collect::<Vec<_>>().join("; "),
+        )
+    };
+    for (pair, times) in [("health", 12.0), ("upgrade-plan", 50.0)] {
+        let v = rows_of(pair)
+            .into_iter()
+            .map(
+                |(what, p)| match p.and_then(|p| Some((p, speedup(rows, p)?))) {
+                    Some((p, (x, lb))) => (
+                        format!(
+                            "{what}: {} vs {}: {}{x:.1}×",
+                            p.wall().map(fmt_dur).unwrap_or_default(),
+                            script_total(rows, &p.scale, "real", pair)
+                                .map(|t| fmt_dur(t.wall))
+                                .unwrap_or_default(),
+                            if lb { "> " } else { "" }
+                        ),
+                        Some(x >= times),
+                    ),
+                    None => (format!("{what}: not measured"), None),
+                },
+            )
+            .collect();
+        let (met, evidence) = all(v);
+        t.push(Target {
+            what: format!("real cost: {pair} ≥ {times:.0}× faster than the kubectl scripts"),
+            met,
+            evidence,
+        });
+    }
+    let v = rows_of("health")
+        .into_iter()
+        .map(|(what, p)| match p.and_then(Row::breakdown) {
+            Some(b) if !b.floor.is_zero() => {
+                let x = b.wall.as_secs_f64() / b.floor.as_secs_f64();
+                (
+                    format!(
+                        "{what}: {} for a floor of {} ({} requests on the critical path): {x:.2}×",
+                        fmt_dur(b.wall),
+                        fmt_dur(b.floor),
+                        b.path.len()
+                    ),
+                    Some(x <= 1.5),
+                )
+            }
+            _ => (format!("{what}: not measured"), None),
+        })
+        .collect();
+    let (met, evidence) = all(v);
+    t.push(Target {
+        what: "real cost: health within 1.5× of its request floor".into(),
+        met,
+        evidence,
+    });
+    let v = rows_of("upgrade-plan")
+        .into_iter()
+        .map(|(what, p)| match p.and_then(Row::peak_rss) {
+            Some(k) => (
+                format!("{what}: {}", fmt_mb_kib(k)),
+                Some((k as f64 * 1024.0 / 1e6) < 50.0),
+            ),
+            None => (format!("{what}: not measured"), None),
+        })
+        .collect();
+    let (met, evidence) = all(v);
+    t.push(Target {
+        what: "real cost: upgrade-plan peak RSS < 50 MB".into(),
+        met,
+        evidence,
+    });
+    t
+}
+
+/// Issue 9's targets, under the free model.
+pub fn targets_free(rows: &[Row], scales: &[Scale], bins: &[BinaryFacts]) -> Vec<Target> {
     let mut t = Vec::new();
     for pair in ["health", "upgrade-plan"] {
-        let p = plugin_row(rows, "standard", pair);
+        let p = plugin_row(rows, "standard", "free", pair);
         let (met, ev) = match p.and_then(|p| speedup(rows, p).map(|s| (p, s))) {
             Some((p, (x, lb))) => (
                 Some(x >= 10.0),
@@ -412,7 +731,7 @@ pub fn targets(rows: &[Row], scales: &[Scale], bins: &[BinaryFacts]) -> Vec<Targ
                     "{}: {} vs scripts {}: {}{x:.1}×",
                     pair,
                     p.wall().map(fmt_dur).unwrap_or_default(),
-                    script_total(rows, "standard", pair)
+                    script_total(rows, "standard", "free", pair)
                         .map(|t| fmt_dur(t.wall))
                         .unwrap_or_default(),
                     if lb { "> " } else { "" }
@@ -430,7 +749,7 @@ pub fn targets(rows: &[Row], scales: &[Scale], bins: &[BinaryFacts]) -> Vec<Targ
         });
     }
     for (pair, limit) in [("health", 10.0), ("upgrade-plan", 20.0)] {
-        let (met, ev) = match plugin_row(rows, "5000", pair) {
+        let (met, ev) = match plugin_row(rows, "5000", "free", pair) {
             Some(p) if p.timed_out => (
                 Some(false),
                 format!(
@@ -460,7 +779,7 @@ pub fn targets(rows: &[Row], scales: &[Scale], bins: &[BinaryFacts]) -> Vec<Targ
     for pair in ["health", "upgrade-plan"] {
         let peaks: Vec<(String, u64)> = rows
             .iter()
-            .filter(|r| r.pair == pair && r.side == Side::Plugin)
+            .filter(|r| r.pair == pair && r.side == Side::Plugin && r.cost == "free")
             .filter_map(|r| Some((r.scale.clone(), r.peak_rss()?)))
             .collect();
         let worst = peaks.iter().map(|p| p.1).max();
@@ -478,7 +797,7 @@ pub fn targets(rows: &[Row], scales: &[Scale], bins: &[BinaryFacts]) -> Vec<Targ
         let mut ev = Vec::new();
         let mut met = None;
         for s in scales {
-            let Some(p) = plugin_row(rows, &s.label, pair) else {
+            let Some(p) = plugin_row(rows, &s.label, "free", pair) else {
                 continue;
             };
             let Some(req) = p.req() else { continue };
@@ -616,6 +935,7 @@ mod tests {
     fn row(scale: &str, pair: &'static str, side: Side, name: &str, walls_ms: &[u64]) -> Row {
         Row {
             scale: scale.into(),
+            cost: "free",
             pair,
             side,
             name: name.into(),
@@ -628,12 +948,17 @@ mod tests {
             warmup: true,
             routes: vec![],
             sim_cpu: vec![Duration::from_millis(5)],
+            cpu: vec![Duration::from_millis(7)],
+            breakdowns: vec![],
+            skipped: None,
         }
     }
 
     #[test]
     fn scales_parse_aliases_and_scenarios() {
-        let s = parse_scales("standard, 500,5000,broken,scale:nodes=3,namespaces=10").unwrap();
+        let s =
+            parse_scales("standard, 500,5000,broken,scale:nodes=3,namespaces=10,10000").unwrap();
+        assert_eq!(s[5].scenario, "scale:nodes=100,namespaces=200,pods=10000");
         assert_eq!(s[0].scenario, "ks34-host");
         assert_eq!(s[1].scenario, "scale:nodes=500,namespaces=200,pods=10000");
         assert_eq!(s[2].namespaces, Some(2007));
@@ -679,18 +1004,20 @@ mod tests {
         let c = cells(&rows);
         assert_eq!(c.len(), 4, "{c:?}");
         // (1000 + 800) / 100
-        assert_eq!(c[0][9], "18.0× faster");
-        assert_eq!(c[0][7], "5.0 ms");
-        assert_eq!(c[3][7], "10.0 ms");
-        assert_eq!(c[0][3], "100.0 ms");
-        assert_eq!(c[0][2], "3+1");
-        assert_eq!(c[0][4], "20.5 MB");
-        assert_eq!(c[0][5], "11");
-        assert_eq!(c[3][1], "= scripts for upgrade-plan");
-        assert_eq!(c[3][3], "1.80 s");
-        assert_eq!(c[3][5], "22");
+        assert_eq!(c[0][11], "18.0× faster");
+        assert_eq!(c[0][1], "free");
+        assert_eq!(c[0][9], "5.0 ms");
+        assert_eq!(c[3][9], "10.0 ms");
+        assert_eq!(c[0][6], "7.0 ms");
+        assert_eq!(c[0][4], "100.0 ms");
+        assert_eq!(c[0][3], "3+1");
+        assert_eq!(c[0][5], "20.5 MB");
+        assert_eq!(c[0][7], "11");
+        assert_eq!(c[3][2], "= scripts for upgrade-plan");
+        assert_eq!(c[3][4], "1.80 s");
+        assert_eq!(c[3][7], "22");
         let md = results_markdown(&rows);
-        assert!(md.starts_with("| scale | command |"));
+        assert!(md.starts_with("| scale | cost | command |"));
         assert_eq!(md.lines().count(), 2 + 4);
         let txt = results_text(&rows);
         assert!(txt.lines().all(|l| !l.ends_with(' ')));
@@ -744,6 +1071,73 @@ mod tests {
             &["shop/nightly-report".into(), "shop/x".into()],
         );
         assert_eq!((hit.len(), miss), (1, vec!["shop/x".to_string()]));
+    }
+
+    fn req(request: &str, arrival_us: u64, done_us: u64, cost_us: u64) -> Req {
+        Req {
+            request: request.into(),
+            arrival_us,
+            done_us,
+            cost_us,
+        }
+    }
+
+    #[test]
+    fn the_critical_path_is_the_costliest_chain_of_dependent_requests() {
+        // /version, then two lists at once (overlapping), then a GET after the slower one
+        let reqs = vec![
+            req("GET /version", 100, 2_200, 2_000),
+            req("GET /api/v1/nodes", 2_300, 7_400, 5_000),
+            req("GET /api/v1/namespaces", 2_300, 4_400, 2_000),
+            req("GET /api/v1/namespaces/a/pods", 4_500, 9_600, 5_000),
+            req("GET /apis/apps/v1/deployments", 7_500, 9_000, 1_000),
+        ];
+        let (floor, chain) = critical_path(&reqs);
+        // version → namespaces → pods: 2 + 2 + 5 ms beats version → nodes → deployments
+        assert_eq!(floor, 9_000);
+        assert_eq!(chain, vec![0, 2, 3]);
+        assert_eq!(critical_path(&[]), (0, vec![]));
+        // requests at the same time never chain
+        let parallel = vec![req("a", 0, 10, 10), req("b", 0, 10, 10), req("c", 5, 9, 4)];
+        assert_eq!(critical_path(&parallel).0, 10);
+
+        let b = breakdown(0, Duration::from_micros(11_000), &reqs).unwrap();
+        assert_eq!(b.startup, Duration::from_micros(100));
+        assert_eq!(b.span, Duration::from_micros(9_500));
+        assert_eq!(b.tail, Duration::from_micros(1_400));
+        assert_eq!(b.floor, Duration::from_micros(9_000));
+        assert_eq!(
+            b.path[2],
+            ("GET /api/v1/namespaces/a/pods".to_string(), 5_000)
+        );
+        assert!(breakdown(0, Duration::ZERO, &[]).is_none());
+    }
+
+    #[test]
+    fn real_cost_targets_need_both_scales() {
+        let mut h = row("standard", "health", Side::Plugin, "kubectl health", &[30]);
+        h.cost = "real";
+        h.breakdowns = vec![Breakdown {
+            wall: Duration::from_millis(30),
+            floor: Duration::from_millis(25),
+            ..Default::default()
+        }];
+        let mut l = row("standard", "health", Side::Script, "loop", &[600]);
+        l.cost = "real";
+        let mut h10 = h.clone();
+        h10.scale = "10000".into();
+        h10.breakdowns[0].floor = Duration::from_millis(10);
+        let mut l10 = l.clone();
+        l10.scale = "10000".into();
+        let t = targets_real(&[h.clone(), l.clone()]);
+        let get = |t: &[Target], w: &str| t.iter().find(|x| x.what.contains(w)).unwrap().met;
+        assert_eq!(get(&t, "health ≥ 12×"), None, "10,000 pods not measured");
+        let t = targets_real(&[h, l, h10, l10]);
+        assert_eq!(get(&t, "health ≥ 12×"), Some(true)); // 20×
+        assert_eq!(get(&t, "request floor"), Some(false)); // 30 / 10 at 10,000 pods
+        assert_eq!(get(&t, "upgrade-plan ≥ 50×"), None);
+        assert_eq!(parse_costs("free,real").unwrap(), vec!["free", "real"]);
+        assert!(parse_costs("real,real").is_err() && parse_costs("cheap").is_err());
     }
 
     #[test]

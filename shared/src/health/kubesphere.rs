@@ -23,7 +23,19 @@ use super::{Ctx, Finding, Outcome, count};
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let client = ctx.client;
-    let detected = ks::detect(client).await?;
+    // Every read is sent at once, so the check takes as long as detection alone. Each result
+    // is then used only where the decisions below need it, in the order they need it: a read
+    // that turns out not to matter (the InstallPlans of a 3.x cluster) cannot change the
+    // outcome, not even by failing.
+    let plans_api: Api<DynamicObject> = Api::all_with(client.clone(), &ks::install_plan_resource());
+    let plans_params = ListParams::default();
+    let (detected, cc, clusters, plans) = futures::join!(
+        ks::detect(client),
+        ks::cluster_configuration(client),
+        ks::clusters(client),
+        list::list_all(&plans_api, &plans_params, "list installplans.kubesphere.io"),
+    );
+    let detected = detected?;
     if !detected.installed() {
         return Ok(("KubeSphere not installed".into(), Vec::new()));
     }
@@ -56,11 +68,11 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     }
     if !detected.is_v4()
         && detected.ks_core_unreadable.is_none()
-        && let Some(cc) = ks::cluster_configuration(client).await?
+        && let Some(cc) = cc?
     {
         findings.extend(component_findings(&cc));
     }
-    if let Some(clusters) = ks::clusters(client).await? {
+    if let Some(clusters) = clusters? {
         let members = clusters.iter().filter(|c| !c.host).count();
         if !clusters.is_empty() {
             parts.push(format!(
@@ -74,14 +86,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
         }
     }
     if detected.is_v4() {
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ks::install_plan_resource());
-        match list::list_all(
-            &api,
-            &ListParams::default(),
-            "list installplans.kubesphere.io",
-        )
-        .await
-        {
+        match plans {
             Ok(plans) => {
                 if !plans.is_empty() {
                     parts.push(count(plans.len(), "install plan"));

@@ -11,10 +11,12 @@
 //! Nodes, APIServices, webhooks, storage and KubeSphere objects are cluster-wide by nature.
 //!
 //! Requests and memory: every list is paginated and judged page by page, keeping only counts
-//! and findings. Pods and workloads (`scan.rs`): one cluster-wide page first; if the cluster has
-//! more, a scope of at most 25 namespaces is listed namespace by namespace (4 at a time), so
-//! requests grow with the scope's pages, never with the cluster's namespace count; `-A` (or a
-//! larger scope) continues the one cluster-wide list.
+//! and findings. Pods and workloads (`scan.rs`): a scope of at most 25 namespaces is listed
+//! namespace by namespace (4 at a time per kind), so requests grow with the scope's pages,
+//! never with the cluster's size or namespace count; `-A` (or a larger scope) reads one
+//! cluster-wide list. Time: the API server version is read while the checks run (only `nodes`
+//! waits for it), and every check's independent requests are sent at once, so the wall time
+//! is close to the longest chain of dependent requests.
 //!
 //! Exit codes: 0 every check passed (warnings allowed unless `--fail-on warn`); 1 a check failed
 //! (or warned with `--fail-on warn`), also after a `--wait` that timed out with a check failing;
@@ -180,8 +182,8 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
         printer.warn(w);
     }
     let client = &cluster.client;
-    let server_version = server_version(client).await?;
     let report = if args.wait {
+        let server_version = server_version(client).await?;
         wait(
             client,
             &options,
@@ -194,7 +196,7 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
         )
         .await
     } else {
-        run_checks(client, &options, &server_version, &checks).await
+        check_once(client, &options, &checks).await?
     };
     let style = printer.out_style;
     output::render(&report, &args.output.output, &style, printer.out())?;
@@ -210,6 +212,25 @@ pub async fn server_version(client: &kube::Client) -> Result<String> {
     Ok(info.git_version)
 }
 
+/// Reads the API server version and runs the checks once, at the same time: the checks that
+/// do not need the version (all but `nodes`) do not wait for it. If the version cannot be read
+/// the command stops with that error, whatever the checks found, as when it is read first.
+pub async fn check_once(
+    client: &kube::Client,
+    options: &Options,
+    checks: &[CheckId],
+) -> Result<HealthReport> {
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    let version = async move {
+        let v = server_version(client).await?;
+        tx.send_replace(Some(v.parse::<Version>().ok()));
+        Ok::<_, Error>(v)
+    };
+    let results = async { Ok(run_round(client, options, rx, checks).await) };
+    let (version, results) = futures::try_join!(version, results)?;
+    Ok(report(version, options, results))
+}
+
 /// Runs the checks once, concurrently, over one client.
 pub async fn run_checks(
     client: &kube::Client,
@@ -217,15 +238,29 @@ pub async fn run_checks(
     server_version: &str,
     checks: &[CheckId],
 ) -> HealthReport {
+    let (_tx, rx) = tokio::sync::watch::channel(Some(server_version.parse().ok()));
+    let results = run_round(client, options, rx, checks).await;
+    report(server_version.to_string(), options, results)
+}
+
+async fn run_round(
+    client: &kube::Client,
+    options: &Options,
+    server_version: tokio::sync::watch::Receiver<Option<Option<Version>>>,
+    checks: &[CheckId],
+) -> Vec<CheckResult> {
     let ctx = Ctx {
         client,
         options,
-        server_version: server_version.parse().ok(),
+        server_version,
         scope: tokio::sync::OnceCell::new(),
     };
-    let results = join_all(checks.iter().map(|id| run_one(*id, &ctx))).await;
+    join_all(checks.iter().map(|id| run_one(*id, &ctx))).await
+}
+
+fn report(server_version: String, options: &Options, results: Vec<CheckResult>) -> HealthReport {
     HealthReport::new(
-        server_version.to_string(),
+        server_version,
         if options.all_namespaces {
             "all".into()
         } else {
@@ -269,12 +304,19 @@ pub(crate) type Outcome = std::result::Result<(String, Vec<Finding>), CheckError
 pub(crate) struct Ctx<'a> {
     pub(crate) client: &'a kube::Client,
     pub(crate) options: &'a Options,
-    /// The API server version, when it parses.
-    pub(crate) server_version: Option<Version>,
+    /// The API server version once read (`Some`), when it parses (`Some(Some)`).
+    server_version: tokio::sync::watch::Receiver<Option<Option<Version>>>,
     scope: tokio::sync::OnceCell<std::result::Result<Scope, String>>,
 }
 
 impl Ctx<'_> {
+    /// The API server version, when it parses; waits until it has been read.
+    pub(crate) async fn server_version(&self) -> Option<Version> {
+        let mut rx = self.server_version.clone();
+        let v = rx.wait_for(Option::is_some).await.ok()?.clone();
+        v.flatten()
+    }
+
     /// The namespaces pods and workloads are read in, computed once per round.
     pub(crate) async fn scope(&self) -> std::result::Result<&Scope, CheckError> {
         self.scope

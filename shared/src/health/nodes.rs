@@ -63,7 +63,8 @@ impl NodeTally {
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let api: Api<Node> = Api::all(ctx.client.clone());
-    let apiserver = ctx.server_version.as_ref();
+    let apiserver = ctx.server_version().await;
+    let apiserver = apiserver.as_ref();
     let expect = ctx.options.expect_version.as_ref();
     let mut tally = NodeTally::default();
     // Page by page: only the verdicts are kept, not the Nodes (large with `status.images`).

@@ -5,9 +5,8 @@
 //! `--restart-threshold` times or more warns. A Failed pod of a Job that completed (a retried
 //! attempt) is fine.
 //!
-//! Read page by page as [`super::scan`] describes (one cluster-wide page on a small cluster; per
-//! scope namespace on a large one; cluster-wide with `-A`); only counts and findings are kept,
-//! so memory stays bounded on large clusters.
+//! Read page by page as [`super::scan`] describes (per scope namespace; cluster-wide with
+//! `-A`); only counts and findings are kept, so memory stays bounded on large clusters.
 
 use std::collections::{BTreeMap, BTreeSet};
 

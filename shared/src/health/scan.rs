@@ -3,35 +3,29 @@
 //! findings), never the objects.
 //!
 //! The request pattern ([`plan`]):
-//! - The first request is always one cluster-wide page (`limit=500`). When it holds the whole
-//!   list (no `continue` token: a small cluster), that one request is all: scope filtering is
-//!   client-side, as cheap as it gets.
-//! - Otherwise, when the scope is a known set of at most [`PER_NAMESPACE_MAX`] namespaces (the
-//!   default system scope, typically under ten namespaces), the first page is dropped and each
-//!   scope namespace is listed on its own (`/namespaces/{ns}/…`, paginated), at most
-//!   [`NAMESPACE_CONCURRENCY`] at a time. The cluster's other namespaces are never read, so the
-//!   requests are one plus the scope's pages: they grow with what is checked, never with the
-//!   cluster's namespace count. (No label or field selector can select a set of namespaces, so
+//! - When the scope is a known set of at most [`PER_NAMESPACE_MAX`] namespaces (the default
+//!   system scope, typically under ten namespaces), each scope namespace is listed on its own
+//!   (`/namespaces/{ns}/…`, paginated), at most [`NAMESPACE_CONCURRENCY`] at a time,
+//!   `kube-system` (which holds a pod per node) first. The cluster's other namespaces are never
+//!   read: the requests grow with what is checked, never with the cluster's size or namespace
+//!   count, and the lists overlap, so the time is that of the largest namespace's list, not of
+//!   the cluster's first page. (No label or field selector can select a set of namespaces, so
 //!   one cluster-wide list with a selector cannot do this.)
-//! - Otherwise (`-A`, or a scope of more than [`PER_NAMESPACE_MAX`] namespaces) the cluster-wide
-//!   list goes on from the first page's `continue` token, each page judged as it arrives and
-//!   filtered client-side by the scope: requests grow with the cluster's pages.
+//! - Otherwise (`-A`, or a scope of more than [`PER_NAMESPACE_MAX`] namespaces) one
+//!   cluster-wide list, page by page, each page judged as it arrives and filtered client-side
+//!   by the scope: requests grow with the cluster's pages.
 
 use std::fmt::Debug;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::NamespaceResourceScope;
-use kube::{
-    Api, Resource,
-    api::{ListParams, ObjectList},
-};
+use kube::{Api, Resource, api::ListParams};
 use serde::de::DeserializeOwned;
 
 use super::{Finding, Scope};
 use crate::list;
 
-/// Scopes of at most this many namespaces are read namespace by namespace when the cluster-wide
-/// list is longer than one page.
+/// Scopes of at most this many namespaces are read namespace by namespace.
 pub(crate) const PER_NAMESPACE_MAX: usize = 25;
 
 /// Scope namespaces listed at the same time when reading namespace by namespace.
@@ -68,24 +62,29 @@ impl Tally for Counted {
     }
 }
 
-/// How a namespaced kind is read, once the first cluster-wide page is in.
+/// How a namespaced kind is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Plan {
-    /// The first page held everything.
-    OnePage,
-    /// Each scope namespace listed on its own; the first page is dropped.
+    /// Each scope namespace listed on its own.
     PerNamespace,
-    /// The cluster-wide list continues, filtered by the scope.
+    /// One cluster-wide list, filtered by the scope.
     ClusterWide,
 }
 
-/// Decides how to go on after the first cluster-wide page.
-pub(crate) fn plan(scope: &Scope, first_page_complete: bool) -> Plan {
+/// Decides how to read a kind in `scope`.
+pub(crate) fn plan(scope: &Scope) -> Plan {
     match scope {
-        _ if first_page_complete => Plan::OnePage,
         Scope::Namespaces(set) if set.len() <= PER_NAMESPACE_MAX => Plan::PerNamespace,
         _ => Plan::ClusterWide,
     }
+}
+
+/// The order scope namespaces are listed in: `kube-system` first (a pod per node makes it the
+/// largest system namespace), then by name.
+pub(crate) fn listing_order(set: &std::collections::BTreeSet<String>) -> Vec<&str> {
+    let mut v: Vec<&str> = set.iter().map(String::as_str).collect();
+    v.sort_by_key(|ns| *ns != "kube-system");
+    v
 }
 
 fn in_scope<K: Resource>(scope: &Scope, obj: &K) -> bool {
@@ -108,24 +107,19 @@ where
     T: Tally,
     F: Fn(&mut T, K),
 {
-    let all: Api<K> = Api::all(client.clone());
-    let action = format!("list {kind}");
-    let first_params = ListParams::default().limit(list::PAGE_SIZE);
-    let first: ObjectList<K> = list::retry_read(&action, || all.list(&first_params)).await?;
-    let next = first.metadata.continue_.clone().filter(|c| !c.is_empty());
     let mut tally = T::default();
-    match (plan(scope, next.is_none()), scope, next) {
-        (Plan::PerNamespace, Scope::Namespaces(set), _) => {
-            drop(first);
+    match (plan(scope), scope) {
+        (Plan::PerNamespace, Scope::Namespaces(set)) => {
             let judge = &judge;
-            stream::iter(set.iter())
+            stream::iter(listing_order(set))
                 .map(|ns| async move {
                     let api: Api<K> = Api::namespaced(client.clone(), ns);
                     let mut part = T::default();
                     list::for_each_page(
                         &api,
                         &ListParams::default(),
-                        &format!("list {kind} in `{ns}`"),
+                        // the API server's 403 message names the namespace
+                        &format!("list {kind}"),
                         |page| {
                             for obj in page {
                                 judge(&mut part, obj);
@@ -142,17 +136,19 @@ where
                 })
                 .await?;
         }
-        (_, _, next) => {
-            let mut judge_page = |page: Vec<K>| {
-                for obj in page.into_iter().filter(|o| in_scope(scope, o)) {
-                    judge(&mut tally, obj);
-                }
-            };
-            judge_page(first.items);
-            if let Some(token) = next {
-                let params = ListParams::default().continue_token(&token);
-                list::for_each_page(&all, &params, &action, judge_page).await?;
-            }
+        _ => {
+            let all: Api<K> = Api::all(client.clone());
+            list::for_each_page(
+                &all,
+                &ListParams::default(),
+                &format!("list {kind}"),
+                |page| {
+                    for obj in page.into_iter().filter(|o| in_scope(scope, o)) {
+                        judge(&mut tally, obj);
+                    }
+                },
+            )
+            .await?;
         }
     }
     Ok(tally)
@@ -168,24 +164,18 @@ mod tests {
     }
 
     #[test]
-    fn one_page_is_enough_whatever_the_scope() {
-        assert_eq!(plan(&Scope::All, true), Plan::OnePage);
-        assert_eq!(plan(&namespaces(3), true), Plan::OnePage);
-        assert_eq!(plan(&namespaces(500), true), Plan::OnePage);
-    }
-
-    #[test]
-    fn a_small_scope_of_a_large_cluster_is_read_per_namespace() {
-        assert_eq!(plan(&namespaces(1), false), Plan::PerNamespace);
+    fn a_small_scope_is_read_per_namespace_kube_system_first() {
+        assert_eq!(plan(&namespaces(1)), Plan::PerNamespace);
+        assert_eq!(plan(&namespaces(PER_NAMESPACE_MAX)), Plan::PerNamespace);
+        assert_eq!(plan(&namespaces(PER_NAMESPACE_MAX + 1)), Plan::ClusterWide);
+        assert_eq!(plan(&Scope::All), Plan::ClusterWide);
+        let set: BTreeSet<String> = ["default", "kube-system", "a-ns", "kubesphere-system"]
+            .map(String::from)
+            .into();
         assert_eq!(
-            plan(&namespaces(PER_NAMESPACE_MAX), false),
-            Plan::PerNamespace
+            listing_order(&set),
+            ["kube-system", "a-ns", "default", "kubesphere-system"]
         );
-        assert_eq!(
-            plan(&namespaces(PER_NAMESPACE_MAX + 1), false),
-            Plan::ClusterWide
-        );
-        assert_eq!(plan(&Scope::All, false), Plan::ClusterWide);
     }
 
     #[test]

@@ -2,9 +2,8 @@
 //! with `-A`) fully rolled out: the controller observed the current generation, and updated,
 //! ready and available equal the desired count.
 //!
-//! The three kinds are read concurrently, each page by page as [`super::scan`] describes (one
-//! cluster-wide page on a small cluster; per scope namespace on a large one; cluster-wide with
-//! `-A`); only counts and findings are kept.
+//! The three kinds are read concurrently, each page by page as [`super::scan`] describes (per
+//! scope namespace; cluster-wide with `-A`); only counts and findings are kept.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 

@@ -643,31 +643,34 @@ fn an_unreachable_server_is_one_error_line_and_no_report() {
 }
 
 #[test]
-fn a_small_cluster_is_one_list_per_kind_not_one_per_namespace() {
-    // Every list fits one page (500): the first, cluster-wide page is all (docs/health.md).
+fn a_small_scope_is_one_list_per_scope_namespace_and_kind() {
+    // The default scope (system namespaces) is listed namespace by namespace, whatever the
+    // cluster's size, never cluster-wide (docs/health.md).
     let env = Env::new("ks34-host");
+    let scope = system_scope(&env).len() as u64;
     env.sim.reset_counters();
     health(&env, &["--check", "system-pods,workloads"]).assert_success();
     let c = env.sim.counters();
-    assert_eq!(c.count("GET /api/v1/pods"), 1, "{c:?}");
+    assert_eq!(c.count("GET /api/v1/pods"), 0, "{c:?}");
     assert_eq!(
         c.count("GET /api/v1/namespaces/{namespace}/pods"),
-        0,
+        scope,
         "{c:?}"
     );
     for kind in ["deployments", "statefulsets", "daemonsets"] {
-        assert_eq!(c.count(&format!("GET /apis/apps/v1/{kind}")), 1, "{c:?}");
+        assert_eq!(c.count(&format!("GET /apis/apps/v1/{kind}")), 0, "{c:?}");
         assert_eq!(
             c.count(&format!(
                 "GET /apis/apps/v1/namespaces/{{namespace}}/{kind}"
             )),
-            0,
+            scope,
             "{c:?}"
         );
     }
     // The namespaces come from one list with the label selector, shared by both checks.
-    assert_eq!(c.count("GET /api/v1/namespaces"), 1, "{c:?}");
-    assert_eq!(c.requests, 6, "{c:?}");
+    assert_eq!(c.by_route.get("GET /api/v1/namespaces"), Some(&1), "{c:?}");
+    // /version, the namespaces, four kinds per scope namespace
+    assert_eq!(c.requests, 2 + 4 * scope, "{c:?}");
 }
 
 /// The default scope: the system-workspace namespaces plus kube-system, by kubectl.
@@ -700,8 +703,7 @@ fn per_namespace(env: &Env, kind: &str) -> std::collections::BTreeMap<String, us
 #[test]
 fn a_large_cluster_is_read_per_scope_namespace_and_not_per_cluster_namespace() {
     // 600 nodes: kube-system holds 600 kube-proxy pods + the control plane, two pages of 500.
-    // 1,200 pods and 600 Deployments in 3 other namespaces: every cluster-wide list but
-    // StatefulSets and DaemonSets is longer than one page.
+    // 1,200 pods and 600 Deployments in 3 other namespaces, never read.
     let env = Env::new("scale:nodes=600,namespaces=3,pods=1200,deployments=600");
     let scope = system_scope(&env);
     assert!(scope.len() <= 25, "{scope:?}");
@@ -742,29 +744,22 @@ fn a_large_cluster_is_read_per_scope_namespace_and_not_per_cluster_namespace() {
     let n = in_scope(&deployments);
     let noun = if n == 1 { "deployment" } else { "deployments" };
     assert!(summary.starts_with(&format!("{n} {noun}, ")), "{summary}");
-    // One cluster-wide page, then each scope namespace on its own, in pages.
+    // Nothing cluster-wide: each scope namespace on its own, in pages.
     let c = &before;
-    assert_eq!(c.count("GET /api/v1/pods"), 1, "{c:?}");
+    assert_eq!(c.count("GET /api/v1/pods"), 0, "{c:?}");
     assert_eq!(
         c.count("GET /api/v1/namespaces/{namespace}/pods"),
         pages(&pods),
         "{c:?}"
     );
     assert_eq!(pages(&pods), scope.len() as u64 + 1);
-    assert_eq!(c.count("GET /apis/apps/v1/deployments"), 1, "{c:?}");
-    assert_eq!(
-        c.count("GET /apis/apps/v1/namespaces/{namespace}/deployments"),
-        scope.len() as u64,
-        "{c:?}"
-    );
-    // StatefulSets and DaemonSets fit one cluster-wide page: nothing per namespace.
-    for kind in ["statefulsets", "daemonsets"] {
-        assert_eq!(c.count(&format!("GET /apis/apps/v1/{kind}")), 1, "{c:?}");
+    for kind in ["deployments", "statefulsets", "daemonsets"] {
+        assert_eq!(c.count(&format!("GET /apis/apps/v1/{kind}")), 0, "{c:?}");
         assert_eq!(
             c.count(&format!(
                 "GET /apis/apps/v1/namespaces/{{namespace}}/{kind}"
             )),
-            0,
+            scope.len() as u64,
             "{c:?}"
         );
     }
@@ -957,5 +952,39 @@ fn large_lists_are_read_in_pages() {
     assert_eq!(
         env.sim.counters().count("GET /api/v1/pods"),
         pods.div_ceil(500) as u64
+    );
+}
+
+#[test]
+fn gzipped_pages_are_read_like_plain_ones() {
+    // 500-pod pages are far over the API server's 128 KiB gzip threshold: the client asks for
+    // gzip and gets it, and every pod is counted, as kubectl (reading gzipped lists too) counts.
+    let env = Env::new("scale:nodes=3,namespaces=3,pods=1200,deployments=3");
+    env.sim.reset_counters();
+    let run = health(&env, &["-A", "--check", "system-pods", "-o", "json"]);
+    run.assert_success();
+    let log = env.sim.requests();
+    let pages: Vec<_> = log
+        .iter()
+        .filter(|r| r.request == "GET /api/v1/pods")
+        .collect();
+    assert!(pages.len() >= 3, "{log:?}");
+    let full = pages
+        .iter()
+        .filter(|r| r.body_bytes.unwrap_or(0) > kubesim::cost::GZIP_THRESHOLD as u64)
+        .count();
+    assert!(full >= 2, "{pages:?}");
+    assert_eq!(pages.iter().filter(|r| r.gzip).count(), full, "{pages:?}");
+    // small answers (/version) go plain
+    assert!(
+        log.iter()
+            .filter(|r| r.body_bytes.unwrap_or(0) <= kubesim::cost::GZIP_THRESHOLD as u64)
+            .all(|r| !r.gzip),
+        "{log:?}"
+    );
+    let total: usize = per_namespace(&env, "pods").values().sum();
+    assert_eq!(
+        check(&run.json(), "system-pods")["summary"],
+        format!("{total} pods in all namespaces: all Running and Ready, or Succeeded")
     );
 }
