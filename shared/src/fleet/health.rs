@@ -155,25 +155,7 @@ fn row(
     fail_on: FailOn,
     host_context: Option<&str>,
 ) -> FleetCluster<HealthReport> {
-    let m = &t.member;
-    let base = FleetCluster {
-        name: m.name.clone(),
-        role: m.role,
-        context: t.route.context().map(str::to_string).or_else(|| {
-            (t.route == super::Route::Current)
-                .then(|| host_context.map(str::to_string))
-                .flatten()
-        }),
-        via: t.route.describe(host_context),
-        server: t.server.clone(),
-        kubernetes_version: m.kubernetes_version.clone(),
-        kubesphere_version: m.kubesphere_version.clone(),
-        status: "error".into(),
-        blocking: 0,
-        reason: None,
-        exit_code: ExitStatus::Error.code(),
-        report: None,
-    };
+    let base = t.error_row(host_context);
     match outcome {
         Err(reason) => FleetCluster {
             reason: Some(reason),

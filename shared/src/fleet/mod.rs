@@ -423,6 +423,31 @@ pub(crate) struct Target {
     pub(crate) server: Option<String>,
 }
 
+impl Target {
+    /// The fleet row of a cluster that gave no report (yet): who it is and how it was reached,
+    /// status `error`. The plan and health rows fill in the rest from their reports.
+    pub(crate) fn error_row<R>(&self, host_context: Option<&str>) -> report::FleetCluster<R> {
+        let m = &self.member;
+        report::FleetCluster {
+            name: m.name.clone(),
+            role: m.role,
+            context: match &self.route {
+                Route::Current => host_context.map(str::to_string),
+                r => r.context().map(str::to_string),
+            },
+            via: self.route.describe(host_context),
+            server: self.server.clone(),
+            kubernetes_version: m.kubernetes_version.clone(),
+            kubesphere_version: m.kubesphere_version.clone(),
+            status: "error".into(),
+            blocking: 0,
+            reason: None,
+            exit_code: ExitStatus::Error.code(),
+            report: None,
+        }
+    }
+}
+
 /// The fleet, resolved: every target and the warnings for the user.
 pub(crate) struct Fleet {
     pub(crate) targets: Vec<Target>,

@@ -188,24 +188,7 @@ fn row(
     fail_on: FailOn,
     host_context: Option<&str>,
 ) -> FleetCluster<UpgradePlan> {
-    let m = &t.member;
-    let base = FleetCluster {
-        name: m.name.clone(),
-        role: m.role,
-        context: match &t.route {
-            Route::Current => host_context.map(str::to_string),
-            r => r.context().map(str::to_string),
-        },
-        via: t.route.describe(host_context),
-        server: t.server.clone(),
-        kubernetes_version: m.kubernetes_version.clone(),
-        kubesphere_version: m.kubesphere_version.clone(),
-        status: "error".into(),
-        blocking: 0,
-        reason: None,
-        exit_code: ExitStatus::Error.code(),
-        report: None,
-    };
+    let base = t.error_row(host_context);
     match outcome {
         Err(reason) => FleetCluster {
             reason: Some(reason),

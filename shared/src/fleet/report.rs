@@ -194,23 +194,7 @@ impl Report for FleetPlan {
         each_report(&self.clusters, out, style, wide)?;
         writeln!(out)?;
         writeln!(out, "=== FLEET RUNBOOK ===")?;
-        for s in &self.steps {
-            writeln!(
-                out,
-                "{:>2}. [{}] {} ({})",
-                s.number, s.phase, s.title, s.where_
-            )?;
-            for c in &s.commands {
-                if c.starts_with('#') {
-                    writeln!(out, "      {c}")?;
-                } else {
-                    writeln!(out, "      $ {c}")?;
-                }
-            }
-            for n in &s.notes {
-                writeln!(out, "      note: {n}")?;
-            }
-        }
+        crate::plan::report::write_steps(out, &self.steps)?;
         writeln!(out)?;
         let planned = self.clusters.iter().filter(|c| c.report.is_some()).count();
         let blocked = self

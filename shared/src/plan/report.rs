@@ -600,23 +600,7 @@ impl Report for UpgradePlan {
 
         writeln!(out)?;
         writeln!(out, "STEPS")?;
-        for s in &self.steps {
-            writeln!(
-                out,
-                "{:>2}. [{}] {} ({})",
-                s.number, s.phase, s.title, s.where_
-            )?;
-            for c in &s.commands {
-                if c.starts_with('#') {
-                    writeln!(out, "      {c}")?;
-                } else {
-                    writeln!(out, "      $ {c}")?;
-                }
-            }
-            for n in &s.notes {
-                writeln!(out, "      note: {n}")?;
-            }
-        }
+        write_steps(out, &self.steps)?;
         writeln!(out)?;
         let verdict = if self.summary.ready {
             style.good("READY")
@@ -933,4 +917,27 @@ mod tests {
         }
         assert!(text.contains("POD001   Required   Pod shop/debug-shell"));
     }
+}
+
+/// The numbered steps with their commands (`$ …`, or `# …` for what runs by hand) and notes, as
+/// the table output shows them.
+pub(crate) fn write_steps(out: &mut dyn Write, steps: &[Step]) -> std::io::Result<()> {
+    for s in steps {
+        writeln!(
+            out,
+            "{:>2}. [{}] {} ({})",
+            s.number, s.phase, s.title, s.where_
+        )?;
+        for c in &s.commands {
+            if c.starts_with('#') {
+                writeln!(out, "      {c}")?;
+            } else {
+                writeln!(out, "      $ {c}")?;
+            }
+        }
+        for n in &s.notes {
+            writeln!(out, "      note: {n}")?;
+        }
+    }
+    Ok(())
 }
