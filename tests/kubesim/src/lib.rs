@@ -11,11 +11,13 @@
 //!
 //! Modules: [`api`] handles requests (transport-free), [`server`] is the HTTP(S) transport,
 //! [`store`] holds objects, [`registry`] the served resources, [`scenario`] loads clusters,
-//! [`faults`] injects failures and counts requests, [`controllers`] (opt-in) roll workloads out.
+//! [`faults`] injects failures and counts requests, [`controllers`] (opt-in) roll workloads out,
+//! [`cost`] gives responses a real server's costs and gzip.
 
 pub mod api;
 pub mod auth;
 pub mod controllers;
+pub mod cost;
 pub mod discovery;
 pub mod error;
 pub mod faults;
@@ -30,6 +32,7 @@ pub mod store;
 pub mod table;
 pub mod tls;
 
+pub use cost::{Cost, CostModel, RequestRecord};
 pub use error::ApiError;
 pub use faults::{CounterSnapshot, Fault, FaultRule};
 pub use sim::{Sim, SimBuilder, SimError};

@@ -40,6 +40,10 @@ enum Cmd {
         /// and Jobs roll out, pods run, PVCs bind, Services get a clusterIP, deletes cascade.
         #[arg(long)]
         controllers: bool,
+        /// Cost model: `free` answers at once; `real` delays each response like a real API
+        /// server (per request, per byte, per new TLS connection; see the README).
+        #[arg(long, default_value = "free", value_parser = ["free", "real"])]
+        cost: String,
     },
     /// List bundled scenarios.
     Scenarios,
@@ -97,12 +101,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             users,
             version_git,
             controllers,
+            cost,
         } => {
+            let cost: kubesim::Cost = cost.parse().map_err(anyhow::Error::msg)?;
             let mut b = kubesim::Sim::builder()
                 .scenario(&scenario)
                 .tls(!http)
                 .port(port)
-                .controllers(controllers);
+                .controllers(controllers)
+                .cost(cost);
             for u in &users {
                 b = b.user_spec(u)?;
             }
@@ -113,7 +120,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             sim.write_kubeconfig(&kubeconfig)?;
             writeln!(
                 std::io::stderr(),
-                "kubesim: serving {} at {} (kubeconfig {})",
+                "kubesim: serving {} at {} (cost {cost}, kubeconfig {})",
                 scenario,
                 sim.url(),
                 kubeconfig.display()

@@ -1,9 +1,11 @@
 //! The HTTP(S) transport: accepts connections, authenticates (bearer token, client
 //! certificate, impersonation), applies faults, counts, and turns [`ApiResponse`]s into hyper
-//! responses, streaming watches as chunked newline-delimited JSON.
+//! responses, streaming watches as chunked newline-delimited JSON. Every API response then goes
+//! through [`crate::cost::shape`] (gzip when asked, the cost model's delay, the request log).
 
 use crate::api::{ApiBody, ApiRequest, ApiResponse, Core, WatchPlan, parse_query};
 use crate::auth::{self, Attributes, User};
+use crate::cost::{self, CostModel, RequestLog};
 use crate::error::ApiError;
 use crate::faults::{Counters, Fault, FaultRule, Faults};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
@@ -30,6 +32,10 @@ pub struct Shared {
     pub counters: Counters,
     /// Bearer tokens.
     pub tokens: RwLock<HashMap<String, User>>,
+    /// The cost model's delays (`None`: free).
+    pub cost: Option<CostModel>,
+    /// Every API request served, for benchmarks.
+    pub requests: RequestLog,
 }
 
 fn full(status: u16, content_type: &str, b: Bytes) -> Response<Body> {
@@ -55,6 +61,11 @@ impl Shared {
         let ok = |v: serde_json::Value| full(200, "application/json", Bytes::from(v.to_string()));
         match (method, path) {
             ("GET", "/kubesim/v1/counters") => ok(json!(self.counters.snapshot())),
+            ("GET", "/kubesim/v1/requests") => ok(json!(self.requests.snapshot())),
+            ("DELETE", "/kubesim/v1/requests") => {
+                self.requests.clear();
+                ok(json!({}))
+            }
             ("DELETE", "/kubesim/v1/counters") => {
                 self.counters.reset();
                 ok(json!({}))
@@ -160,16 +171,18 @@ impl Shared {
         Ok(User::new(&as_user, &refs))
     }
 
-    /// Serves one HTTP request.
+    /// Serves one HTTP request: the admin endpoints as they are, API requests through the
+    /// cost layer ([`cost::shape`]).
     pub async fn serve(
         self: Arc<Self>,
         req: Request<Incoming>,
         cert_user: Option<User>,
+        conn: cost::Connection,
     ) -> Response<Body> {
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
-        let query = req.uri().query().unwrap_or("").to_string();
         if path.starts_with("/kubesim/") {
+            let query = req.uri().query().unwrap_or("").to_string();
             let body = req
                 .into_body()
                 .collect()
@@ -178,6 +191,19 @@ impl Shared {
                 .unwrap_or_default();
             return self.admin(&method, &path, &query, &body);
         }
+        let arrival = cost::Arrival::now(&method, &path, &header(&req, "accept-encoding"), conn);
+        let resp = self.clone().serve_api(req, cert_user).await;
+        cost::shape(resp, arrival, self.cost, &self.requests).await
+    }
+
+    async fn serve_api(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        cert_user: Option<User>,
+    ) -> Response<Body> {
+        let method = req.method().as_str().to_string();
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or("").to_string();
         self.counters.request(&method, &path);
         let mut drop_after: Option<Option<usize>> = None;
         match self.faults.take(&method, &path) {
@@ -387,9 +413,27 @@ pub async fn run(
                         .peer_certificates()
                         .and_then(|c| c.first())
                         .and_then(|c| crate::tls::user_from_cert(c));
-                    serve_conn(TokioIo::new(tls), shared, cert_user, &mut conn_shutdown).await;
+                    let conn = cost::Connection {
+                        first_request: true,
+                        tls: true,
+                        client_certificate: cert_user.is_some(),
+                    };
+                    serve_conn(
+                        TokioIo::new(tls),
+                        shared,
+                        cert_user,
+                        conn,
+                        &mut conn_shutdown,
+                    )
+                    .await;
                 }
-                None => serve_conn(TokioIo::new(stream), shared, None, &mut conn_shutdown).await,
+                None => {
+                    let conn = cost::Connection {
+                        first_request: true,
+                        ..Default::default()
+                    };
+                    serve_conn(TokioIo::new(stream), shared, None, conn, &mut conn_shutdown).await
+                }
             }
         });
     }
@@ -399,14 +443,23 @@ async fn serve_conn<I>(
     io: I,
     shared: Arc<Shared>,
     cert_user: Option<User>,
+    conn: cost::Connection,
     shutdown: &mut watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = hyper::service::service_fn(move |req| {
+    // the first API request of the connection pays for the handshake
+    let fresh = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let shared = shared.clone();
         let cu = cert_user.clone();
-        async move { Ok::<_, std::convert::Infallible>(shared.serve(req, cu).await) }
+        let first = !req.uri().path().starts_with("/kubesim/")
+            && fresh.swap(false, std::sync::atomic::Ordering::Relaxed);
+        let conn = cost::Connection {
+            first_request: first,
+            ..conn
+        };
+        async move { Ok::<_, std::convert::Infallible>(shared.serve(req, cu, conn).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)

@@ -3,6 +3,7 @@
 
 use crate::api::{ApiRequest, Core};
 use crate::auth::User;
+use crate::cost::{Cost, RequestLog, RequestRecord};
 use crate::faults::{CounterSnapshot, Counters, Faults};
 use crate::scenario::{self, Scale, ScenarioError};
 use crate::server::{self, Shared};
@@ -51,6 +52,7 @@ pub struct SimBuilder {
     users: Vec<(String, String, Vec<String>)>,
     git_version: Option<String>,
     controllers: bool,
+    cost: Cost,
 }
 
 impl Default for SimBuilder {
@@ -62,6 +64,7 @@ impl Default for SimBuilder {
             users: Vec::new(),
             git_version: None,
             controllers: false,
+            cost: Cost::Free,
         }
     }
 }
@@ -125,6 +128,13 @@ impl SimBuilder {
         self
     }
 
+    /// The cost model: [`Cost::Free`] (default) or [`Cost::Real`] (a real API server's delays,
+    /// see [`crate::cost`]).
+    pub fn cost(mut self, cost: Cost) -> Self {
+        self.cost = cost;
+        self
+    }
+
     /// Loads the scenario, binds, and starts serving on a background thread.
     pub fn start(self) -> Result<Sim, SimError> {
         let core = Arc::new(Core::new());
@@ -178,6 +188,8 @@ impl SimBuilder {
             faults: Faults::default(),
             counters: Counters::default(),
             tokens: RwLock::new(tokens),
+            cost: self.cost.model(),
+            requests: RequestLog::default(),
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -291,7 +303,14 @@ impl Sim {
 
     /// Resets the counters.
     pub fn reset_counters(&self) {
-        self.shared.counters.reset()
+        self.shared.counters.reset();
+        self.shared.requests.clear();
+    }
+
+    /// The API requests served since the start or the last [`Sim::reset_counters`], oldest
+    /// first: arrival, completion, sizes, gzip, modelled cost.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.requests.snapshot()
     }
 
     /// The API core (direct access for advanced tests).
