@@ -845,7 +845,7 @@ pub async fn cannot_undo(client: &kube::Client, b: &Backup) -> Result<Vec<Manual
             .as_ref()
             .map(|t| jiff::Timestamp::from_second(t.0.as_second()).unwrap_or_default());
         if let (Some(c), Some(t)) = (created, taken)
-            && c > t
+            && c >= t
         {
             out.push(Manual {
                 what: format!("CRD {name}"),
@@ -1199,7 +1199,10 @@ async fn held(
                 );
                 ctx.progress.finish(&mut ctx.printer, &line);
                 entry.state = if opts.dry_run { "planned" } else { "done" }.into();
-                entry.detail = detail;
+                // A dry run's outcome lines describe what did not happen; its actions say it all.
+                if !opts.dry_run || detail.contains("would ") {
+                    entry.detail = detail;
+                }
             }
             Err(e) => {
                 ctx.log.line(&format!("step {n}/{m} {}: failed: {e}", s.id));
