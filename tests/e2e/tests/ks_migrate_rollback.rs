@@ -259,3 +259,114 @@ fn rollback_undoes_a_real_helm_migration_and_refuses_foreign_or_tampered_backups
         .assert_stdout_contains("outcome: not-migrated");
     assert_eq!(resource_versions(&m.env, ALL_KINDS), objects);
 }
+
+/// Holds the next `method path` for a while; the closure tells when it has arrived.
+fn hold<'a>(m: &'a Mig, method: &str, path: &str) -> impl Fn() -> bool + 'a {
+    use e2e::kubesim::{Fault, FaultRule};
+    m.env.sim.faults().add(
+        FaultRule::new(path, Fault::Latency { ms: 20_000 })
+            .method(method)
+            .exact()
+            .times(1),
+    );
+    let route = format!("{method} {}", e2e::kubesim::faults::route_pattern(path));
+    let base = m.env.sim.counters().count(&route);
+    move || m.env.sim.counters().count(&route) > base
+}
+
+fn rollback_step_state(m: &Mig, step: &str) -> Option<String> {
+    let run = m
+        .env
+        .kubectl()
+        .args([
+            "get",
+            "configmap",
+            "-n",
+            NS,
+            "ks-migrate-rollback-journal",
+            "-o",
+            "json",
+        ])
+        .run();
+    if run.code != Some(0) {
+        return None;
+    }
+    let v: Value = serde_json::from_str(run.json()["data"][step].as_str()?).ok()?;
+    v["state"].as_str().map(String::from)
+}
+
+#[test]
+fn rollback_killed_at_every_step_then_rerun_converges() {
+    let m = Mig::real("ks34-host");
+    m.migrate()
+        .args(HOST)
+        .timeout(Duration::from_secs(600))
+        .run()
+        .assert_success();
+    let dir = m.backup_dirs().pop().expect("a backup dir");
+    let saved = backup_objects(&dir);
+    let holds = [
+        (
+            "restore-etcd-endpoints",
+            "PATCH",
+            "/apis/installer.kubesphere.io/v1alpha1/namespaces/kubesphere-system/clusterconfigurations/ks-installer",
+        ),
+        (
+            "restore-redis",
+            "PATCH",
+            "/apis/apps/v1/namespaces/kubesphere-system/deployments/redis",
+        ),
+        (
+            "rollback-ks-core",
+            "GET",
+            "/api/v1/namespaces/kubesphere-system/secrets",
+        ),
+        (
+            "restore-iam-tenant",
+            "GET",
+            "/apis/iam.kubesphere.io/v1alpha2/globalroles/platform-admin",
+        ),
+        (
+            "restore-installer",
+            "PATCH",
+            "/apis/apps/v1/namespaces/kubesphere-system/deployments/ks-installer",
+        ),
+        (
+            "close-migration-journal",
+            "DELETE",
+            "/api/v1/namespaces/kubesphere-system/configmaps/ks-migrate-journal",
+        ),
+    ];
+    // Each run resumes the journal of the one killed before it, and is killed at the next step.
+    for (step, method, path) in holds {
+        let arrived = hold(&m, method, path);
+        let running = m
+            .migrate()
+            .args(["rollback", "--yes", "--backup-dir", dir.to_str().unwrap()])
+            .spawn();
+        e2e::eventually(Duration::from_secs(120), || {
+            (rollback_step_state(&m, step).as_deref() == Some("running") && arrived()).then_some(())
+        });
+        let killed = running.kill();
+        assert_eq!(killed.code, None, "{step}: {killed:?}");
+    }
+    let rerun = rollback(&m, &dir, &["--yes"]);
+    rerun
+        .assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains("outcome: rolled-back");
+    let problems = not_as_saved(&m, &saved);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let history = m.history(NS, "ks-core");
+    let rollbacks = history
+        .iter()
+        .filter(|r| {
+            r["description"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Rollback to")
+        })
+        .count();
+    assert_eq!(rollbacks, 1, "helm rolled back once: {history:?}");
+    assert_eq!(history.last().unwrap()["status"], "deployed");
+}
