@@ -67,6 +67,10 @@ pub struct Manifest {
     /// Resource types that were not served and so not saved.
     #[serde(default)]
     pub not_served: Vec<String>,
+    /// The cluster it was taken from and its ks-core revision then (what `rollback` checks
+    /// and returns to); absent in backups of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<super::rollback::Identity>,
 }
 
 impl Manifest {
@@ -450,6 +454,16 @@ pub fn render(c: &Collected) -> Result<String> {
 
 /// Writes the files and the manifest. `dir` must exist (see [`create_private_dir`]).
 pub fn write(dir: &Path, collected: &[Collected], server: &str) -> Result<Manifest> {
+    write_with(dir, collected, server, None)
+}
+
+/// [`write`], recording the cluster's identity in the manifest.
+pub fn write_with(
+    dir: &Path,
+    collected: &[Collected],
+    server: &str,
+    identity: Option<super::rollback::Identity>,
+) -> Result<Manifest> {
     let mut files = Vec::new();
     let mut not_served = Vec::new();
     for c in collected {
@@ -472,6 +486,7 @@ pub fn write(dir: &Path, collected: &[Collected], server: &str) -> Result<Manife
         server: server.to_string(),
         files,
         not_served,
+        identity,
     };
     let text =
         serde_json::to_string_pretty(&manifest).map_err(|e| Error::parse("backup manifest", e))?;

@@ -15,6 +15,7 @@ pub mod helm;
 pub mod journal;
 pub mod lease;
 pub mod precheck;
+pub mod rollback;
 pub mod steps;
 pub mod values;
 
@@ -75,6 +76,9 @@ enum Target {
         /// A gateway (`kubesphere-router-<namespace>`) or `all`
         name: Option<String>,
     },
+    /// Undo a host/member migration from its backup (--backup-dir DIR): helm rollback of
+    /// ks-core, the objects it changed restored; says what it cannot undo
+    Rollback,
 }
 
 /// The migration's flags.
@@ -141,6 +145,7 @@ async fn command(args: Args, printer: Printer) -> Result<ExitStatus> {
         Target::Host => migrate(args, Role::Host, printer).await,
         Target::Member => migrate(args, Role::Member, printer).await,
         Target::Gateway { name } => gateways(args, name, printer).await,
+        Target::Rollback => rollback::run(args, printer).await,
     }
 }
 

@@ -729,7 +729,8 @@ async fn run_backup(ctx: &mut Ctx) -> Result<String> {
         ));
     }
     backup::create_private_dir(&ctx.backup_dir)?;
-    let manifest = backup::write(&ctx.backup_dir, &collected, &ctx.server)?;
+    let identity = super::rollback::identity(&ctx.client).await?;
+    let manifest = backup::write_with(&ctx.backup_dir, &collected, &ctx.server, Some(identity))?;
     for f in &manifest.files {
         ctx.act(format!(
             "save {} ({} objects, sha256 {})",

@@ -809,7 +809,7 @@ impl UpgradePlan {
         )?;
         writeln!(
             out,
-            "- KubeSphere: `kubectl ks-migrate` keeps its backups; restore from them, or from the Velero backup."
+            "- KubeSphere: `kubectl ks-migrate rollback --backup-dir ks-migrate-backup-<YYYYmmdd-HHMMSS>` (the directory the migration wrote, checked against its manifest and this cluster) rolls ks-core back with helm and restores what the migration changed; it lists what it cannot undo. The full rollback is the etcd snapshot, or the Velero backup."
         )?;
         Ok(())
     }
@@ -889,6 +889,7 @@ mod tests {
             "## Steps",
             "### 1. Back up etcd",
             "## Rollback",
+            "`kubectl ks-migrate rollback --backup-dir ks-migrate-backup-<YYYYmmdd-HHMMSS>`",
         ] {
             assert!(md.contains(h), "{h} missing:\n{md}");
         }

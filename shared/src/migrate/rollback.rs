@@ -1,0 +1,1332 @@
+//! `kubectl ks-migrate rollback --backup-dir DIR`: undoes a host/member migration from the
+//! backup it wrote.
+//!
+//! Before anything changes, the backup is checked: every file against the sha256 and object
+//! count of `manifest.json`, and the cluster against the identity the manifest recorded (the
+//! uid of namespace `kube-system`). Then, journaled in ConfigMap
+//! `kubesphere-system/ks-migrate-rollback-journal` (and `rollback-journal.json` in the backup
+//! directory) and under the migration's Lease, it restores the ClusterConfiguration's etcd
+//! `endpointIps` and the redis objects the migration removed, runs `helm rollback ks-core` to
+//! the revision deployed before the migration (detached and logged, as the upgrade was),
+//! re-applies the IAM and tenant objects whose content differs from the backup, gives
+//! ks-installer its replicas back and closes the migration's journal, so that a later
+//! migration starts afresh. What it cannot undo safely is reported with the manual step for
+//! each; the full rollback is the etcd snapshot taken before the migration.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use k8s_openapi::{
+    api::{
+        apps::v1::Deployment,
+        core::v1::{ConfigMap, Namespace, PersistentVolumeClaim},
+    },
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+};
+use kube::{
+    Api,
+    api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{
+    Args, StepReport, absolute, backup, confirm, go_duration,
+    helm::{Helm, Log},
+    journal::{self, FIELD_MANAGER, Journal, State},
+    lease, steps,
+    steps::{Ctx, Progress, Settings, Step},
+    take_lease,
+};
+use crate::{
+    ExitStatus,
+    cli::OutputFormat,
+    error::{Error, KubeResultExt, Result},
+    helm as releases,
+    kubesphere::{KS_CORE_RELEASE, Role, SYSTEM_NAMESPACE, cluster_configuration_resource},
+    list,
+    output::{Report, Style, table::Table},
+    run::Printer,
+    version::Version,
+};
+
+/// The rollback journal's ConfigMap.
+pub const JOURNAL: &str = "ks-migrate-rollback-journal";
+/// Its local copy in the backup directory.
+pub const LOCAL_JOURNAL: &str = "rollback-journal.json";
+/// The log in the backup directory.
+pub const LOG: &str = "ks-migrate-rollback.log";
+/// The pid of a `helm rollback` in flight.
+pub const PID_FILE: &str = "helm-rollback.pid";
+/// The backup file of the system namespace (ks-installer, redis).
+const SYSTEM_FILE: &str = "backup-kubesphere-system.yaml";
+
+/// The full rollback, as the kubeadm and Rancher guides give it.
+pub const SNAPSHOT_DOCS: &[&str] = &[
+    "https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/#recovering-from-a-failure-state",
+    "https://kubernetes.io/docs/tasks/administer-cluster/configure-upgrade-etcd/#restoring-an-etcd-cluster",
+    "https://ranchermanager.docs.rancher.com/getting-started/installation-and-upgrade/install-upgrade-on-a-kubernetes-cluster/rollbacks",
+    "https://docs.rke2.io/datastore/backup_restore",
+];
+/// Kubernetes' procedure to move a CRD's objects to another stored version.
+pub const STORAGE_VERSION_DOCS: &str = "https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definition-versioning/#upgrade-existing-objects-to-a-new-stored-version";
+
+/// The rollback steps, in order: what v3 needs before its ks-core comes back (etcd, redis),
+/// ks-core itself, then what v4's controllers may have rewritten (IAM, tenant), ks-installer
+/// last (it reconciles the v3 install once it runs), and the migration journal closed.
+pub const STEPS: &[Step] = &[
+    Step {
+        id: "restore-etcd-endpoints",
+        title: "Restore the etcd endpointIps of the ClusterConfiguration",
+        destructive: false,
+    },
+    Step {
+        id: "restore-redis",
+        title: "Restore the redis objects the migration removed",
+        destructive: false,
+    },
+    Step {
+        id: "rollback-ks-core",
+        title: "helm rollback ks-core to the revision deployed before the migration",
+        destructive: true,
+    },
+    Step {
+        id: "restore-iam-tenant",
+        title: "Re-apply the backed-up IAM and tenant objects that differ",
+        destructive: false,
+    },
+    Step {
+        id: "restore-installer",
+        title: "Restore ks-installer's replicas",
+        destructive: false,
+    },
+    Step {
+        id: "close-migration-journal",
+        title: "Close the migration journal (its copy stays in the backup directory)",
+        destructive: false,
+    },
+];
+
+/// The cluster a backup was taken from, and its ks-core then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// The uid of namespace `kube-system` (a cluster keeps it for life).
+    pub cluster_uid: String,
+    /// The ks-core revision deployed before the migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ks_core_revision: Option<u32>,
+    /// Its chart (`ks-core-<version>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ks_core_chart: Option<String>,
+    /// Its appVersion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ks_core_app_version: Option<String>,
+}
+
+/// The uid of namespace `kube-system`.
+pub async fn cluster_uid(client: &kube::Client) -> Result<String> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns = list::retry_read("get namespace `kube-system`", || {
+        api.get_metadata("kube-system")
+    })
+    .await?;
+    ns.metadata
+        .uid
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| Error::refused("namespace kube-system has no uid", None))
+}
+
+/// The cluster's identity and the ks-core revision deployed now.
+pub async fn identity(client: &kube::Client) -> Result<Identity> {
+    let cluster_uid = cluster_uid(client).await?;
+    let revs =
+        releases::list_revisions(client, Some(SYSTEM_NAMESPACE), Some(KS_CORE_RELEASE), false)
+            .await?;
+    let mut id = Identity {
+        cluster_uid,
+        ks_core_revision: None,
+        ks_core_chart: None,
+        ks_core_app_version: None,
+    };
+    if let Some(d) = releases::last_deployed(&revs, SYSTEM_NAMESPACE, KS_CORE_RELEASE) {
+        let r = releases::read_release(client, d).await?;
+        id.ks_core_revision = Some(d.revision);
+        id.ks_core_chart = Some(format!(
+            "{}-{}",
+            r.chart.metadata.name, r.chart.metadata.version
+        ));
+        id.ks_core_app_version = Some(r.chart.metadata.app_version);
+    }
+    Ok(id)
+}
+
+/// A backup directory, checked and read.
+#[derive(Debug, Clone)]
+pub struct Backup {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: backup::Manifest,
+    /// The objects of each file.
+    pub files: Vec<(String, Vec<Value>)>,
+}
+
+impl Backup {
+    /// Verifies the checksums and reads the files; refuses (exit 1) on any mismatch.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(backup::MANIFEST);
+        if !path.is_file() {
+            return Err(Error::usage(format!(
+                "`{}` is not a ks-migrate backup: it has no {}",
+                dir.display(),
+                backup::MANIFEST
+            )));
+        }
+        let problems = backup::verify(dir)?;
+        if !problems.is_empty() {
+            return Err(Error::refused(
+                format!(
+                    "backup `{}` does not match its manifest ({}); nothing was changed",
+                    dir.display(),
+                    problems.join("; ")
+                ),
+                Some(
+                    "a changed or damaged backup cannot be restored safely: use an intact copy of the directory"
+                        .into(),
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+        let manifest: backup::Manifest =
+            serde_json::from_str(&text).map_err(|e| Error::parse(path.display().to_string(), e))?;
+        let mut files = Vec::new();
+        for f in &manifest.files {
+            let p = dir.join(&f.file);
+            let bytes = std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?;
+            let list: Value = serde_saphyr::from_slice(&bytes)
+                .map_err(|e| Error::parse(p.display().to_string(), e))?;
+            let items = list
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            files.push((f.file.clone(), items));
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            files,
+        })
+    }
+
+    /// The objects of one file.
+    pub fn items(&self, file: &str) -> &[Value] {
+        self.files
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, i)| i.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// One object of a file, by kind and name.
+    pub fn find(&self, file: &str, kind: &str, name: &str) -> Option<&Value> {
+        self.items(file).iter().find(|o| {
+            o.get("kind").and_then(Value::as_str) == Some(kind)
+                && o.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+        })
+    }
+
+    /// The cluster identity, checked against the cluster's; refuses (exit 1) on another
+    /// cluster or when the backup records none.
+    pub fn check_cluster(&self, uid: &str) -> Result<&Identity> {
+        let Some(id) = &self.manifest.identity else {
+            return Err(Error::refused(
+                format!(
+                    "backup `{}` records no cluster identity (it was written by an older ks-migrate), so it cannot be told apart from another cluster's; nothing was changed",
+                    self.dir.display()
+                ),
+                Some("restore the objects by hand (kubectl apply -f on the backup's files) or the etcd snapshot taken before the migration".into()),
+            ));
+        };
+        if id.cluster_uid != uid {
+            return Err(Error::refused(
+                format!(
+                    "backup `{}` was taken from another cluster (kube-system uid {}, this cluster's is {uid}; server then {}); nothing was changed",
+                    self.dir.display(),
+                    id.cluster_uid,
+                    self.manifest.server
+                ),
+                Some("check --kubeconfig/--context, or pass the backup directory of this cluster's migration".into()),
+            ));
+        }
+        Ok(id)
+    }
+}
+
+/// One thing the rollback leaves, with its manual step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manual {
+    /// What is left.
+    pub what: String,
+    /// Why it is not undone.
+    pub why: String,
+    /// The exact manual step.
+    pub step: String,
+}
+
+/// The rollback's report (`-o json|yaml`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollback {
+    /// `kupgrade.dev/v1alpha1`.
+    pub api_version: &'static str,
+    /// `Rollback`.
+    pub kind: &'static str,
+    /// Dry run?
+    pub dry_run: bool,
+    /// `rolled-back`, `already-rolled-back`, `not-migrated`, `planned`, `failed`.
+    pub outcome: String,
+    /// The backup directory.
+    pub backup_dir: String,
+    /// The ks-core revision it rolls back to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ks_core_revision: Option<u32>,
+    /// Steps.
+    pub steps: Vec<StepReport>,
+    /// What it cannot undo safely.
+    pub cannot_undo: Vec<Manual>,
+}
+
+impl Report for Rollback {
+    fn render_table(&self, out: &mut dyn Write, style: &Style, _wide: bool) -> std::io::Result<()> {
+        let m = self.steps.len();
+        for (i, s) in self.steps.iter().enumerate() {
+            let state = match s.state.as_str() {
+                "done" | "skipped" => style.good(&s.state),
+                "failed" => style.bad(&s.state),
+                other => style.warn(other),
+            };
+            let detail = if s.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", s.detail)
+            };
+            writeln!(out, "[{}/{m}] {} {}{detail}", i + 1, s.title, state)?;
+            for a in &s.actions {
+                writeln!(out, "      {a}")?;
+            }
+        }
+        if !self.cannot_undo.is_empty() {
+            writeln!(out)?;
+            let mut t = Table::new(&["NOT UNDONE", "WHY"]);
+            for c in &self.cannot_undo {
+                t.row(vec![c.what.clone().into(), c.why.clone().into()]);
+            }
+            t.write(out)?;
+            for c in &self.cannot_undo {
+                writeln!(out, "  {}: {}", c.what, c.step)?;
+            }
+        }
+        writeln!(out, "backup: {}", self.backup_dir)?;
+        writeln!(out, "outcome: {}", self.outcome)
+    }
+}
+
+fn print_output(printer: &mut Printer, format: &OutputFormat, report: &Rollback) -> Result<()> {
+    let style = printer.out_style;
+    crate::output::render(report, format, &style, printer.out())?;
+    crate::run::flush(printer)
+}
+
+/// Reads the rollback journal (empty when there is none).
+async fn read_journal(client: &kube::Client) -> Result<Journal> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let cm = list::get_opt(
+        &api,
+        JOURNAL,
+        &format!("get ConfigMap `{SYSTEM_NAMESPACE}/{JOURNAL}`"),
+    )
+    .await?;
+    Ok(cm
+        .and_then(|c| c.data)
+        .map(|d| Journal::from_data(&d).0)
+        .unwrap_or_default())
+}
+
+/// Writes the rollback journal: the ConfigMap (replaced whole), then the local copy.
+async fn save_journal(client: &kube::Client, j: &Journal, local: &Path) -> Result<()> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    let cm = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": JOURNAL,
+            "namespace": SYSTEM_NAMESPACE,
+            "labels": {"app.kubernetes.io/managed-by": FIELD_MANAGER},
+        },
+        "data": j.to_data(),
+    });
+    api.patch(
+        JOURNAL,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&cm),
+    )
+    .await
+    .ctx(|| format!("write the rollback journal ConfigMap `{SYSTEM_NAMESPACE}/{JOURNAL}`"))?;
+    journal::write_local(local, j)
+}
+
+/// An object as compared with its backup: no apiVersion (the served version may have moved),
+/// no status, none of the fields the API server owns.
+pub fn comparable(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("apiVersion");
+        o.remove("status");
+    }
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+            "selfLink",
+        ] {
+            m.remove(k);
+        }
+    }
+    v
+}
+
+/// What is applied: the backup's object without resourceVersion, uid and the other
+/// server-owned fields, at `api_version`.
+pub fn to_apply(saved: &Value, api_version: &str) -> Value {
+    let mut v = comparable(saved);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("apiVersion".into(), json!(api_version));
+    }
+    v
+}
+
+/// The difference between the live object and the backup's, as JSON patch operations (live →
+/// backup), one per line.
+pub fn diff_lines(live: &Value, saved: &Value) -> Vec<String> {
+    let patch = json_patch::diff(&comparable(live), &comparable(saved));
+    patch
+        .0
+        .iter()
+        .map(|op| serde_json::to_string(op).unwrap_or_default())
+        .collect()
+}
+
+/// The JSON patch that puts the ClusterConfiguration's `spec.etcd.endpointIps` back as the
+/// backup has it, or `None` when it already is.
+pub fn etcd_restore_patch(saved: &Value, live: &Value) -> Option<Value> {
+    let s_etcd = saved.pointer("/spec/etcd");
+    let l_etcd = live.pointer("/spec/etcd");
+    let Some(s_etcd) = s_etcd else {
+        return l_etcd.map(|_| json!([{"op": "remove", "path": "/spec/etcd"}]));
+    };
+    if l_etcd.is_none() {
+        return Some(json!([{"op": "add", "path": "/spec/etcd", "value": s_etcd}]));
+    }
+    let s_ips = saved.pointer("/spec/etcd/endpointIps");
+    let l_ips = live.pointer("/spec/etcd/endpointIps");
+    if s_ips == l_ips {
+        return None;
+    }
+    Some(match s_ips {
+        None => json!([{"op": "remove", "path": "/spec/etcd/endpointIps"}]),
+        Some(v) => json!([{"op": "add", "path": "/spec/etcd/endpointIps", "value": v}]),
+    })
+}
+
+/// The API of a backed-up object's group and kind now: its own version when still served,
+/// else the group's preferred one for that kind. `None` when the kind is not served.
+async fn served(
+    client: &kube::Client,
+    api_version: &str,
+    kind: &str,
+) -> Result<Option<(ApiResource, bool)>> {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let g = match kube::discovery::group(client, group).await {
+        Ok(g) => g,
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(None),
+        Err(e) => return Err(Error::api(format!("discover API group `{group}`"), e)),
+    };
+    let mut found = None;
+    for v in g.versions() {
+        for (ar, caps) in g.versioned_resources(v) {
+            if ar.kind == kind && !ar.plural.contains('/') {
+                let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
+                if v == version {
+                    return Ok(Some((ar, namespaced)));
+                }
+                if found.is_none() {
+                    found = Some((ar, namespaced));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Puts one backed-up object back when it is missing or differs (server-side apply, without
+/// resourceVersion or uid); the diff is recorded. Returns true when it was (or would be)
+/// applied.
+async fn restore_object(ctx: &mut Ctx, saved: &Value) -> Result<bool> {
+    let api_version = saved
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = saved
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = saved
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let ns = saved.pointer("/metadata/namespace").and_then(Value::as_str);
+    let what = steps::describe(kind, ns, name);
+    let Some((ar, namespaced)) = served(&ctx.client, api_version, kind).await? else {
+        ctx.note(format!(
+            "{what}: {api_version} {kind} is no longer served, left as it is"
+        ));
+        return Ok(false);
+    };
+    let api: Api<DynamicObject> = match (namespaced, ns) {
+        (true, Some(ns)) => Api::namespaced_with(ctx.client.clone(), ns, &ar),
+        _ => Api::all_with(ctx.client.clone(), &ar),
+    };
+    let live = match api.get(name).await {
+        Ok(o) => Some(serde_json::to_value(&o).unwrap_or(Value::Null)),
+        Err(kube::Error::Api(s)) if s.code == 404 => None,
+        Err(e) => return Err(Error::api(format!("get {what}"), e)),
+    };
+    let want = to_apply(saved, &ar.api_version);
+    match &live {
+        Some(l) if comparable(l) == comparable(&want) => return Ok(false),
+        Some(l) => {
+            let lines = diff_lines(l, &want);
+            ctx.note(format!(
+                "{what} differs from the backup ({} change{}, live → backup):",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" }
+            ));
+            for l in lines {
+                ctx.note(format!("  {l}"));
+            }
+        }
+        None => ctx.note(format!("{what} is missing")),
+    }
+    if ar.api_version != api_version {
+        ctx.note(format!(
+            "{what}: saved at {api_version}, applied at {} (the version served now)",
+            ar.api_version
+        ));
+    }
+    ctx.apply(&want).await?;
+    Ok(true)
+}
+
+async fn restore_etcd(ctx: &mut Ctx, b: &Backup) -> Result<String> {
+    let Some(saved) = b.find("backup-cc.yaml", "ClusterConfiguration", "ks-installer") else {
+        return Ok(
+            "the backup holds no ClusterConfiguration ks-installer: nothing to restore".into(),
+        );
+    };
+    let Some(live) = crate::kubesphere::cluster_configuration(&ctx.client).await? else {
+        return Ok("there is no ClusterConfiguration ks-installer now: nothing to restore".into());
+    };
+    let live = serde_json::to_value(&live).unwrap_or(Value::Null);
+    let before = saved
+        .pointer("/spec/etcd/endpointIps")
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "unset".into());
+    let Some(patch) = etcd_restore_patch(saved, &live) else {
+        return Ok(format!(
+            "endpointIps already as before the migration ({before})"
+        ));
+    };
+    ctx.json_patch(
+        &cluster_configuration_resource(),
+        Some(SYSTEM_NAMESPACE),
+        "ks-installer",
+        patch,
+    )
+    .await?;
+    Ok(format!("endpointIps restored ({before})"))
+}
+
+async fn restore_redis(ctx: &mut Ctx, b: &Backup) -> Result<String> {
+    let mut restored = 0;
+    let mut absent = Vec::new();
+    for (kind, name) in steps::REDIS_OBJECTS {
+        match b.find(SYSTEM_FILE, kind, name) {
+            Some(saved) => restored += usize::from(restore_object(ctx, saved).await?),
+            None => absent.push(format!("{kind} {name}")),
+        }
+    }
+    if !absent.is_empty() {
+        ctx.note(format!("not in the backup: {}", absent.join(", ")));
+    }
+    Ok(if restored == 0 {
+        "the backed-up redis objects are in place".into()
+    } else {
+        format!("{restored} redis objects restored")
+    })
+}
+
+async fn restore_installer(ctx: &mut Ctx, b: &Backup) -> Result<String> {
+    let Some(saved) = b.find(SYSTEM_FILE, "Deployment", "ks-installer") else {
+        return Ok("the backup holds no Deployment ks-installer: nothing to restore".into());
+    };
+    let want = saved
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), SYSTEM_NAMESPACE);
+    let Some(d) = list::get_opt(
+        &api,
+        "ks-installer",
+        "get Deployment `kubesphere-system/ks-installer`",
+    )
+    .await?
+    else {
+        return Ok("there is no Deployment ks-installer now: nothing to scale".into());
+    };
+    if d.spec.as_ref().and_then(|s| s.replicas).map(i64::from) == Some(want) {
+        return Ok(format!("ks-installer already has {want} replicas"));
+    }
+    ctx.merge_patch(
+        &ApiResource::erase::<Deployment>(&()),
+        Some(SYSTEM_NAMESPACE),
+        "ks-installer",
+        json!({"spec": {"replicas": want}}),
+    )
+    .await?;
+    Ok(format!("ks-installer scaled back to {want}"))
+}
+
+/// The IAM and tenant files of a backup.
+fn iam_tenant_file(file: &str) -> bool {
+    file.starts_with("backup-iam-") || file.starts_with("backup-tenant-")
+}
+
+async fn restore_iam_tenant(ctx: &mut Ctx, b: &Backup) -> Result<String> {
+    let mut applied = 0;
+    let mut total = 0;
+    for (file, items) in b.files.iter().filter(|(f, _)| iam_tenant_file(f)) {
+        ctx.status(&format!("comparing {file}"));
+        for o in items {
+            total += 1;
+            applied += usize::from(restore_object(ctx, o).await?);
+        }
+    }
+    Ok(format!(
+        "{applied} of {total} IAM and tenant objects differed and {}",
+        if ctx.dry_run {
+            "would be re-applied"
+        } else {
+            "were re-applied"
+        }
+    ))
+}
+
+/// The newest ks-core revision when it is deployed with a pre-v4 appVersion.
+async fn ks_core_v3(client: &kube::Client) -> Result<Option<(u32, String, String)>> {
+    let revs =
+        releases::list_revisions(client, Some(SYSTEM_NAMESPACE), Some(KS_CORE_RELEASE), false)
+            .await?;
+    let Some(latest) = releases::latest(&revs).first().copied() else {
+        return Ok(None);
+    };
+    if latest.status != "deployed" {
+        return Ok(None);
+    }
+    let r = releases::read_release(client, latest).await?;
+    let app = r.chart.metadata.app_version.clone();
+    if app.parse::<Version>().is_ok_and(|v| v.major < 4) {
+        Ok(Some((
+            latest.revision,
+            format!("{}-{}", r.chart.metadata.name, r.chart.metadata.version),
+            app,
+        )))
+    } else {
+        Ok(None)
+    }
+}
+
+/// True while `pid` is a `helm rollback` of `release` (Linux; elsewhere never).
+fn rollback_in_flight(pid: u32, release: &str) -> bool {
+    let Ok(bytes) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let argv: Vec<String> = bytes
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    argv.iter().any(|a| a == "rollback") && argv.iter().any(|a| a == release)
+}
+
+async fn rollback_ks_core(ctx: &mut Ctx, b: &Backup, timeout: Duration) -> Result<String> {
+    let id = b.manifest.identity.clone();
+    let Some(target) = id.as_ref().and_then(|i| i.ks_core_revision) else {
+        return Err(Error::refused(
+            "the backup records no ks-core revision deployed before the migration",
+            Some("roll back by hand: helm -n kubesphere-system history ks-core, then helm -n kubesphere-system rollback ks-core REVISION --wait".into()),
+        ));
+    };
+    // A helm rollback left running by a killed run: wait for it.
+    let pid_file = b.dir.join(PID_FILE);
+    if !ctx.dry_run
+        && let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+    {
+        let start = std::time::Instant::now();
+        while rollback_in_flight(pid, KS_CORE_RELEASE) && start.elapsed() < timeout {
+            ctx.status(&format!(
+                "the helm rollback started by an interrupted run (pid {pid}) is still running"
+            ));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let _ = std::fs::remove_file(&pid_file);
+    }
+    if let Some((rev, chart, app)) = ks_core_v3(&ctx.client).await? {
+        return Ok(format!(
+            "ks-core revision {rev} is deployed with chart {chart}, appVersion {app}: already rolled back"
+        ));
+    }
+    let revs = releases::list_revisions(
+        &ctx.client,
+        Some(SYSTEM_NAMESPACE),
+        Some(KS_CORE_RELEASE),
+        false,
+    )
+    .await?;
+    if let Some(p) = releases::latest(&revs).first().filter(|r| r.is_pending()) {
+        return Err(Error::refused(
+            format!(
+                "Helm release ks-core revision {} is {}: helm cannot roll back over it",
+                p.revision, p.status
+            ),
+            Some(format!(
+                "once no helm runs against ks-core, delete that revision (kubectl -n {SYSTEM_NAMESPACE} delete secret {}), then rerun",
+                p.object
+            )),
+        ));
+    }
+    let args = ctx.helm.with_conn(vec![
+        "rollback".into(),
+        KS_CORE_RELEASE.into(),
+        target.to_string(),
+        "-n".into(),
+        SYSTEM_NAMESPACE.into(),
+        "--wait".into(),
+        "--timeout".into(),
+        ctx.settings.helm_timeout.clone(),
+    ]);
+    let shown = ctx.helm.show(&args);
+    ctx.act(format!("run {shown}"));
+    if ctx.dry_run {
+        return Ok(format!("helm rollback to revision {target} would run"));
+    }
+    let running = ctx
+        .helm
+        .spawn(&args, &ctx.log, &b.dir.join("helm-rollback.stderr"))?;
+    if let Some(pid) = running.id() {
+        backup::write_private(&pid_file, format!("{pid}\n").as_bytes())?;
+    }
+    let wait = running.wait();
+    tokio::pin!(wait);
+    let outcome = loop {
+        tokio::select! {
+            r = &mut wait => break r,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => ctx.status("helm rollback running"),
+        }
+    };
+    let _ = std::fs::remove_file(&pid_file);
+    outcome?;
+    match ks_core_v3(&ctx.client).await? {
+        Some((rev, chart, app)) => Ok(format!(
+            "ks-core rolled back to revision {target}'s chart: revision {rev} deployed with chart {chart}, appVersion {app}"
+        )),
+        None => Err(Error::refused(
+            "helm rollback finished but ks-core's newest revision is not deployed before v4",
+            Some("check `helm -n kubesphere-system history ks-core`".into()),
+        )),
+    }
+}
+
+async fn close_migration_journal(ctx: &mut Ctx) -> Result<String> {
+    let ar = ApiResource::erase::<ConfigMap>(&());
+    if ctx.dry_run {
+        ctx.act(format!(
+            "delete ConfigMap {SYSTEM_NAMESPACE}/{} (a later migration starts afresh)",
+            journal::NAME
+        ));
+        return Ok("would close".into());
+    }
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), SYSTEM_NAMESPACE, &ar);
+    match api.delete(journal::NAME, &DeleteParams::background()).await {
+        Ok(_) => {
+            ctx.act(format!(
+                "delete ConfigMap {SYSTEM_NAMESPACE}/{} (a later migration starts afresh)",
+                journal::NAME
+            ));
+            Ok("migration journal closed".into())
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok("migration journal already closed".into()),
+        Err(e) => Err(Error::api(
+            format!("delete ConfigMap `{SYSTEM_NAMESPACE}/{}`", journal::NAME),
+            e,
+        )),
+    }
+}
+
+async fn run_step(id: &str, ctx: &mut Ctx, b: &Backup, timeout: Duration) -> Result<String> {
+    match id {
+        "restore-etcd-endpoints" => restore_etcd(ctx, b).await,
+        "restore-redis" => restore_redis(ctx, b).await,
+        "rollback-ks-core" => rollback_ks_core(ctx, b, timeout).await,
+        "restore-iam-tenant" => restore_iam_tenant(ctx, b).await,
+        "restore-installer" => restore_installer(ctx, b).await,
+        "close-migration-journal" => close_migration_journal(ctx).await,
+        other => Err(Error::usage(format!("no rollback step `{other}`"))),
+    }
+}
+
+fn parse_time(s: &str) -> Option<jiff::Timestamp> {
+    s.parse().ok()
+}
+
+/// What the rollback leaves, each with its manual step.
+pub async fn cannot_undo(client: &kube::Client, b: &Backup) -> Result<Vec<Manual>> {
+    let mut out = Vec::new();
+    // CRDs: the migration's chart moved storage versions and added v4 kinds; helm never
+    // rolls back CRDs.
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let taken = parse_time(&b.manifest.created_at);
+    let mut saved_versions: std::collections::BTreeMap<(String, String), String> =
+        Default::default();
+    for (_, items) in &b.files {
+        for o in items {
+            let av = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
+            if let Some((g, v)) = av.split_once('/')
+                && g.ends_with("kubesphere.io")
+            {
+                saved_versions.insert((g.to_string(), kind.to_string()), v.to_string());
+            }
+        }
+    }
+    for crd in list::list_all(
+        &crds,
+        &ListParams::default(),
+        "list CustomResourceDefinitions",
+    )
+    .await?
+    {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        if !crd.spec.group.ends_with("kubesphere.io") {
+            continue;
+        }
+        let created = crd
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| jiff::Timestamp::from_second(t.0.as_second()).unwrap_or_default());
+        if let (Some(c), Some(t)) = (created, taken)
+            && c >= t
+        {
+            out.push(Manual {
+                what: format!("CRD {name}"),
+                why: "added by the migration (a v4 kind); v3 does not use it".into(),
+                step: format!(
+                    "once nothing needs its objects: kubectl delete crd {name} (this deletes every {} object)",
+                    crd.spec.names.kind
+                ),
+            });
+            continue;
+        }
+        let storage = crd
+            .spec
+            .versions
+            .iter()
+            .find(|v| v.storage)
+            .map(|v| v.name.clone())
+            .unwrap_or_default();
+        if let Some(v3) = saved_versions.get(&(crd.spec.group.clone(), crd.spec.names.kind.clone()))
+            && *v3 != storage
+        {
+            out.push(Manual {
+                what: format!("CRD {name}"),
+                why: format!(
+                    "stores its objects at {storage} since the migration; v3 reads {v3}, and helm never rolls CRDs back"
+                ),
+                step: format!(
+                    "make {v3} served and the storage version again (kubectl edit crd {name}: versions {v3} served: true, storage: true; {storage} storage: false), rewrite every object (kubectl get {plural}.{group} -A -o json | kubectl replace -f -), then kubectl patch crd {name} --subresource=status --type=merge -p '{{\"status\":{{\"storedVersions\":[\"{v3}\"]}}}}' ({STORAGE_VERSION_DOCS})",
+                    plural = crd.spec.names.plural,
+                    group = crd.spec.group,
+                ),
+            });
+        }
+    }
+    // The extensions ks-upgrade installed, with the v3 data moved into them.
+    let ip = ApiResource {
+        group: "kubesphere.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "kubesphere.io/v1alpha1".into(),
+        kind: "InstallPlan".into(),
+        plural: "installplans".into(),
+    };
+    let ips: Api<DynamicObject> = Api::all_with(client.clone(), &ip);
+    if let Ok(list) = ips.list(&ListParams::default()).await {
+        for p in list.items {
+            let name = p.metadata.name.unwrap_or_default();
+            out.push(Manual {
+                what: format!("extension {name}"),
+                why: "installed by the migration's ks-upgrade Jobs, holding the data they moved from v3; removing it deletes that data".into(),
+                step: format!(
+                    "after saving what you need from it: kubectl delete installplan.kubesphere.io {name} (uninstalls the extension)"
+                ),
+            });
+        }
+    }
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    if list::get_opt(
+        &pvcs,
+        "ks-upgrade",
+        "get PVC `kubesphere-system/ks-upgrade`",
+    )
+    .await?
+    .is_some()
+    {
+        out.push(Manual {
+            what: "PVC kubesphere-system/ks-upgrade".into(),
+            why: "holds the v3 data ks-upgrade exported for the extensions".into(),
+            step: "keep it until the v3 cluster is checked, then: kubectl -n kubesphere-system delete pvc ks-upgrade".into(),
+        });
+    }
+    // Redis objects upstream's backup set does not hold.
+    for (kind, name) in steps::REDIS_OBJECTS {
+        if b.find(SYSTEM_FILE, kind, name).is_none()
+            && ["Service", "PersistentVolumeClaim"].contains(kind)
+        {
+            let lower = kind.to_ascii_lowercase();
+            let gone = match *kind {
+                "Service" => {
+                    let api: Api<k8s_openapi::api::core::v1::Service> =
+                        Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+                    list::get_opt(&api, name, "get Service `kubesphere-system/redis`")
+                        .await?
+                        .is_none()
+                }
+                _ => list::get_opt(&pvcs, name, "get PVC `kubesphere-system/redis-pvc`")
+                    .await?
+                    .is_none(),
+            };
+            if gone {
+                out.push(Manual {
+                    what: format!("{kind} kubesphere-system/{name}"),
+                    why: "removed by the migration and not in upstream's backup set (a PVC's data went with it)".into(),
+                    step: format!(
+                        "recreate it from your v3.4 install's redis manifest (kubectl -n kubesphere-system apply -f redis-{lower}.yaml), or restore the etcd snapshot"
+                    ),
+                });
+            }
+        }
+    }
+    out.push(Manual {
+        what: "everything above at once".into(),
+        why: "the only complete rollback is the cluster's state before the migration".into(),
+        step: format!(
+            "restore the etcd snapshot taken before the migration, as the kubeadm and Rancher upgrade guides do: {}",
+            SNAPSHOT_DOCS.join(" ; ")
+        ),
+    });
+    Ok(out)
+}
+
+/// `kubectl ks-migrate rollback --backup-dir DIR`.
+pub(super) async fn run(args: Args, mut printer: Printer) -> Result<ExitStatus> {
+    let opts = args.opts.clone();
+    let Some(dir) = opts.backup_dir.clone() else {
+        return Err(Error::usage(
+            "rollback needs --backup-dir DIR: the directory the migration wrote (ks-migrate-backup-<timestamp>)",
+        ));
+    };
+    if !dir.is_dir() {
+        return Err(Error::usage(format!(
+            "backup directory `{}` does not exist",
+            dir.display()
+        )));
+    }
+    // The backup is checked before anything else, then the cluster against it.
+    let backup = Backup::load(&dir)?;
+    let cluster = crate::client::connect(&args.kube).await?;
+    for w in &cluster.warnings {
+        printer.warn(w);
+    }
+    let uid = cluster_uid(&cluster.client).await?;
+    backup.check_cluster(&uid)?;
+    let lease = take_lease(&cluster.client, "rollback", opts.dry_run, &mut printer).await?;
+    let lost = lease.as_ref().map(lease::Guard::lost_flag);
+    let outcome = held(args, printer, cluster, backup, lost).await;
+    if let Some(l) = lease {
+        l.release().await;
+    }
+    outcome
+}
+
+async fn held(
+    args: Args,
+    mut printer: Printer,
+    cluster: crate::client::Cluster,
+    backup: Backup,
+    lease_lost: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<ExitStatus> {
+    let opts = args.opts.clone();
+    let client = cluster.client.clone();
+    let abs = absolute(&backup.dir);
+    let mut report = Rollback {
+        api_version: "kupgrade.dev/v1alpha1",
+        kind: "Rollback",
+        dry_run: opts.dry_run,
+        outcome: String::new(),
+        backup_dir: abs.clone(),
+        ks_core_revision: backup
+            .manifest
+            .identity
+            .as_ref()
+            .and_then(|i| i.ks_core_revision),
+        steps: Vec::new(),
+        cannot_undo: Vec::new(),
+    };
+    let keys: Vec<&str> = STEPS.iter().map(|s| s.id).collect();
+    let (mig, _) = journal::read(&client).await?;
+    let mut rj = read_journal(&client).await?;
+    let started = keys.iter().any(|k| rj.steps.contains_key(*k));
+    let changed = steps::STEPS
+        .iter()
+        .filter(|s| s.id != "backup")
+        .any(|s| mig.steps.contains_key(s.id))
+        || steps::ks_core_v4(&client).await?.is_some();
+    let done = rj.all_done(keys.iter().copied());
+    if started && !done && rj.run.backup_dir != abs {
+        return Err(Error::refused(
+            format!(
+                "a rollback from another backup ({}) is in progress",
+                rj.run.backup_dir
+            ),
+            Some(format!(
+                "finish it: kubectl ks-migrate rollback --backup-dir {}",
+                rj.run.backup_dir
+            )),
+        ));
+    }
+    if !changed && (!started || done) {
+        let (outcome, msg) = if done {
+            (
+                "already-rolled-back",
+                format!(
+                    "already rolled back (from {} at {}); nothing to do",
+                    rj.run.backup_dir,
+                    rj.steps
+                        .get("close-migration-journal")
+                        .map(|e| e.at.as_str())
+                        .unwrap_or("?")
+                ),
+            )
+        } else {
+            (
+                "not-migrated",
+                "this cluster is not migrated (no migration step changed it, ks-core is not on v4); nothing to roll back".to_string(),
+            )
+        };
+        printer.note(&msg);
+        report.outcome = outcome.into();
+        print_output(&mut printer, &opts.output, &report)?;
+        return Ok(ExitStatus::Success);
+    }
+    if started && !done {
+        printer.note(&format!(
+            "resuming the rollback recorded in ConfigMap {SYSTEM_NAMESPACE}/{JOURNAL} ({})",
+            journal::describe(&rj, &keys.iter().map(|k| k.to_string()).collect::<Vec<_>>())
+        ));
+    } else {
+        rj = Journal::default();
+        rj.run.role = "rollback".into();
+        rj.run.backup_dir = abs.clone();
+        rj.run.started_at = journal::now();
+    }
+
+    let helm = Helm::new(Helm::locate(opts.helm.as_deref())?, &args.kube);
+    let id = backup.manifest.identity.clone();
+    let mut lines = vec![format!(
+        "This rolls the cluster at {} back from the backup {abs} (taken {}), ks-core to revision {} ({} {}):",
+        cluster.server,
+        backup.manifest.created_at,
+        id.as_ref()
+            .and_then(|i| i.ks_core_revision)
+            .map_or("?".into(), |r| r.to_string()),
+        id.as_ref()
+            .and_then(|i| i.ks_core_chart.clone())
+            .unwrap_or_default(),
+        id.as_ref()
+            .and_then(|i| i.ks_core_app_version.clone())
+            .unwrap_or_default(),
+    )];
+    for (i, s) in STEPS.iter().enumerate() {
+        lines.push(format!(
+            "  {}. {}{}",
+            i + 1,
+            s.title,
+            if rj.state(s.id) == Some(State::Done) {
+                " — already done"
+            } else {
+                ""
+            }
+        ));
+    }
+    confirm(&mut printer, &opts, &lines).await?;
+
+    let log = if opts.dry_run {
+        Log::default()
+    } else {
+        Log::open(&backup.dir.join(LOG))?
+    };
+    log.line(&format!(
+        "kubectl ks-migrate rollback --backup-dir {abs} against {} (ks-migrate {})",
+        cluster.server,
+        crate::VERSION
+    ));
+    let local = backup.dir.join(LOCAL_JOURNAL);
+    let interactive = printer.interactive;
+    let mut ctx = Ctx {
+        client: client.clone(),
+        helm,
+        log,
+        dry_run: opts.dry_run,
+        settings: Settings {
+            chart: String::new(),
+            values: None,
+            registry: opts.image_registry.clone(),
+            extension_registry: opts.extension_image_registry.clone(),
+            tag: opts.tag.clone(),
+            role: Role::Host,
+            helm_timeout: go_duration(opts.timeout),
+        },
+        job_timeout: opts.job_timeout,
+        backup_dir: backup.dir.clone(),
+        server: cluster.server.clone(),
+        printer,
+        progress: Progress::new(interactive),
+        actions: Vec::new(),
+        lease_lost,
+    };
+    let m = STEPS.len();
+    let mut failure = None;
+    for (i, s) in STEPS.iter().enumerate() {
+        let n = i + 1;
+        let mut entry = StepReport {
+            id: s.id.into(),
+            title: s.title.into(),
+            destructive: s.destructive,
+            state: String::new(),
+            detail: String::new(),
+            actions: Vec::new(),
+        };
+        if failure.is_some() {
+            entry.state = "pending".into();
+            report.steps.push(entry);
+            continue;
+        }
+        if let Some(e) = rj.steps.get(s.id).filter(|e| e.state == State::Done) {
+            entry.state = "skipped".into();
+            entry.detail = format!("done by an earlier run at {}: {}", e.at, e.detail);
+            ctx.printer
+                .note(&format!("[{n}/{m}] {} — already done ({})", s.title, e.at));
+            report.steps.push(entry);
+            continue;
+        }
+        if ctx
+            .lease_lost
+            .as_ref()
+            .is_some_and(|l| l.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            failure = Some(Error::refused(
+                format!(
+                    "lost Lease {SYSTEM_NAMESPACE}/{}: stopped before step {n}/{m} ({})",
+                    lease::NAME,
+                    s.id
+                ),
+                Some("once no other run holds it, rerun the same command to resume".into()),
+            ));
+            entry.state = "pending".into();
+            report.steps.push(entry);
+            continue;
+        }
+        ctx.progress.start(&mut ctx.printer, n, m, s.title);
+        ctx.actions.clear();
+        ctx.log.line(&format!("step {n}/{m} {}: start", s.id));
+        if !opts.dry_run {
+            rj.set(s.id, State::Running, "");
+            save_journal(&client, &rj, &local).await?;
+        }
+        let outcome = run_step(s.id, &mut ctx, &backup, opts.timeout).await;
+        entry.actions = std::mem::take(&mut ctx.actions);
+        match outcome {
+            Ok(detail) => {
+                ctx.log
+                    .line(&format!("step {n}/{m} {}: done: {detail}", s.id));
+                if !opts.dry_run {
+                    rj.set(s.id, State::Done, detail.clone());
+                    save_journal(&client, &rj, &local).await?;
+                }
+                let line = format!(
+                    "[{n}/{m}] {} — {}",
+                    s.title,
+                    if opts.dry_run { "planned" } else { &detail }
+                );
+                ctx.progress.finish(&mut ctx.printer, &line);
+                entry.state = if opts.dry_run { "planned" } else { "done" }.into();
+                // A dry run's outcome lines describe what did not happen; its actions say it all.
+                if !opts.dry_run || detail.contains("would ") {
+                    entry.detail = detail;
+                }
+            }
+            Err(e) => {
+                ctx.log.line(&format!("step {n}/{m} {}: failed: {e}", s.id));
+                if !opts.dry_run {
+                    rj.set(s.id, State::Failed, e.to_string());
+                    if let Err(save) = save_journal(&client, &rj, &local).await {
+                        ctx.printer
+                            .warn(&format!("cannot record the failure in the journal: {save}"));
+                    }
+                }
+                ctx.progress
+                    .finish(&mut ctx.printer, &format!("[{n}/{m}] {} — FAILED", s.title));
+                entry.state = "failed".into();
+                entry.detail = e.to_string();
+                failure = Some(e);
+            }
+        }
+        report.steps.push(entry);
+    }
+    let mut printer = ctx.printer;
+    report.cannot_undo = cannot_undo(&client, &backup).await?;
+    report.outcome = match (&failure, opts.dry_run) {
+        (None, true) => "planned",
+        (None, false) => "rolled-back",
+        (Some(_), _) => "failed",
+    }
+    .into();
+    print_output(&mut printer, &opts.output, &report)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etcd_goes_back_as_it_was() {
+        let cc = |etcd: Value| json!({"spec": {"common": {}, "etcd": etcd}});
+        let filled = cc(json!({"monitoring": false, "endpointIps": "10.0.0.1"}));
+        // Was localhost: replaced back.
+        let was = cc(json!({"monitoring": false, "endpointIps": "localhost"}));
+        assert_eq!(
+            etcd_restore_patch(&was, &filled),
+            Some(json!([{"op": "add", "path": "/spec/etcd/endpointIps", "value": "localhost"}]))
+        );
+        // Was unset: removed.
+        let unset = cc(json!({"monitoring": false}));
+        assert_eq!(
+            etcd_restore_patch(&unset, &filled),
+            Some(json!([{"op": "remove", "path": "/spec/etcd/endpointIps"}]))
+        );
+        // No spec.etcd at all before.
+        let none = json!({"spec": {"common": {}}});
+        assert_eq!(
+            etcd_restore_patch(&none, &filled),
+            Some(json!([{"op": "remove", "path": "/spec/etcd"}]))
+        );
+        assert_eq!(etcd_restore_patch(&none, &none), None);
+        // Already as before.
+        assert_eq!(etcd_restore_patch(&filled, &filled), None);
+        assert_eq!(etcd_restore_patch(&was, &was), None);
+    }
+
+    #[test]
+    fn objects_compare_without_server_fields_and_apply_without_identity() {
+        let saved = json!({"apiVersion": "iam.kubesphere.io/v1alpha2", "kind": "GlobalRole",
+            "metadata": {"name": "admin", "uid": "u1", "resourceVersion": "7", "creationTimestamp": "t", "labels": {"a": "b"}},
+            "rules": [{"verbs": ["*"]}], "status": {"x": 1}});
+        let live = json!({"apiVersion": "iam.kubesphere.io/v1beta1", "kind": "GlobalRole",
+            "metadata": {"name": "admin", "uid": "u2", "resourceVersion": "9", "generation": 2, "managedFields": [], "labels": {"a": "b"}},
+            "rules": [{"verbs": ["get"]}]});
+        let want = to_apply(&saved, "iam.kubesphere.io/v1beta1");
+        assert_eq!(want["apiVersion"], "iam.kubesphere.io/v1beta1");
+        assert!(want["metadata"].get("uid").is_none());
+        assert!(want["metadata"].get("resourceVersion").is_none());
+        assert!(want.get("status").is_none());
+        let d = diff_lines(&live, &want);
+        assert_eq!(
+            d,
+            [r#"{"op":"replace","path":"/rules/0/verbs/0","value":"*"}"#]
+        );
+        let mut same = live.clone();
+        same["rules"] = json!([{"verbs": ["*"]}]);
+        assert_eq!(comparable(&same), comparable(&want));
+        assert!(iam_tenant_file("backup-iam-users.yaml"));
+        assert!(iam_tenant_file("backup-tenant-workspaces.yaml"));
+        assert!(!iam_tenant_file("backup-kubesphere-system.yaml"));
+    }
+
+    #[test]
+    fn a_tampered_or_foreign_backup_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("b");
+        backup::create_private_dir(&dir).unwrap();
+        let c = backup::Collected {
+            source: backup::namespace_source("kubesphere-system"),
+            items: vec![
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+            ],
+            not_served: vec![],
+        };
+        let id = Identity {
+            cluster_uid: "uid-a".into(),
+            ks_core_revision: Some(2),
+            ks_core_chart: Some("ks-core-0.4.0".into()),
+            ks_core_app_version: Some("v3.4.1".into()),
+        };
+        backup::write_with(&dir, &[c], "https://x", Some(id.clone())).unwrap();
+        let b = Backup::load(&dir).unwrap();
+        assert_eq!(b.check_cluster("uid-a").unwrap(), &id);
+        assert!(b.find(SYSTEM_FILE, "ConfigMap", "c").is_some());
+        let e = b.check_cluster("uid-b").unwrap_err();
+        assert_eq!(e.exit_status(), ExitStatus::Findings);
+        assert!(e.to_string().contains("another cluster"), "{e}");
+        std::fs::write(
+            dir.join(SYSTEM_FILE),
+            "apiVersion: v1\nkind: List\nitems: []\n",
+        )
+        .unwrap();
+        let e = Backup::load(&dir).unwrap_err();
+        assert_eq!(e.exit_status(), ExitStatus::Findings);
+        assert!(e.to_string().contains("sha256 differs"), "{e}");
+    }
+}

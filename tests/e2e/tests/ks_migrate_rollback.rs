@@ -1,0 +1,372 @@
+//! `kubectl ks-migrate rollback` with the real helm v3.17.3 on kubesim with controllers: a
+//! ks34-host migration undone from its own backup. Lean on purpose: one migration serves the
+//! refusals (a tampered backup, another cluster), the dry run, the rollback and its rerun.
+
+mod common;
+
+use std::{collections::BTreeMap, path::Path, time::Duration};
+
+use common::migrate::*;
+use e2e::{Env, resource_versions};
+use serde_json::Value;
+
+const NS: &str = "kubesphere-system";
+
+/// An object without what the API server owns (and the status rollback does not write).
+fn comparable(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("apiVersion");
+        o.remove("status");
+    }
+    if let Some(m) = v["metadata"].as_object_mut() {
+        for k in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "managedFields",
+            "generation",
+            "selfLink",
+        ] {
+            m.remove(k);
+        }
+        // The Deployment controller's rollout counter, like generation.
+        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove("deployment.kubernetes.io/revision");
+        }
+    }
+    // helm's strategic merge patch may reorder a list merged by key (containerPort).
+    if let Some(cs) = v
+        .pointer_mut("/spec/template/spec/containers")
+        .and_then(Value::as_array_mut)
+    {
+        for c in cs {
+            if let Some(p) = c.get_mut("ports").and_then(Value::as_array_mut) {
+                p.sort_by_key(|p| p["containerPort"].as_i64());
+            }
+        }
+    }
+    v
+}
+
+/// Every object of the backup, by `kind.group/namespace/name`.
+fn backup_objects(dir: &Path) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !(name.starts_with("backup-") && name.ends_with(".yaml")) {
+            continue;
+        }
+        let list: Value = serde_saphyr::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        for o in list["items"].as_array().unwrap() {
+            out.insert(key(o), o.clone());
+        }
+    }
+    out
+}
+
+fn key(o: &Value) -> String {
+    let group = o["apiVersion"]
+        .as_str()
+        .unwrap()
+        .split_once('/')
+        .map_or("", |(g, _)| g);
+    format!(
+        "{}.{group}/{}/{}",
+        o["kind"].as_str().unwrap().to_ascii_lowercase(),
+        o["metadata"]["namespace"].as_str().unwrap_or(""),
+        o["metadata"]["name"].as_str().unwrap()
+    )
+}
+
+/// The live objects of the kinds the backup holds.
+fn live_objects(m: &Mig, saved: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    let kinds: std::collections::BTreeSet<String> = saved
+        .keys()
+        .map(|k| {
+            k.split('/')
+                .next()
+                .unwrap()
+                .trim_end_matches('.')
+                .to_string()
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for k in kinds {
+        let list = m.env.get_json(&[&k, "-A"]);
+        for o in list["items"].as_array().unwrap() {
+            let mut o = o.clone();
+            // `kubectl get -o json` of a list leaves kind out of some items.
+            if o.get("kind").is_none() {
+                o["kind"] = list["items"][0]["kind"].clone();
+            }
+            out.insert(key(&o), o);
+        }
+    }
+    out
+}
+
+/// The backed-up objects that are missing or differ now. Left out: helm's own release records
+/// (a rollback adds a revision and supersedes the others, as `helm history` shows) and
+/// ks-migrate's journal (the rollback closes it).
+fn not_as_saved(m: &Mig, saved: &BTreeMap<String, Value>) -> Vec<String> {
+    let live = live_objects(m, saved);
+    saved
+        .iter()
+        .filter(|(_, o)| o["type"] != "helm.sh/release.v1")
+        .filter(|(k, _)| *k != "configmap./kubesphere-system/ks-migrate-journal")
+        .filter_map(|(k, o)| match live.get(k) {
+            None => Some(format!("{k}: missing")),
+            Some(l) if comparable(l.clone()) != comparable(o.clone()) => Some(format!(
+                "{k}: live {} backup {}",
+                comparable(l.clone()),
+                comparable(o.clone())
+            )),
+            Some(_) => None,
+        })
+        .collect()
+}
+
+fn rollback(m: &Mig, dir: &Path, extra: &[&str]) -> e2e::Run {
+    let mut args = vec!["rollback", "--backup-dir", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    m.migrate()
+        .args(args)
+        .timeout(Duration::from_secs(600))
+        .run()
+}
+
+#[test]
+fn rollback_undoes_a_real_helm_migration_and_refuses_foreign_or_tampered_backups() {
+    let m = Mig::real("ks34-host");
+    let before = m.history(NS, "ks-core");
+    m.migrate()
+        .args(HOST)
+        .timeout(Duration::from_secs(600))
+        .run()
+        .assert_success();
+    let dir = m.backup_dirs().pop().expect("a backup dir");
+    let saved = backup_objects(&dir);
+    // What v4's controllers would do to IAM and tenant objects: rewrite one, delete one.
+    m.kubectl_ok(&[
+        "annotate",
+        "globalrole.iam.kubesphere.io",
+        "platform-admin",
+        "kubesphere.io/description=v4 platform administrator",
+        "--overwrite",
+    ]);
+    let wst = "platform-regular";
+    m.kubectl_ok(&["delete", "globalrole.iam.kubesphere.io", wst]);
+    assert!(!not_as_saved(&m, &saved).is_empty());
+
+    // A tampered backup is refused before anything is touched.
+    let tampered = m.env.dir().join("tampered");
+    std::fs::create_dir(&tampered).unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, tampered.join(p.file_name().unwrap())).unwrap();
+    }
+    let cc = tampered.join("backup-cc.yaml");
+    let text = std::fs::read_to_string(&cc).unwrap();
+    std::fs::write(&cc, text.replacen("ks-installer", "ks-installer2", 1)).unwrap();
+    let objects = resource_versions(&m.env, ALL_KINDS);
+    rollback(&m, &tampered, &["--yes"])
+        .assert_code(1)
+        .assert_stderr_contains("backup-cc.yaml: sha256 differs from the manifest")
+        .assert_no_panic();
+    assert_eq!(resource_versions(&m.env, ALL_KINDS), objects);
+
+    // A backup from another cluster (a second kubesim of the same scenario) is refused.
+    let other = Env::new("ks34-host");
+    let run = other
+        .plugin("ks-migrate")
+        .args(["rollback", "--yes", "--backup-dir", dir.to_str().unwrap()])
+        .run();
+    run.assert_code(1)
+        .assert_stderr_contains("was taken from another cluster")
+        .assert_no_panic();
+
+    // --dry-run shows each difference and changes nothing.
+    let dry = rollback(&m, &dir, &["--dry-run"]);
+    dry.assert_success()
+        .assert_stdout_contains("GlobalRole platform-admin differs from the backup")
+        .assert_stdout_contains(
+            r#"{"op":"replace","path":"/metadata/annotations/kubesphere.io~1description","value":"Platform administrator"}"#,
+        )
+        .assert_stdout_contains("GlobalRole platform-regular is missing")
+        .assert_stdout_contains("would run helm rollback ks-core")
+        .assert_stdout_contains("outcome: planned");
+    assert_eq!(resource_versions(&m.env, ALL_KINDS), objects);
+
+    // The rollback.
+    let run = rollback(&m, &dir, &["--yes"]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains("outcome: rolled-back")
+        .assert_stdout_contains("CRD users.iam.kubesphere.io")
+        .assert_stdout_contains("restore the etcd snapshot taken before the migration")
+        .assert_stdout_contains("https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/#recovering-from-a-failure-state");
+    let problems = not_as_saved(&m, &saved);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // helm history: a new revision, deployed with the v3 chart of the revision before.
+    let after = m.history(NS, "ks-core");
+    let last = after.last().unwrap();
+    let was = before.last().unwrap();
+    assert_eq!(after.len(), before.len() + 2, "{after:?}");
+    assert_eq!(last["status"], "deployed");
+    assert_eq!(last["chart"], was["chart"]);
+    assert_eq!(last["app_version"], was["app_version"]);
+    assert!(
+        last["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("Rollback to {}", was["revision"])),
+        "{last}"
+    );
+    // The rollback journal is done, the migration's closed.
+    let j = m
+        .env
+        .get_json(&["configmap", "-n", NS, "ks-migrate-rollback-journal"]);
+    for (k, v) in j["data"].as_object().unwrap() {
+        if k != "run" {
+            assert!(
+                v.as_str().unwrap().contains(r#""state":"done""#),
+                "{k}: {v}"
+            );
+        }
+    }
+    assert!(!m.exists(&["configmap", "-n", NS, "ks-migrate-journal"]));
+    m.env.kubectl().args(["health"]).run().assert_success();
+
+    // A rerun is a no-op.
+    let objects = resource_versions(&m.env, ALL_KINDS);
+    rollback(&m, &dir, &["--yes"])
+        .assert_success()
+        .assert_stderr_contains("already rolled back");
+    assert_eq!(resource_versions(&m.env, ALL_KINDS), objects);
+    // Without its journal, the cluster reads as never migrated: a no-op too.
+    m.kubectl_ok(&[
+        "delete",
+        "configmap",
+        "-n",
+        NS,
+        "ks-migrate-rollback-journal",
+    ]);
+    let objects = resource_versions(&m.env, ALL_KINDS);
+    rollback(&m, &dir, &["--yes"])
+        .assert_success()
+        .assert_stderr_contains("this cluster is not migrated")
+        .assert_stdout_contains("outcome: not-migrated");
+    assert_eq!(resource_versions(&m.env, ALL_KINDS), objects);
+}
+
+/// Holds the next `method path` for a while; the closure tells when it has arrived.
+fn hold<'a>(m: &'a Mig, method: &str, path: &str) -> impl Fn() -> bool + 'a {
+    use e2e::kubesim::{Fault, FaultRule};
+    m.env.sim.faults().add(
+        FaultRule::new(path, Fault::Latency { ms: 20_000 })
+            .method(method)
+            .exact()
+            .times(1),
+    );
+    let route = format!("{method} {}", e2e::kubesim::faults::route_pattern(path));
+    let base = m.env.sim.counters().count(&route);
+    move || m.env.sim.counters().count(&route) > base
+}
+
+fn rollback_step_state(m: &Mig, step: &str) -> Option<String> {
+    let run = m
+        .env
+        .kubectl()
+        .args([
+            "get",
+            "configmap",
+            "-n",
+            NS,
+            "ks-migrate-rollback-journal",
+            "-o",
+            "json",
+        ])
+        .run();
+    if run.code != Some(0) {
+        return None;
+    }
+    let v: Value = serde_json::from_str(run.json()["data"][step].as_str()?).ok()?;
+    v["state"].as_str().map(String::from)
+}
+
+#[test]
+fn rollback_killed_at_every_step_then_rerun_converges() {
+    let m = Mig::real("ks34-host");
+    m.migrate()
+        .args(HOST)
+        .timeout(Duration::from_secs(600))
+        .run()
+        .assert_success();
+    let dir = m.backup_dirs().pop().expect("a backup dir");
+    let saved = backup_objects(&dir);
+    let holds = [
+        (
+            "restore-etcd-endpoints",
+            "PATCH",
+            "/apis/installer.kubesphere.io/v1alpha1/namespaces/kubesphere-system/clusterconfigurations/ks-installer",
+        ),
+        (
+            "restore-redis",
+            "PATCH",
+            "/apis/apps/v1/namespaces/kubesphere-system/deployments/redis",
+        ),
+        (
+            "rollback-ks-core",
+            "GET",
+            "/api/v1/namespaces/kubesphere-system/secrets",
+        ),
+        (
+            "restore-iam-tenant",
+            "GET",
+            "/apis/iam.kubesphere.io/v1alpha2/globalroles/platform-admin",
+        ),
+        (
+            "restore-installer",
+            "PATCH",
+            "/apis/apps/v1/namespaces/kubesphere-system/deployments/ks-installer",
+        ),
+        (
+            "close-migration-journal",
+            "DELETE",
+            "/api/v1/namespaces/kubesphere-system/configmaps/ks-migrate-journal",
+        ),
+    ];
+    // Each run resumes the journal of the one killed before it, and is killed at the next step.
+    for (step, method, path) in holds {
+        let arrived = hold(&m, method, path);
+        let running = m
+            .migrate()
+            .args(["rollback", "--yes", "--backup-dir", dir.to_str().unwrap()])
+            .spawn();
+        e2e::eventually(Duration::from_secs(120), || {
+            (rollback_step_state(&m, step).as_deref() == Some("running") && arrived()).then_some(())
+        });
+        let killed = running.kill();
+        assert_eq!(killed.code, None, "{step}: {killed:?}");
+    }
+    let rerun = rollback(&m, &dir, &["--yes"]);
+    rerun
+        .assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains("outcome: rolled-back");
+    let problems = not_as_saved(&m, &saved);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let history = m.history(NS, "ks-core");
+    let rollbacks = history
+        .iter()
+        .filter(|r| {
+            r["description"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Rollback to")
+        })
+        .count();
+    assert_eq!(rollbacks, 1, "helm rolled back once: {history:?}");
+    assert_eq!(history.last().unwrap()["status"], "deployed");
+}
