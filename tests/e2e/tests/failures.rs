@@ -9,8 +9,11 @@
 //! Already covered in `cli.rs` (not repeated here): a kubeconfig that is not YAML, a missing
 //! kubeconfig, an unknown context, connection refused, a rejected token (401).
 
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Duration;
+
+use common::failures::{fatal_read, read_only, timed};
 use e2e::{
     Env, PLUGINS, Run,
     kubesim::{Fault, FaultRule},
@@ -20,38 +23,6 @@ use e2e::{
 const HANG: Duration = Duration::from_secs(30);
 /// Attempts of one read (`kupgrade::list::READ_ATTEMPTS`): the bound on requests per read.
 const READ_ATTEMPTS: u64 = 4;
-
-/// A read-only invocation of each plugin.
-fn read_only(plugin: &str) -> Vec<&'static str> {
-    match plugin {
-        "ks-migrate" => vec!["gateway"],
-        "untaint-member" => vec!["--all", "--dry-run"],
-        _ => vec![],
-    }
-}
-
-/// The request every run of the plugin needs first, so a failure there stops it (exit 2):
-/// `(method, path, counter route)`.
-fn fatal_read(plugin: &str) -> (&'static str, &'static str) {
-    match plugin {
-        "health" | "upgrade-plan" => ("/version", "GET /version"),
-        "untaint-member" => (
-            "/apis/cluster.kubesphere.io/v1alpha1/clusters",
-            "GET /apis/cluster.kubesphere.io/v1alpha1/clusters",
-        ),
-        "ks-migrate" => (
-            "/api/v1/namespaces/kubesphere-controls-system/secrets",
-            "GET /api/v1/namespaces/{namespace}/secrets",
-        ),
-        other => panic!("unknown plugin {other}"),
-    }
-}
-
-fn timed(cmd: e2e::Cmd) -> (Run, Duration) {
-    let start = Instant::now();
-    let run = cmd.timeout(Duration::from_secs(90)).run();
-    (run, start.elapsed())
-}
 
 fn error_lines(run: &Run) -> usize {
     run.stderr

@@ -12,8 +12,11 @@
 //! No timed assertions: behaviour (exit code, message, request counts) is asserted; a generous
 //! time bound only guards against hangs.
 
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Duration;
+
+use common::failures::{fatal_read, read_only, timed};
 use e2e::{
     Env, PLUGINS, Run,
     kubesim::{Fault, FaultRule},
@@ -21,37 +24,6 @@ use e2e::{
 
 /// A generous bound that only catches hangs.
 const HANG: Duration = Duration::from_secs(60);
-
-/// A read-only invocation of each plugin.
-fn read_only(plugin: &str) -> Vec<&'static str> {
-    match plugin {
-        "ks-migrate" => vec!["gateway"],
-        "untaint-member" => vec!["--all", "--dry-run"],
-        _ => vec![],
-    }
-}
-
-/// The first read every run of the plugin needs: `(path, counter route)`.
-fn fatal_read(plugin: &str) -> (&'static str, &'static str) {
-    match plugin {
-        "health" | "upgrade-plan" => ("/version", "GET /version"),
-        "untaint-member" => (
-            "/apis/cluster.kubesphere.io/v1alpha1/clusters",
-            "GET /apis/cluster.kubesphere.io/v1alpha1/clusters",
-        ),
-        "ks-migrate" => (
-            "/api/v1/namespaces/kubesphere-controls-system/secrets",
-            "GET /api/v1/namespaces/{namespace}/secrets",
-        ),
-        other => panic!("unknown plugin {other}"),
-    }
-}
-
-fn timed(cmd: e2e::Cmd) -> (Run, Duration) {
-    let start = Instant::now();
-    let run = cmd.timeout(Duration::from_secs(120)).run();
-    (run, start.elapsed())
-}
 
 /// The one `error:` line (asserting there is exactly one).
 fn error_line(run: &Run) -> String {

@@ -2,4 +2,5 @@
 //! uses what it needs, hence `dead_code` is allowed here).
 #![allow(dead_code)]
 
+pub mod failures;
 pub mod migrate;
