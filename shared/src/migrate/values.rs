@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-/// Job names ks-upgrade v4.1.3 knows, as `ks-core-values.yaml` spells them (its
-/// `pkg/jobs/register.go` packages: alerting, application, core, devops, events, gateway, iam,
+/// Job names ks-upgrade v4.1.3 knows, as `ks-core-values.yaml` spells them (the packages
+/// registered under `pkg/jobs` of <https://github.com/kubesphere/ks-upgrade/tree/v4.1.3/pkg/jobs>: alerting, application, core, devops, events, gateway, iam,
 /// kubeedge, kubefed, logging, metricsserver, monitoring, network, notification, opensearch,
 /// servicemesh, storageutils, tower, vector, whizard_telemetry).
 pub const KNOWN_JOBS: &[&str] = &[

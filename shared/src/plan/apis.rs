@@ -634,7 +634,6 @@ mod tests {
                 "PriorityLevelConfiguration",
                 "v1.32",
             ),
-            ("resource.k8s.io/v1beta1", "ResourceClaim", "v1.36"),
             ("scheduling.k8s.io/v1alpha1", "PriorityClass", "v1.17"),
             ("networking.k8s.io/v1alpha1", "ClusterCIDR", "v1.29"),
             ("resource.k8s.io/v1alpha2", "ResourceClass", "v1.31"),
