@@ -815,6 +815,29 @@ impl UpgradePlan {
     }
 }
 
+/// The numbered steps with their commands (`$ …`, or `# …` for what runs by hand) and notes, as
+/// the table output shows them.
+pub(crate) fn write_steps(out: &mut dyn Write, steps: &[Step]) -> std::io::Result<()> {
+    for s in steps {
+        writeln!(
+            out,
+            "{:>2}. [{}] {} ({})",
+            s.number, s.phase, s.title, s.where_
+        )?;
+        for c in &s.commands {
+            if c.starts_with('#') {
+                writeln!(out, "      {c}")?;
+            } else {
+                writeln!(out, "      $ {c}")?;
+            }
+        }
+        for n in &s.notes {
+            writeln!(out, "      note: {n}")?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -918,27 +941,4 @@ mod tests {
         }
         assert!(text.contains("POD001   Required   Pod shop/debug-shell"));
     }
-}
-
-/// The numbered steps with their commands (`$ …`, or `# …` for what runs by hand) and notes, as
-/// the table output shows them.
-pub(crate) fn write_steps(out: &mut dyn Write, steps: &[Step]) -> std::io::Result<()> {
-    for s in steps {
-        writeln!(
-            out,
-            "{:>2}. [{}] {} ({})",
-            s.number, s.phase, s.title, s.where_
-        )?;
-        for c in &s.commands {
-            if c.starts_with('#') {
-                writeln!(out, "      {c}")?;
-            } else {
-                writeln!(out, "      $ {c}")?;
-            }
-        }
-        for n in &s.notes {
-            writeln!(out, "      note: {n}")?;
-        }
-    }
-    Ok(())
 }
