@@ -89,12 +89,21 @@ pub fn is_expired(err: &Error) -> bool {
 }
 
 /// What a restarted list does with the objects it has already handed over.
-enum Restart<'a> {
-    /// The caller discards them (a list collected into one vector): hand over everything again.
-    Discard(&'a mut dyn FnMut()),
+enum Restart {
+    /// The caller discards them (a list collected into one vector): it is told of the restart
+    /// ([`Handed::Restarted`]) and everything is handed over again.
+    Again,
     /// The caller has acted on them (a stream): hand over only the objects not seen yet, by
     /// namespace and name (a 64-bit hash each, so 100,000 objects cost under 2 MB).
     SkipSeen(HashSet<u64>),
+}
+
+/// What the paging loop hands its caller.
+enum Handed<T> {
+    /// The next page's objects.
+    Page(Vec<T>),
+    /// The list starts again from its first page ([`Restart::Again`] only).
+    Restarted,
 }
 
 fn key_hash(meta: &ObjectMeta) -> u64 {
@@ -114,8 +123,8 @@ async fn paged<T, Fut>(
     params: &ListParams,
     action: &str,
     mut fetch: impl FnMut(ListParams) -> Fut,
-    mut restart: Restart<'_>,
-    mut each: impl FnMut(Vec<T>),
+    mut restart: Restart,
+    mut each: impl FnMut(Handed<T>),
 ) -> Result<()>
 where
     T: Resource,
@@ -137,8 +146,8 @@ where
                     });
                 }
                 attempt += 1;
-                if let Restart::Discard(discard) = &mut restart {
-                    discard();
+                if let Restart::Again = restart {
+                    each(Handed::Restarted);
                 }
                 params = first.clone();
                 continue;
@@ -146,13 +155,13 @@ where
             Err(e) => return Err(e),
         };
         match &mut restart {
-            Restart::Discard(_) => each(items),
+            Restart::Again => each(Handed::Page(items)),
             Restart::SkipSeen(seen) => {
                 let fresh: Vec<T> = items
                     .into_iter()
                     .filter(|o| seen.insert(key_hash(o.meta())))
                     .collect();
-                each(fresh);
+                each(Handed::Page(fresh));
             }
         }
         match next.filter(|c| !c.is_empty()) {
@@ -160,6 +169,46 @@ where
             None => return Ok(()),
         }
     }
+}
+
+/// Streams a list page by page to `each` (objects a restarted list already handed over are not
+/// handed over again).
+async fn stream_pages<T, Fut>(
+    params: &ListParams,
+    action: &str,
+    fetch: impl FnMut(ListParams) -> Fut,
+    mut each: impl FnMut(Vec<T>),
+) -> Result<()>
+where
+    T: Resource,
+    Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), kube::Error>>,
+{
+    let restart = Restart::SkipSeen(HashSet::new());
+    paged(params, action, fetch, restart, |h| {
+        if let Handed::Page(page) = h {
+            each(page);
+        }
+    })
+    .await
+}
+
+/// Collects a whole list into one vector (a restarted list starts the vector again).
+async fn collect<T, Fut>(
+    params: &ListParams,
+    action: &str,
+    fetch: impl FnMut(ListParams) -> Fut,
+) -> Result<Vec<T>>
+where
+    T: Resource,
+    Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), kube::Error>>,
+{
+    let mut all = Vec::new();
+    paged(params, action, fetch, Restart::Again, |h| match h {
+        Handed::Page(page) => all.extend(page),
+        Handed::Restarted => all.clear(),
+    })
+    .await?;
+    Ok(all)
 }
 
 /// Lists every object, page by page, calling `each` with each page (objects a restarted list
@@ -174,18 +223,7 @@ where
     K: Resource + Clone + DeserializeOwned + Debug,
     F: FnMut(Vec<K>),
 {
-    let fetch = |p: ListParams| async move {
-        let page: ObjectList<K> = api.list(&p).await?;
-        Ok((page.items, page.metadata.continue_))
-    };
-    paged(
-        params,
-        action,
-        fetch,
-        Restart::SkipSeen(HashSet::new()),
-        each,
-    )
-    .await
+    stream_pages(params, action, |p| list_page(api, p), each).await
 }
 
 /// Lists every object into one vector.
@@ -193,21 +231,7 @@ pub async fn list_all<K>(api: &Api<K>, params: &ListParams, action: &str) -> Res
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    let all = std::cell::RefCell::new(Vec::new());
-    let fetch = |p: ListParams| async move {
-        let page: ObjectList<K> = api.list(&p).await?;
-        Ok((page.items, page.metadata.continue_))
-    };
-    let mut discard = || all.borrow_mut().clear();
-    paged(
-        params,
-        action,
-        fetch,
-        Restart::Discard(&mut discard),
-        |page| all.borrow_mut().extend(page),
-    )
-    .await?;
-    Ok(all.into_inner())
+    collect(params, action, |p| list_page(api, p)).await
 }
 
 /// Lists the metadata of every object (`as=PartialObjectMetadataList`), page by page, calling
@@ -222,18 +246,7 @@ where
     K: Resource + Clone + DeserializeOwned + Debug,
     F: FnMut(Vec<PartialObjectMeta<K>>),
 {
-    let fetch = |p: ListParams| async move {
-        let page = api.list_metadata(&p).await?;
-        Ok((page.items, page.metadata.continue_))
-    };
-    paged(
-        params,
-        action,
-        fetch,
-        Restart::SkipSeen(HashSet::new()),
-        each,
-    )
-    .await
+    stream_pages(params, action, |p| metadata_page(api, p), each).await
 }
 
 /// Lists the metadata of every object (`as=PartialObjectMetadataList`) into one vector.
@@ -245,21 +258,31 @@ pub async fn list_all_metadata<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    let all = std::cell::RefCell::new(Vec::new());
-    let fetch = |p: ListParams| async move {
-        let page = api.list_metadata(&p).await?;
-        Ok((page.items, page.metadata.continue_))
-    };
-    let mut discard = || all.borrow_mut().clear();
-    paged(
-        params,
-        action,
-        fetch,
-        Restart::Discard(&mut discard),
-        |page| all.borrow_mut().extend(page),
-    )
-    .await?;
-    Ok(all.into_inner())
+    collect(params, action, |p| metadata_page(api, p)).await
+}
+
+/// One page of objects and the `continue` token.
+async fn list_page<K>(
+    api: &Api<K>,
+    p: ListParams,
+) -> std::result::Result<(Vec<K>, Option<String>), kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let page: ObjectList<K> = api.list(&p).await?;
+    Ok((page.items, page.metadata.continue_))
+}
+
+/// One page of objects' metadata and the `continue` token.
+async fn metadata_page<K>(
+    api: &Api<K>,
+    p: ListParams,
+) -> std::result::Result<(Vec<PartialObjectMeta<K>>, Option<String>), kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let page = api.list_metadata(&p).await?;
+    Ok((page.items, page.metadata.continue_))
 }
 
 /// Gets one object, `None` when it does not exist.
