@@ -52,11 +52,14 @@ pub async fn command(
     }
     let max = usize::from(args.max_parallel);
     let total = targets.len();
-    let job = |cluster: Cluster| {
-        let params = &params;
+    // Each cluster's check runs as its own task, so the job owns what it reads.
+    let checked = std::sync::Arc::new((params.options.clone(), params.checks.clone()));
+    let job = move |cluster: Cluster| {
+        let checked = checked.clone();
         async move {
+            let (options, checks) = &*checked;
             let version = server_version(&cluster.client).await?;
-            Ok(run_checks(&cluster.client, &params.options, &version, &params.checks).await)
+            Ok(run_checks(&cluster.client, options, &version, checks).await)
         }
     };
     let mut results: Vec<Option<Outcome<HealthReport>>> = (0..total).map(|_| None).collect();
@@ -85,7 +88,7 @@ pub async fn command(
                 &mut results,
                 kube,
                 max,
-                &job,
+                job,
                 params.fail_on,
                 timeout,
                 interval,
@@ -218,14 +221,14 @@ async fn wait<F, Fut>(
     results: &mut [Option<Outcome<HealthReport>>],
     kube: &KubeArgs,
     max: usize,
-    job: &F,
+    job: F,
     fail_on: FailOn,
     timeout: Duration,
     interval: Duration,
     printer: &mut Printer,
 ) where
-    F: Fn(Cluster) -> Fut,
-    Fut: std::future::Future<Output = Result<HealthReport>>,
+    F: Fn(Cluster) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<HealthReport>> + Send + 'static,
 {
     let start = Instant::now();
     let deadline = start + timeout;
@@ -256,16 +259,24 @@ async fn wait<F, Fut>(
         let pending: Vec<usize> = (0..targets.len())
             .filter(|&i| !passing(&results[i]))
             .collect();
-        let finished = run_bounded(targets, &pending, kube, max, true, job, |i, outcome| {
-            if let Some((_, bars)) = &bars {
-                let text = short(outcome, fail_on);
-                if matches!(outcome, Ok(r) if r.not_passing(fail_on).is_empty()) {
-                    bars[i].finish_with_message(format!("{text} (round {round})"));
-                } else {
-                    bars[i].set_message(format!("{text} (round {round}); checking again"));
+        let finished = run_bounded(
+            targets,
+            &pending,
+            kube,
+            max,
+            true,
+            job.clone(),
+            |i, outcome| {
+                if let Some((_, bars)) = &bars {
+                    let text = short(outcome, fail_on);
+                    if matches!(outcome, Ok(r) if r.not_passing(fail_on).is_empty()) {
+                        bars[i].finish_with_message(format!("{text} (round {round})"));
+                    } else {
+                        bars[i].set_message(format!("{text} (round {round}); checking again"));
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         for (i, outcome) in finished {
             results[i] = Some(outcome);

@@ -517,9 +517,11 @@ pub(crate) async fn resolve(kube: &KubeArgs, args: &FleetArgs) -> Result<Fleet> 
 pub(crate) type Outcome<R> = std::result::Result<R, String>;
 
 /// Runs `job` on the targets at `indices`, at most `max_parallel` at once, connecting first where
-/// needed. With `keep`, a connection made is kept in `target.cluster` for the next round (`--wait`);
-/// otherwise each client (and its idle connections) is dropped as its cluster finishes, so memory
-/// does not grow with the fleet. `on_done` is called as each finishes, in finishing order.
+/// needed. Each cluster runs as its own task, so decoding and judging large responses spreads
+/// over the runtime's worker threads instead of taking turns on one. With `keep`, a connection
+/// made is kept in `target.cluster` for the next round (`--wait`); otherwise each client (and its
+/// idle connections) is dropped as its cluster finishes, so memory does not grow with the fleet.
+/// `on_done` is called as each finishes, in finishing order.
 pub(crate) async fn run_bounded<R, F, Fut>(
     targets: &mut [Target],
     indices: &[usize],
@@ -530,28 +532,38 @@ pub(crate) async fn run_bounded<R, F, Fut>(
     mut on_done: impl FnMut(usize, &Outcome<R>),
 ) -> Vec<(usize, Outcome<R>)>
 where
-    F: Fn(Cluster) -> Fut,
-    Fut: Future<Output = Result<R>>,
+    R: Send + 'static,
+    F: Fn(Cluster) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<R>> + Send + 'static,
 {
     let work = indices.iter().map(|&i| {
         let t = &targets[i];
         let member = t.member.clone();
         let route = t.route.clone();
         let cached = t.cluster.clone();
-        let job = &job;
+        let kube = kube.clone();
+        let job = job.clone();
+        // Spawned only when `buffer_unordered` pulls it, so at most `max_parallel` run at once.
         async move {
-            let cluster = match cached {
-                Some(c) => c,
-                None => match connect(&route, &member, kube).await {
-                    Ok(c) => c,
-                    Err(reason) => return (i, None, Err(reason)),
-                },
-            };
-            let server = cluster.server.clone();
-            let outcome = job(cluster.clone())
-                .await
-                .map_err(|e| describe_failure(&route, &e));
-            (i, Some((server, keep.then_some(cluster))), outcome)
+            let task = tokio::spawn(async move {
+                let cluster = match cached {
+                    Some(c) => c,
+                    None => match connect(&route, &member, &kube).await {
+                        Ok(c) => c,
+                        Err(reason) => return (None, Err(reason)),
+                    },
+                };
+                let server = cluster.server.clone();
+                let outcome = job(cluster.clone())
+                    .await
+                    .map_err(|e| describe_failure(&route, &e));
+                (Some((server, keep.then_some(cluster))), outcome)
+            });
+            match task.await {
+                Ok((cluster, outcome)) => (i, cluster, outcome),
+                // A panic is caught by the runner's hook; the row says the check stopped.
+                Err(e) => (i, None, Err(format!("the check stopped: {e}"))),
+            }
         }
     });
     let mut stream = futures::stream::iter(work).buffer_unordered(max_parallel.max(1));

@@ -53,16 +53,14 @@ pub async fn command(
     let max = usize::from(args.max_parallel);
     let total = targets.len();
     let names: Vec<String> = targets.iter().map(|t| t.member.name.clone()).collect();
-    let job = |cluster: Cluster| {
-        let params = &params;
+    // Each cluster is planned as its own task, so the job owns the targets it plans for.
+    let requested =
+        std::sync::Arc::new((params.k8s_requested.clone(), params.ks_requested.clone()));
+    let job = move |cluster: Cluster| {
+        let requested = requested.clone();
         async move {
-            plan_cluster(
-                &cluster,
-                params.k8s_requested.as_ref(),
-                params.ks_requested.as_ref(),
-                |_| {},
-            )
-            .await
+            let (k8s, ks) = &*requested;
+            plan_cluster(&cluster, k8s.as_ref(), ks.as_ref(), |_| {}).await
         }
     };
     let all: Vec<usize> = (0..total).collect();

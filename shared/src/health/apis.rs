@@ -186,12 +186,16 @@ pub(super) async fn run_webhooks(ctx: &Ctx<'_>) -> Outcome {
     hooks.extend(mutating_hooks);
     let services: BTreeSet<(String, String)> = hooks.iter().map(|h| h.service.clone()).collect();
     let client = ctx.client;
-    let endpoints: BTreeMap<(String, String), Option<(usize, usize)>> = stream::iter(services)
+    // Made before they are streamed: see `pods::judge_job_pods`.
+    let lookups: Vec<_> = services
+        .into_iter()
         .map(|(ns, name)| async move {
             let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
             let ep = list::get_opt(&api, &name, &format!("get endpoints `{ns}/{name}`")).await?;
             Ok::<_, crate::Error>(((ns, name), ep.as_ref().map(addresses)))
         })
+        .collect();
+    let endpoints: BTreeMap<(String, String), Option<(usize, usize)>> = stream::iter(lookups)
         .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await

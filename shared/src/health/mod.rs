@@ -255,7 +255,9 @@ async fn run_round(
         server_version,
         scope: tokio::sync::OnceCell::new(),
     };
-    join_all(checks.iter().map(|id| run_one(*id, &ctx))).await
+    // Made before they are joined: see `pods::judge_job_pods`.
+    let each: Vec<_> = checks.iter().map(|id| run_one(*id, &ctx)).collect();
+    join_all(each).await
 }
 
 fn report(server_version: String, options: &Options, results: Vec<CheckResult>) -> HealthReport {

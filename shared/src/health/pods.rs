@@ -110,13 +110,18 @@ async fn judge_job_pods(
         .iter()
         .map(|(ns, _, job)| (ns.clone(), job.clone()))
         .collect();
-    let complete: BTreeMap<(String, String), bool> = stream::iter(jobs)
+    // The futures are made before they are streamed, so the stream's type holds no closure
+    // (a closure there makes the future not `Send` for rustc, which the fleet needs).
+    let lookups: Vec<_> = jobs
+        .into_iter()
         .map(|(ns, name)| async move {
             let api: Api<Job> = Api::namespaced(client.clone(), &ns);
             let job = list::get_opt(&api, &name, &format!("get Job `{ns}/{name}`")).await?;
             let done = job.as_ref().is_some_and(job_complete);
             Ok::<_, crate::Error>(((ns, name), done))
         })
+        .collect();
+    let complete: BTreeMap<(String, String), bool> = stream::iter(lookups)
         .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await

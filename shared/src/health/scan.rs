@@ -111,7 +111,9 @@ where
     match (plan(scope), scope) {
         (Plan::PerNamespace, Scope::Namespaces(set)) => {
             let judge = &judge;
-            stream::iter(listing_order(set))
+            // Made before they are streamed: see `pods::judge_job_pods`.
+            let lists: Vec<_> = listing_order(set)
+                .into_iter()
                 .map(|ns| async move {
                     let api: Api<K> = Api::namespaced(client.clone(), ns);
                     let mut part = T::default();
@@ -129,6 +131,8 @@ where
                     .await?;
                     Ok::<_, crate::Error>(part)
                 })
+                .collect();
+            stream::iter(lists)
                 .buffer_unordered(NAMESPACE_CONCURRENCY)
                 .try_for_each(|part| {
                     tally.merge(part);
