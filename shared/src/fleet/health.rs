@@ -183,11 +183,19 @@ fn row(
                 .iter()
                 .map(|c| format!("{} {}", c.id, c.status.label().to_lowercase()))
                 .collect();
+            // A check that could not run says why (a 403 names the user and the resource);
+            // the first such reason is enough to see what is wrong with the cluster's access.
+            let why = report
+                .checks
+                .iter()
+                .find(|c| c.status == Status::Error)
+                .map(|c| format!(": {}", c.summary))
+                .unwrap_or_default();
             FleetCluster {
                 kubernetes_version: Some(report.server_version.clone()),
                 status: report.status.label().to_lowercase(),
                 blocking,
-                reason: (!pending.is_empty()).then(|| pending.join(", ")),
+                reason: (!pending.is_empty()).then(|| format!("{}{why}", pending.join(", "))),
                 exit_code: report.exit_status(fail_on).code(),
                 report: Some(report),
                 ..base

@@ -60,6 +60,12 @@ pub async fn command(
         let requested = requested.clone();
         async move {
             let (k8s, ks) = &*requested;
+            // A plan records what it could not read and goes on; a member whose user may read
+            // nothing (401/403) is an ERROR row instead, found by one small read first.
+            let nodes: kube::Api<k8s_openapi::api::core::v1::Node> =
+                kube::Api::all(cluster.client.clone());
+            let probe = kube::api::ListParams::default().limit(1);
+            crate::list::retry_read("list nodes", || nodes.list_metadata(&probe)).await?;
             plan_cluster(&cluster, k8s.as_ref(), ks.as_ref(), |_| {}).await
         }
     };

@@ -698,3 +698,38 @@ fn stored_kubeconfigs_are_used_only_on_request_and_never_shown() {
         );
     }
 }
+
+#[test]
+fn a_member_that_forbids_the_user_is_an_error_row_and_the_others_still_report() {
+    let f = Fleet::new("ks34-member", "ks34-member");
+    // member-b knows the user of its context, who may read nothing (no RBAC binding).
+    f.b.add_user("auditor", "auditor-token-without-bindings", &[]);
+    let ctxs = vec![
+        host_ctx(&f.host),
+        member_ctx("member-a-admin", &f.a),
+        Ctx {
+            name: "member-b-auditor",
+            server: f.b.url(),
+            ca: f.b.ca_pem(),
+            token: "auditor-token-without-bindings",
+        },
+    ];
+    std::fs::write(&f.host.kubeconfig, kubeconfig(&ctxs, "host-admin")).unwrap();
+    for plugin in ["health", "upgrade-plan"] {
+        let run = f.run(plugin, &["--fleet", "-o", "json"]);
+        run.assert_code(2);
+        let r = run.json();
+        let b = cluster(&r, "member-b");
+        assert_eq!(b["status"], "error", "{plugin}: {b:#}");
+        assert_eq!(b["exitCode"], 2, "{plugin}");
+        let reason = b["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("forbidden") || reason.contains("may not read"),
+            "{plugin}: {reason}"
+        );
+        for other in ["host", "member-a"] {
+            assert_ne!(cluster(&r, other)["status"], "error", "{plugin}: {other}");
+        }
+        assert_streamed(&run, &["host", "member-a", "member-b"]);
+    }
+}
