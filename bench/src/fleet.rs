@@ -1,10 +1,10 @@
-//! `cargo run -p bench --bin bench-fleet -- [--members 50] [--parallel 1,4,8,16] [--runs 3]`
+//! `cargo run -p bench --bin bench-fleet -- [--members 50] [--parallel 1,4,8,16] [--runs 3] [--costs free,real]`
 //!
 //! The fleet benchmark (issue 16): one kubesim per cluster, in this process (a `ks34-host` and
-//! `--members` × `ks34-member`), the host's `Cluster` objects pointing at the members' URLs and a
-//! kubeconfig with a context per cluster. Runs `kubectl health --fleet` and
-//! `kubectl upgrade-plan --fleet` at each `--max-parallel` and reports the median wall time and
-//! the peak RSS; appends (or replaces) its own section at the end of bench/RESULTS.md. The main
+//! `--members` × `ks34-member`), under each cost model, the host's `Cluster` objects pointing at
+//! the members' URLs and a kubeconfig with a context per cluster. Runs `kubectl health --fleet`
+//! and `kubectl upgrade-plan --fleet` at each `--max-parallel` and reports the median wall time
+//! and the peak RSS (measured through a launcher process, see [`Launcher`]); appends (or replaces) its own section at the end of bench/RESULTS.md. The main
 //! `bench` binary is separate and keeps that section (it sits after its notes marker).
 
 #[allow(dead_code)]
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use kubesim::Sim;
+use kubesim::{Cost, Sim};
 use serde_json::json;
 
 const START: &str =
@@ -47,6 +47,13 @@ struct Args {
     /// Where to write the results (default: bench/RESULTS.md); `-` to skip
     #[arg(long)]
     results: Option<String>,
+    /// kubesim's cost models to measure under (comma-separated `free`, `real`); each cluster
+    /// answers with a real API server's costs under `real`
+    #[arg(long, default_value = "free,real")]
+    costs: String,
+    /// Internal: run as the launcher (see `Launcher`)
+    #[arg(long, hide = true)]
+    launcher: bool,
 }
 
 fn root() -> PathBuf {
@@ -57,7 +64,13 @@ fn root() -> PathBuf {
 }
 
 fn main() {
-    if let Err(e) = run(Args::parse()) {
+    let args = Args::parse();
+    let outcome = if args.launcher {
+        launcher_loop()
+    } else {
+        run(args)
+    };
+    if let Err(e) = outcome {
         eprintln!("bench-fleet: error: {e:#}");
         std::process::exit(2);
     }
@@ -65,6 +78,7 @@ fn main() {
 
 /// One measured setting.
 struct Row {
+    cost: Cost,
     plugin: &'static str,
     parallel: usize,
     wall: Duration,
@@ -95,69 +109,90 @@ fn run(args: Args) -> Result<()> {
         bail!("--runs and every --parallel must be at least 1, --members at least 2");
     }
     let (bins, build) = bin_dir(&args)?;
-    eprintln!(
-        "bench-fleet: starting 1 host and {} member kubesims",
-        args.members
-    );
-    let host = Sim::builder()
-        .scenario("ks34-host")
-        .start()
-        .context("kubesim ks34-host")?;
-    let members: Vec<Sim> = (0..args.members)
-        .map(|i| {
-            Sim::builder()
-                .scenario("ks34-member")
-                .start()
-                .with_context(|| format!("kubesim member {i}"))
+    // Before the kubesims fill this process: the plugins are started by a small process, so
+    // their peak RSS is theirs (see `Launcher`).
+    let mut launcher = Launcher::start()?;
+    let costs: Vec<Cost> = args
+        .costs
+        .split(',')
+        .map(|c| match c.trim() {
+            "free" => Ok(Cost::Free),
+            "real" => Ok(Cost::Real),
+            other => bail!("--costs: `{other}` is not free or real"),
         })
         .collect::<Result<_>>()?;
-    let dir = tempfile::tempdir()?;
-    let names = member_names(args.members);
-    point_members(&host, &members, &names)?;
-    let kubeconfig = dir.path().join("kubeconfig");
-    write_kubeconfig(dir.path(), &kubeconfig, &host, &members, &names)?;
-
     let mut rows = Vec::new();
-    for (plugin, bin) in [
-        ("health", "kubectl-health"),
-        ("upgrade-plan", "kubectl-upgrade_plan"),
-    ] {
-        for &p in &parallel {
-            let mut samples = Vec::new();
-            for i in 0..=args.runs {
-                let mut cmd = Command::new(bins.join(bin));
-                cmd.env_clear()
-                    .env("KUBECONFIG", &kubeconfig)
-                    .env("HOME", dir.path())
-                    .env("NO_COLOR", "1")
-                    .args(["--fleet", "--max-parallel", &p.to_string(), "-o", "json"]);
-                let out = dir.path().join(format!("{plugin}-{p}.json"));
-                let s = measure::run(cmd, Some(&out), None, Duration::from_secs(args.timeout))?;
-                if s.code != Some(0) {
-                    eprintln!(
-                        "bench-fleet: warning: {plugin} --max-parallel {p} exited {:?}",
-                        s.code
-                    );
+    for cost in costs {
+        eprintln!(
+            "bench-fleet: starting 1 host and {} member kubesims (cost {cost})",
+            args.members
+        );
+        let host = Sim::builder()
+            .scenario("ks34-host")
+            .cost(cost)
+            .start()
+            .context("kubesim ks34-host")?;
+        let members: Vec<Sim> = (0..args.members)
+            .map(|i| {
+                Sim::builder()
+                    .scenario("ks34-member")
+                    .cost(cost)
+                    .start()
+                    .with_context(|| format!("kubesim member {i}"))
+            })
+            .collect::<Result<_>>()?;
+        let dir = tempfile::tempdir()?;
+        let names = member_names(args.members);
+        point_members(&host, &members, &names)?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        write_kubeconfig(dir.path(), &kubeconfig, &host, &members, &names)?;
+
+        for (plugin, bin) in [
+            ("health", "kubectl-health"),
+            ("upgrade-plan", "kubectl-upgrade_plan"),
+        ] {
+            for &p in &parallel {
+                let mut samples = Vec::new();
+                for i in 0..=args.runs {
+                    let out = dir.path().join(format!("{plugin}-{p}.json"));
+                    let s = launcher.run(&json!({
+                        "bin": bins.join(bin),
+                        "args": ["--fleet", "--max-parallel", p.to_string(), "-o", "json"],
+                        "env": {
+                            "KUBECONFIG": kubeconfig,
+                            "HOME": dir.path(),
+                            "NO_COLOR": "1",
+                        },
+                        "out": out,
+                        "timeoutSecs": args.timeout,
+                    }))?;
+                    if s.code != Some(0) {
+                        eprintln!(
+                            "bench-fleet: warning: {plugin} --max-parallel {p} exited {:?}",
+                            s.code
+                        );
+                    }
+                    if i > 0 {
+                        samples.push(s);
+                    }
                 }
-                if i > 0 {
-                    samples.push(s);
-                }
+                samples.sort_by_key(|s| s.wall);
+                let median = samples[samples.len() / 2];
+                let rss = samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+                eprintln!(
+                    "bench-fleet: {cost:<4} {plugin:<12} --max-parallel {p:>2}: {:>7.0} ms, {:>6.1} MB",
+                    median.wall.as_secs_f64() * 1000.0,
+                    rss as f64 / 1024.0
+                );
+                rows.push(Row {
+                    cost,
+                    plugin,
+                    parallel: p,
+                    wall: median.wall,
+                    rss_kib: rss,
+                    code: median.code,
+                });
             }
-            samples.sort_by_key(|s| s.wall);
-            let median = samples[samples.len() / 2];
-            let rss = samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
-            eprintln!(
-                "bench-fleet: {plugin:<12} --max-parallel {p:>2}: {:>7.0} ms, {:>6.1} MB",
-                median.wall.as_secs_f64() * 1000.0,
-                rss as f64 / 1024.0
-            );
-            rows.push(Row {
-                plugin,
-                parallel: p,
-                wall: median.wall,
-                rss_kib: rss,
-                code: median.code,
-            });
         }
     }
     let text = section(&args, build, &rows);
@@ -173,6 +208,114 @@ fn run(args: Args) -> Result<()> {
         eprintln!("bench-fleet: wrote {target}");
     }
     Ok(())
+}
+
+/// Starts the measured plugins on behalf of this process.
+///
+/// A child's `ru_maxrss` counts the memory of the process it was spawned from until it calls
+/// `exec` (the kernel records the old address space's high-water mark at `exec`, and a spawned
+/// child shares or copies its parent's). With 51 kubesims loaded, this process holds ~8 MB per
+/// cluster, which the first fleet runs reported as the plugin's own peak RSS. The launcher is this
+/// same binary (`--launcher`), started before any kubesim, so the plugins it spawns start from a
+/// process of a few MB. It reads one JSON request per line on stdin and answers one JSON line.
+struct Launcher {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Launcher {
+    fn start() -> Result<Self> {
+        use std::process::Stdio;
+        let mut child = Command::new(std::env::current_exe().context("bench-fleet's own path")?)
+            .arg("--launcher")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("start the launcher")?;
+        let input = child.stdin.take().context("launcher stdin")?;
+        let output = std::io::BufReader::new(child.stdout.take().context("launcher stdout")?);
+        Ok(Self {
+            child,
+            input,
+            output,
+        })
+    }
+
+    /// Runs one command (see `launcher_loop` for the request) and returns its sample.
+    fn run(&mut self, request: &serde_json::Value) -> Result<measure::Sample> {
+        use std::io::{BufRead, Write};
+        writeln!(self.input, "{request}").context("write to the launcher")?;
+        self.input.flush().context("write to the launcher")?;
+        let mut line = String::new();
+        self.output
+            .read_line(&mut line)
+            .context("read from the launcher")?;
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .with_context(|| format!("the launcher answered `{}`", line.trim()))?;
+        if let Some(e) = v["error"].as_str() {
+            bail!("launcher: {e}");
+        }
+        Ok(measure::Sample {
+            wall: Duration::from_micros(v["wallUs"].as_u64().unwrap_or(0)),
+            max_rss_kib: v["maxRssKib"].as_u64().unwrap_or(0),
+            code: v["code"].as_i64().map(|c| c as i32),
+            timed_out: v["timedOut"].as_bool().unwrap_or(false),
+            cpu: Duration::from_micros(v["cpuUs"].as_u64().unwrap_or(0)),
+            start_us: v["startUs"].as_u64().unwrap_or(0),
+        })
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        // Its stdin closes with us; it then exits.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `--launcher`: for each request line `{"bin", "args", "env", "out", "timeoutSecs"}`, runs the
+/// command (environment cleared, then `env` set; stdout to `out`) and answers with its sample.
+fn launcher_loop() -> Result<()> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let line = line.context("read a request")?;
+        let answer = match launch(&line) {
+            Ok(s) => json!({
+                "wallUs": s.wall.as_micros() as u64,
+                "maxRssKib": s.max_rss_kib,
+                "code": s.code,
+                "timedOut": s.timed_out,
+                "cpuUs": s.cpu.as_micros() as u64,
+                "startUs": s.start_us,
+            }),
+            Err(e) => json!({ "error": format!("{e:#}") }),
+        };
+        writeln!(stdout, "{answer}").context("answer")?;
+        stdout.flush().context("answer")?;
+    }
+    Ok(())
+}
+
+fn launch(line: &str) -> Result<measure::Sample> {
+    let req: serde_json::Value = serde_json::from_str(line).context("a request line")?;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut cmd = Command::new(text(&req["bin"]));
+    cmd.env_clear();
+    if let Some(env) = req["env"].as_object() {
+        for (k, v) in env {
+            cmd.env(k, text(v));
+        }
+    }
+    for a in req["args"].as_array().into_iter().flatten() {
+        cmd.arg(text(a));
+    }
+    let out = PathBuf::from(text(&req["out"]));
+    let limit = Duration::from_secs(req["timeoutSecs"].as_u64().unwrap_or(300));
+    measure::run(cmd, Some(&out), None, limit)
 }
 
 /// `member-a`, `member-b` (the scenario's own), then `member-03` …
@@ -259,23 +402,25 @@ fn section(args: &Args, build: &str, rows: &[Row]) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "`cargo run -p bench --bin bench-fleet -- --members {} --parallel {} --runs {}`: one kubesim per cluster \
-         (ks34-host, {} × ks34-member) in the bench process, a kubeconfig context per cluster, `-o json`; \
-         median of {} runs after a warm-up, peak RSS the largest of them; plugins from the {build} build.",
-        args.members, args.parallel, args.runs, args.members, args.runs
+        "`cargo run -p bench --bin bench-fleet -- --members {} --parallel {} --runs {} --costs {}`: one kubesim per cluster \
+         (ks34-host, {} × ks34-member) in the bench process, under each cost model, a kubeconfig context per cluster, `-o json`; \
+         median of {} runs after a warm-up, peak RSS the largest of them (the plugin's own: it is started by a small launcher process, \
+         not by the bench process that holds the kubesims); plugins from the {build} build.",
+        args.members, args.parallel, args.runs, args.costs, args.members, args.runs
     );
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "| command | --max-parallel | wall (median) | clusters ÷ parallel | ms per round of clusters | peak RSS | exit |"
+        "| cost | command | --max-parallel | wall (median) | clusters ÷ parallel | ms per round of clusters | peak RSS | exit |"
     );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
     let clusters = args.members + 1;
     for r in rows {
         let rounds = clusters.div_ceil(r.parallel);
         let _ = writeln!(
             s,
-            "| {} --fleet | {} | {:.0} ms | {} | {:.0} | {:.1} MB | {} |",
+            "| {} | {} --fleet | {} | {:.0} ms | {} | {:.0} | {:.1} MB | {} |",
+            r.cost,
             r.plugin,
             r.parallel,
             r.wall.as_secs_f64() * 1000.0,
