@@ -300,8 +300,8 @@ mod tests {
         assert_eq!(names, ["validate.kyverno.svc-fail", "default-policy"]);
 
         let f = webhook_finding(&hooks[0], Some((0, 1))).unwrap();
-        assert_eq!(f.kind, "ValidatingWebhookConfiguration");
-        assert_eq!(f.name, "kyverno-resource-validating-webhook-cfg");
+        assert_eq!(f.object.kind, "ValidatingWebhookConfiguration");
+        assert_eq!(f.object.name, "kyverno-resource-validating-webhook-cfg");
         assert_eq!(
             f.message,
             "webhook `validate.kyverno.svc-fail` fails closed (failurePolicy Fail) and service `kyverno/kyverno-svc` has no ready endpoint addresses (1 not ready): requests it matches are rejected"

@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(
             (f[0].reason.as_str(), f[0].severity),
-            ("Cordoned", Severity::Warn)
+            ("Cordoned", Severity::Advisory)
         );
         assert!(f[0].message.contains("kubectl uncordon worker-3"));
 

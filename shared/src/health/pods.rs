@@ -365,7 +365,7 @@ mod tests {
                 "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}));
         let f = finding(verdict(&p, 5));
         assert_eq!(f.reason, "CrashLoopBackOff");
-        assert_eq!(f.severity, Severity::Fail);
+        assert_eq!(f.severity, Severity::Blocking);
         assert_eq!(
             f.message,
             "container `ks-controller-manager` waiting: CrashLoopBackOff: back-off 5m0s restarting failed container (42 restarts, last exit 1 Error)"
@@ -435,7 +435,7 @@ mod tests {
         let f = finding(verdict(&p, 5));
         assert_eq!(
             (f.reason.as_str(), f.severity),
-            ("Restarts", Severity::Warn)
+            ("Restarts", Severity::Advisory)
         );
         assert_eq!(
             f.message,
@@ -462,7 +462,7 @@ mod tests {
         let evicted =
             pod(json!({"phase": "Failed", "reason": "Evicted", "message": "low on memory"}));
         let f = finding(verdict(&evicted, 5));
-        assert_eq!((f.reason.as_str(), f.severity), ("Evicted", Severity::Warn));
+        assert_eq!((f.reason.as_str(), f.severity), ("Evicted", Severity::Advisory));
         assert_eq!(
             finding(verdict(&pod(json!({"phase": "Failed"})), 5)).reason,
             "Failed"
@@ -536,7 +536,7 @@ mod tests {
             let mut r: Vec<_> = t
                 .findings
                 .iter()
-                .map(|f| (f.name.clone(), f.reason.clone()))
+                .map(|f| (f.object.name.clone(), f.reason.clone()))
                 .collect();
             r.sort();
             r

@@ -124,14 +124,14 @@ mod tests {
         ];
         let f = judge(&all[2], &all).unwrap();
         assert_eq!(f.reason, "PendingUpgrade");
-        assert_eq!(f.kind, "HelmRelease");
+        assert_eq!(f.object.kind, "HelmRelease");
         assert_eq!(
             f.message,
             "revision 3 is pending-upgrade (Secret `sh.helm.release.v1.ks-core.v3`); revision 2 is deployed; if no helm operation is running, delete `sh.helm.release.v1.ks-core.v3` to clear it"
         );
         let all = vec![rev("ing", 1, "superseded"), rev("ing", 2, "failed")];
         let f = judge(&all[1], &all).unwrap();
-        assert_eq!((f.reason.as_str(), f.severity), ("Failed", Severity::Fail));
+        assert_eq!((f.reason.as_str(), f.severity), ("Failed", Severity::Blocking));
         assert!(
             f.message.ends_with("no revision is deployed"),
             "{}",
@@ -147,7 +147,7 @@ mod tests {
         let f = judge(&rev("a", 2, "superseded"), &all).unwrap();
         assert_eq!(
             (f.reason.as_str(), f.severity),
-            ("Superseded", Severity::Warn)
+            ("Superseded", Severity::Advisory)
         );
         assert_eq!(camel("pending-rollback"), "PendingRollback");
     }

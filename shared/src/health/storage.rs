@@ -233,7 +233,7 @@ mod tests {
         let f = claim(&c, &[sc("local", true, "WaitForFirstConsumer")]).unwrap();
         assert_eq!(
             (f.reason.as_str(), f.severity),
-            ("WaitForFirstConsumer", Severity::Warn)
+            ("WaitForFirstConsumer", Severity::Advisory)
         );
         let c = pvc(json!({"storageClassName": "fast"}), "Pending");
         assert_eq!(

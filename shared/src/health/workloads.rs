@@ -234,7 +234,7 @@ mod tests {
         .unwrap();
         let f = deployment(&d).unwrap();
         assert_eq!(f.reason, "Unavailable");
-        assert_eq!(f.namespace.as_deref(), Some("shop"));
+        assert_eq!(f.object.namespace.as_deref(), Some("shop"));
         assert_eq!(
             f.message,
             "2/3 ready, 2/3 available, 3/3 updated (Available=False MinimumReplicasUnavailable)"

@@ -5,7 +5,7 @@
 //! keeps its meaning forever; a retired code is never reused. Severity follows eksup: `Required`
 //! (blocks the upgrade: exit 1) or `Recommended` (exit 1 only with `--fail-on warn`).
 
-use std::{collections::BTreeMap, fmt};
+use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
@@ -31,190 +31,132 @@ use crate::{
     version::{Skew, Version, control_plane_skew, node_skew},
 };
 
-/// How much a finding matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Severity {
-    /// Blocks the upgrade.
-    Required,
-    /// Should be fixed; does not block unless `--fail-on warn`.
-    Recommended,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Required => "Required",
-            Self::Recommended => "Recommended",
-        })
-    }
-}
+pub use crate::model::{ObjectRef, Severity};
 
 /// Every code, its default severity and what it means (the documentation's table; tests check
 /// that every finding uses a code from here).
 pub const CODES: &[(&str, Severity, &str)] = &[
-    ("NODE001", Severity::Required, "node not Ready"),
+    ("NODE001", Severity::Blocking, "node not Ready"),
     (
         "NODE002",
-        Severity::Recommended,
+        Severity::Advisory,
         "node cordoned (the playbook's uncordon would put it back in service)",
     ),
     (
         "SKEW001",
-        Severity::Required,
+        Severity::Blocking,
         "kubelet outside the version skew policy now",
     ),
     (
         "SKEW002",
-        Severity::Required,
+        Severity::Blocking,
         "kubelet outside the skew policy once the control plane reaches the first step",
     ),
     (
         "SKEW003",
-        Severity::Required,
+        Severity::Blocking,
         "kube-proxy outside the skew policy (against the API server or its kubelet)",
     ),
     (
         "CP001",
-        Severity::Required,
+        Severity::Blocking,
         "control plane outside the version skew policy (Recommended: patch drift, or a version that cannot be judged)",
     ),
     (
         "RUNTIME001",
-        Severity::Required,
+        Severity::Blocking,
         "node runs containerd 1.x: Kubernetes 1.35 is the last minor that supports it (Recommended when the path ends at 1.35)",
     ),
     (
         "PDB001",
-        Severity::Required,
+        Severity::Blocking,
         "PodDisruptionBudget allows no disruption: a drain would hang",
     ),
     (
         "POD001",
-        Severity::Required,
+        Severity::Blocking,
         "bare pod without a controller: a drain refuses it",
     ),
     (
         "POD002",
-        Severity::Recommended,
+        Severity::Advisory,
         "pod not Running/Ready or failing now: fix it before upgrading",
     ),
     (
         "WL001",
-        Severity::Recommended,
+        Severity::Advisory,
         "single-replica workload: expect an interruption while its node drains",
     ),
-    ("APISVC001", Severity::Required, "APIService unavailable"),
+    ("APISVC001", Severity::Blocking, "APIService unavailable"),
     (
         "WEBHOOK001",
-        Severity::Required,
+        Severity::Blocking,
         "webhook failing closed with no ready endpoints",
     ),
-    ("HELM001", Severity::Recommended, "Helm release failed"),
+    ("HELM001", Severity::Advisory, "Helm release failed"),
     (
         "HELM002",
-        Severity::Required,
+        Severity::Blocking,
         "Helm release stuck in pending-*",
     ),
     (
         "SC001",
-        Severity::Required,
+        Severity::Blocking,
         "no default StorageClass (Required when a KubeSphere 4.1 step needs the ks-upgrade volume)",
     ),
     (
         "KS001",
-        Severity::Required,
+        Severity::Blocking,
         "ks-core pending-upgrade blocks ks-migrate",
     ),
-    ("KS002", Severity::Required, "ks-installer still running"),
+    ("KS002", Severity::Blocking, "ks-installer still running"),
     (
         "KS003",
-        Severity::Recommended,
+        Severity::Advisory,
         "KubeSphere 3.3.1 role changes affect users and custom roles",
     ),
     (
         "KS004",
-        Severity::Required,
+        Severity::Blocking,
         "member cluster still on KubeSphere 3.x under a 4.x host",
     ),
     (
         "KS005",
-        Severity::Recommended,
+        Severity::Advisory,
         "member cluster still unschedulable after its migration (untaint it)",
     ),
     (
         "KS006",
-        Severity::Recommended,
+        Severity::Advisory,
         "v3 gateways not yet migrated",
     ),
     (
         "PATH001",
-        Severity::Required,
+        Severity::Blocking,
         "a step of the path is outside the KubeSphere/Kubernetes compatibility table",
     ),
     (
         "PATH002",
-        Severity::Required,
+        Severity::Blocking,
         "a member cluster's Kubernetes is outside the target KubeSphere's range",
     ),
     (
         "API001",
-        Severity::Required,
+        Severity::Blocking,
         "removed API in use (no longer served now or at a step of the path)",
     ),
-    ("API002", Severity::Recommended, "deprecated API in use"),
+    ("API002", Severity::Advisory, "deprecated API in use"),
     (
         "API003",
-        Severity::Recommended,
+        Severity::Advisory,
         "stale last-applied-configuration annotation names an old apiVersion",
     ),
     (
         "CHECK001",
-        Severity::Required,
+        Severity::Blocking,
         "a check could not run (forbidden, or the API failed)",
     ),
 ];
-
-/// The object a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectRef {
-    /// Kind.
-    pub kind: String,
-    /// Namespace, for namespaced objects.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Name.
-    pub name: String,
-}
-
-impl ObjectRef {
-    /// A cluster-scoped object.
-    pub fn cluster(kind: &str, name: &str) -> Self {
-        Self {
-            kind: kind.into(),
-            namespace: None,
-            name: name.into(),
-        }
-    }
-
-    /// A namespaced object.
-    pub fn namespaced(kind: &str, namespace: &str, name: &str) -> Self {
-        Self {
-            kind: kind.into(),
-            namespace: Some(namespace.into()),
-            name: name.into(),
-        }
-    }
-}
-
-impl fmt::Display for ObjectRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
-        }
-    }
-}
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -223,6 +165,7 @@ pub struct Finding {
     /// Stable code.
     pub code: String,
     /// Required or Recommended.
+    #[serde(serialize_with = "crate::model::severity::plan")]
     pub severity: Severity,
     /// The object.
     pub object: ObjectRef,
@@ -243,7 +186,7 @@ impl Finding {
             .iter()
             .find(|(c, _, _)| *c == code)
             .map(|(_, s, _)| *s)
-            .unwrap_or(Severity::Required);
+            .unwrap_or(Severity::Blocking);
         Self {
             code: code.into(),
             severity,
@@ -377,7 +320,7 @@ pub fn check_runtime(
                 f = f.step(s.minor_string());
             }
         } else {
-            f = f.severity(Severity::Recommended);
+            f = f.severity(Severity::Advisory);
         }
         out.push(f);
     }
@@ -571,7 +514,7 @@ pub fn check_control_plane(components: &[ComponentVersion]) -> Vec<Finding> {
                     )
                 },
             )
-            .severity(Severity::Recommended)
+            .severity(Severity::Advisory)
             .remedy(format!(
                 "check the version by hand (`{} --version` on the node) and compare it with the other control-plane components",
                 c.component
@@ -670,7 +613,7 @@ pub fn check_control_plane(components: &[ComponentVersion]) -> Vec<Finding> {
                     detail.join("; ")
                 ),
             )
-            .severity(Severity::Recommended)
+            .severity(Severity::Advisory)
             .remedy(
                 "finish the interrupted upgrade (kubeadm upgrade node on the lagging nodes) first",
             ),
@@ -899,9 +842,9 @@ pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding>
                     )
                     .remedy(delete.clone())
                     .severity(if kubesphere_step {
-                        Severity::Required
+                        Severity::Blocking
                     } else {
-                        Severity::Recommended
+                        Severity::Advisory
                     }),
                 );
             }
@@ -958,9 +901,9 @@ pub fn check_default_storage_class(classes: &[StorageClass], migration_step: boo
         .filter_map(|c| c.metadata.name.clone())
         .collect();
     let severity = if migration_step {
-        Severity::Required
+        Severity::Blocking
     } else {
-        Severity::Recommended
+        Severity::Advisory
     };
     vec![
         Finding::new(
@@ -1533,7 +1476,7 @@ mod tests {
             ]
         );
         assert!(f[0].message.contains("Unknown"));
-        assert_eq!(f[1].severity, Severity::Recommended);
+        assert_eq!(f[1].severity, Severity::Advisory);
     }
 
     #[test]
@@ -1622,7 +1565,7 @@ mod tests {
             got(&f),
             vec![(
                 "CP001".into(),
-                Severity::Recommended,
+                Severity::Advisory,
                 "control-plane".into()
             )]
         );
@@ -1638,7 +1581,7 @@ mod tests {
         mid.push(c("kube-apiserver", "m2", "v1.27.3"));
         let f = check_control_plane(&mid);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].severity, Severity::Recommended);
+        assert_eq!(f[0].severity, Severity::Advisory);
 
         // ...but the scheduler of m2 newer than the oldest apiserver (m1 at 1.26): Required.
         let mut newer = mid.clone();
@@ -1648,7 +1591,7 @@ mod tests {
             got(&f),
             vec![(
                 "CP001".into(),
-                Severity::Required,
+                Severity::Blocking,
                 "kube-scheduler-m2".into()
             )]
         );
@@ -1658,7 +1601,7 @@ mod tests {
             c("kube-apiserver", "m2", "v1.27.3"),
             c("kube-controller-manager", "m2", "v1.27.3"),
         ]);
-        assert_eq!(f[0].severity, Severity::Required);
+        assert_eq!(f[0].severity, Severity::Blocking);
         assert!(
             f[0].message
                 .contains("newer than the oldest kube-apiserver"),
@@ -1675,7 +1618,7 @@ mod tests {
             got(&f),
             vec![(
                 "CP001".into(),
-                Severity::Required,
+                Severity::Blocking,
                 "kube-controller-manager-m1".into()
             )]
         );
@@ -1694,7 +1637,7 @@ mod tests {
             got(&f),
             vec![(
                 "CP001".into(),
-                Severity::Required,
+                Severity::Blocking,
                 "kube-apiserver-m2".into()
             )]
         );
@@ -1707,7 +1650,7 @@ mod tests {
             got(&f),
             vec![(
                 "CP001".into(),
-                Severity::Recommended,
+                Severity::Advisory,
                 "kube-scheduler-m2".into()
             )]
         );
@@ -1746,8 +1689,8 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("RUNTIME001", Severity::Required, "old"),
-                ("RUNTIME001", Severity::Required, "k3s")
+                ("RUNTIME001", Severity::Blocking, "old"),
+                ("RUNTIME001", Severity::Blocking, "k3s")
             ]
         );
         assert_eq!(f[0].step.as_deref(), Some("v1.36"));
@@ -1767,7 +1710,7 @@ mod tests {
         // Ending at 1.35: Recommended.
         let f = check_runtime(&nodes, &v("v1.35"), None);
         assert_eq!(f.len(), 2);
-        assert!(f.iter().all(|f| f.severity == Severity::Recommended));
+        assert!(f.iter().all(|f| f.severity == Severity::Advisory));
         // Before 1.35: nothing to say.
         assert!(check_runtime(&nodes, &v("v1.34"), None).is_empty());
         assert_eq!(containerd_1x("containerd://2.0.0"), None);
@@ -1910,9 +1853,9 @@ mod tests {
             )],
             true,
         );
-        assert_eq!(f[0].severity, Severity::Required);
+        assert_eq!(f[0].severity, Severity::Blocking);
         let f = check_default_storage_class(&[], false);
-        assert_eq!(f[0].severity, Severity::Recommended);
+        assert_eq!(f[0].severity, Severity::Advisory);
     }
 
     fn stored(
@@ -2017,7 +1960,7 @@ mod tests {
             ]
         );
         assert_eq!(f[1].step.as_deref(), Some("v1.29"));
-        assert_eq!(f[0].severity, Severity::Recommended);
+        assert_eq!(f[0].severity, Severity::Advisory);
         assert!(
             f[4].remedy
                 .as_deref()
@@ -2237,7 +2180,7 @@ mod tests {
         }]);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].code, "POD002");
-        assert_eq!(f[0].severity, Severity::Recommended);
+        assert_eq!(f[0].severity, Severity::Advisory);
         assert_eq!(f[0].message, "Pending: not scheduled: Unschedulable");
         assert!(
             f[0].remedy

@@ -43,6 +43,16 @@ pub enum FailOn {
     Warn,
 }
 
+impl FailOn {
+    /// The least severe finding that makes the exit status 1.
+    pub fn threshold(self) -> crate::model::Severity {
+        match self {
+            Self::Required => Severity::Blocking,
+            Self::Warn => Severity::Advisory,
+        }
+    }
+}
+
 /// Read-only upgrade plan and readiness gate for Kubernetes and KubeSphere
 #[derive(Debug, Parser)]
 #[command(name = "kubectl upgrade-plan", bin_name = "kubectl upgrade-plan", version = crate::VERSION)]
@@ -161,7 +171,7 @@ pub(crate) async fn plan_cluster(
 /// beats a check that could not run (`CHECK001`, 2), which beats a clean plan (0). "Fix the
 /// cluster" and "give me the permissions to look" are different answers for CI.
 pub(crate) fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
-    let counts = |f: &&Finding| f.severity == Severity::Required || fail_on == FailOn::Warn;
+    let counts = |f: &&Finding| f.severity.reaches(fail_on.threshold());
     let not_checked = |f: &Finding| f.code == "CHECK001";
     if findings.iter().filter(counts).any(|f| !not_checked(f)) {
         ExitStatus::Findings
@@ -369,7 +379,7 @@ pub fn build_plan(
     };
     let required = f
         .iter()
-        .filter(|x| x.severity == Severity::Required)
+        .filter(|x| x.severity == Severity::Blocking)
         .count();
     let recommended = f.len() - required;
     Ok(UpgradePlan {
@@ -431,28 +441,28 @@ mod exit_tests {
 
     #[test]
     fn blocking_findings_beat_checks_not_run_which_beat_a_clean_plan() {
-        use Severity::{Recommended, Required};
+        use Severity::{Advisory, Blocking};
         let required = FailOn::Required;
         assert_eq!(exit_status(&[], required), ExitStatus::Success);
         assert_eq!(
-            exit_status(&[f("WL001", Recommended)], required),
+            exit_status(&[f("WL001", Advisory)], required),
             ExitStatus::Success
         );
         assert_eq!(
-            exit_status(&[f("WL001", Recommended)], FailOn::Warn),
+            exit_status(&[f("WL001", Advisory)], FailOn::Warn),
             ExitStatus::Findings
         );
         assert_eq!(
-            exit_status(&[f("CHECK001", Required)], required),
+            exit_status(&[f("CHECK001", Blocking)], required),
             ExitStatus::Error
         );
         assert_eq!(
-            exit_status(&[f("CHECK001", Required), f("NODE001", Required)], required),
+            exit_status(&[f("CHECK001", Blocking), f("NODE001", Blocking)], required),
             ExitStatus::Findings
         );
         assert_eq!(
             exit_status(
-                &[f("CHECK001", Required), f("WL001", Recommended)],
+                &[f("CHECK001", Blocking), f("WL001", Advisory)],
                 FailOn::Warn
             ),
             ExitStatus::Findings

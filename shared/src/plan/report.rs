@@ -373,8 +373,8 @@ fn yes(b: bool) -> &'static str {
 
 fn sev_cell(s: Severity) -> Cell {
     Cell::new(
-        s.to_string(),
-        if s == Severity::Required {
+        s.plan_label(),
+        if s == Severity::Blocking {
             Tone::Bad
         } else {
             Tone::Warn
@@ -745,7 +745,7 @@ impl UpgradePlan {
                     out,
                     "| {} | {} | {} | {} | {} |",
                     f.code,
-                    f.severity,
+                    f.severity.plan_label(),
                     md(&f.object.to_string()),
                     md(&f.message),
                     md(f.remedy.as_deref().unwrap_or(""))
