@@ -462,7 +462,10 @@ mod tests {
         let evicted =
             pod(json!({"phase": "Failed", "reason": "Evicted", "message": "low on memory"}));
         let f = finding(verdict(&evicted, 5));
-        assert_eq!((f.reason.as_str(), f.severity), ("Evicted", Severity::Advisory));
+        assert_eq!(
+            (f.reason.as_str(), f.severity),
+            ("Evicted", Severity::Advisory)
+        );
         assert_eq!(
             finding(verdict(&pod(json!({"phase": "Failed"})), 5)).reason,
             "Failed"

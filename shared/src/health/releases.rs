@@ -131,7 +131,10 @@ mod tests {
         );
         let all = vec![rev("ing", 1, "superseded"), rev("ing", 2, "failed")];
         let f = judge(&all[1], &all).unwrap();
-        assert_eq!((f.reason.as_str(), f.severity), ("Failed", Severity::Blocking));
+        assert_eq!(
+            (f.reason.as_str(), f.severity),
+            ("Failed", Severity::Blocking)
+        );
         assert!(
             f.message.ends_with("no revision is deployed"),
             "{}",

@@ -333,11 +333,9 @@ impl Report for HealthReport {
                 let mut objects: Vec<String> = Vec::new();
                 for f in &c.objects {
                     let name = match &f.object.namespace {
-                        Some(ns) => format!(
-                            "{}/{ns}/{}",
-                            f.object.kind.to_lowercase(),
-                            f.object.name
-                        ),
+                        Some(ns) => {
+                            format!("{}/{ns}/{}", f.object.kind.to_lowercase(), f.object.name)
+                        }
                         None => f.object(),
                     };
                     // One object can carry several findings (worker-4: version and skew).
@@ -469,6 +467,28 @@ mod tests {
                 "CHECK     STATUS   SUMMARY   OBJECTS\nnodes     FAIL     s         node/worker-2\n"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn the_documented_checks_match_the_check_ids() {
+        let doc = include_str!("../../../docs/health.md");
+        let section = doc
+            .split("\n## Checks\n")
+            .nth(1)
+            .expect("docs/health.md has a `## Checks` section");
+        let section = section.split("\n## ").next().unwrap_or_default();
+        let documented: Vec<&str> = section
+            .lines()
+            .filter(|l| l.starts_with('|'))
+            .skip(2)
+            .filter_map(|l| l.trim_matches('|').split('|').next())
+            .map(|c| c.trim().trim_matches('`'))
+            .collect();
+        let defined: Vec<&str> = CheckId::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            documented, defined,
+            "docs/health.md's checks table (left) differs from CheckId::ALL (right)"
         );
     }
 

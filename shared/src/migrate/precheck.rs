@@ -677,6 +677,26 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_checks_match_the_codes() {
+        let doc = include_str!("../../../docs/ks-migrate.md");
+        let table = doc
+            .split("| Code | Passes when |")
+            .nth(1)
+            .expect("docs/ks-migrate.md has the pre-check table");
+        let documented: Vec<&str> = table
+            .lines()
+            .skip(2) // the rest of the header line, the separator
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.strip_prefix("| `")?.split_once("` |"))
+            .map(|(code, _)| code)
+            .collect();
+        assert_eq!(
+            documented, CODES,
+            "docs/ks-migrate.md's pre-check table (left) differs from precheck::CODES (right)"
+        );
+    }
+
+    #[test]
     fn installer_version_needs_v3_4() {
         assert!(installer_version(Some(&cc(Some("v3.4.1")))).ok);
         assert!(installer_version(Some(&cc(Some("v3.4.0")))).ok);

@@ -7,6 +7,7 @@
 //! Exit 0: ready; 1: Required findings (or any finding with `--fail-on warn`); 2: could not run.
 
 pub mod apis;
+pub mod codes;
 pub mod findings;
 pub mod inventory;
 pub mod path;
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use self::{
+    codes::Code,
     findings::{Finding, KubeSphereFacts, Severity},
     inventory::{BuildKind, Inventory},
     path::Component,
@@ -172,7 +174,7 @@ pub(crate) async fn plan_cluster(
 /// cluster" and "give me the permissions to look" are different answers for CI.
 pub(crate) fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
     let counts = |f: &&Finding| f.severity.reaches(fail_on.threshold());
-    let not_checked = |f: &Finding| f.code == "CHECK001";
+    let not_checked = |f: &Finding| f.code == Code::Check001;
     if findings.iter().filter(counts).any(|f| !not_checked(f)) {
         ExitStatus::Findings
     } else if findings.iter().any(not_checked) {
@@ -312,15 +314,15 @@ pub fn build_plan(
     let mut steps = steps::build_steps(inv, build.kind, &path, &members);
     let unmigrated: Vec<String> = f
         .iter()
-        .filter(|x| x.code == "KS004")
+        .filter(|x| x.code == Code::Ks004)
         .map(|x| x.object.name.clone())
         .collect();
     let tainted: Vec<String> = f
         .iter()
-        .filter(|x| x.code == "KS005")
+        .filter(|x| x.code == Code::Ks005)
         .map(|x| x.object.name.clone())
         .collect();
-    let gateways = f.iter().any(|x| x.code == "KS006");
+    let gateways = f.iter().any(|x| x.code == Code::Ks006);
     steps = steps::with_finish(
         steps,
         steps::finish_migration(&unmigrated, &tainted, gateways),
@@ -428,9 +430,9 @@ mod exit_tests {
     use super::*;
     use crate::plan::findings::ObjectRef;
 
-    fn f(code: &str, severity: Severity) -> Finding {
+    fn f(code: Code, severity: Severity) -> Finding {
         Finding {
-            code: code.into(),
+            code,
             severity,
             object: ObjectRef::cluster("Check", "x"),
             message: String::new(),
@@ -445,24 +447,27 @@ mod exit_tests {
         let required = FailOn::Required;
         assert_eq!(exit_status(&[], required), ExitStatus::Success);
         assert_eq!(
-            exit_status(&[f("WL001", Advisory)], required),
+            exit_status(&[f(Code::Wl001, Advisory)], required),
             ExitStatus::Success
         );
         assert_eq!(
-            exit_status(&[f("WL001", Advisory)], FailOn::Warn),
+            exit_status(&[f(Code::Wl001, Advisory)], FailOn::Warn),
             ExitStatus::Findings
         );
         assert_eq!(
-            exit_status(&[f("CHECK001", Blocking)], required),
+            exit_status(&[f(Code::Check001, Blocking)], required),
             ExitStatus::Error
         );
         assert_eq!(
-            exit_status(&[f("CHECK001", Blocking), f("NODE001", Blocking)], required),
+            exit_status(
+                &[f(Code::Check001, Blocking), f(Code::Node001, Blocking)],
+                required
+            ),
             ExitStatus::Findings
         );
         assert_eq!(
             exit_status(
-                &[f("CHECK001", Blocking), f("WL001", Advisory)],
+                &[f(Code::Check001, Blocking), f(Code::Wl001, Advisory)],
                 FailOn::Warn
             ),
             ExitStatus::Findings
