@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
-        admissionregistration::v1::WebhookClientConfig,
         admissionregistration::v1::{MutatingWebhookConfiguration, ValidatingWebhookConfiguration},
-        core::v1::Node,
         policy::v1::PodDisruptionBudget,
         storage::v1::StorageClass,
     },
@@ -22,9 +20,16 @@ use super::{
     summary::{NodeSummary, UnhealthyPod, Workload},
 };
 use crate::{
+    domain::{
+        admission::closed_webhooks,
+        apiservices::unavailable,
+        helm::ReleaseState,
+        skew::{Skew, control_plane_skew, kube_proxy_kubelet_skew, node_skew},
+        storage::is_default_class,
+    },
     helm::Revision,
     kubesphere::{ClusterInfo, KubeSphere},
-    version::{Skew, Version, control_plane_skew, node_skew},
+    version::Version,
 };
 
 pub use super::codes::Code;
@@ -81,16 +86,6 @@ impl Finding {
         self.step = Some(s.into());
         self
     }
-}
-
-/// `Ready` condition status of a node (`True`, `False`, `Unknown`; `Unknown` when absent).
-pub fn node_ready(node: &Node) -> (String, String) {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-        .map(|c| (c.status.clone(), c.reason.clone().unwrap_or_default()))
-        .unwrap_or_else(|| ("Unknown".into(), "no Ready condition".into()))
 }
 
 /// NODE001, NODE002.
@@ -280,18 +275,12 @@ pub fn check_skew(
                     ));
                 }
             }
-            if let Some(k) = &n.kubelet {
-                let d = p.minors_to(k).unsigned_abs();
-                let allowed = if p.minor_key() < (1, 25) || k.minor_key() < (1, 25) {
-                    2
-                } else {
-                    3
-                };
-                if d > allowed {
-                    problems.push(format!(
-                        "vs kubelet {k} on the same node: {d} minors apart (at most {allowed})"
-                    ));
-                }
+            if let Some(k) = &n.kubelet
+                && let Some((d, allowed)) = kube_proxy_kubelet_skew(p, k)
+            {
+                problems.push(format!(
+                    "vs kubelet {k} on the same node: {d} minors apart (at most {allowed})"
+                ));
             }
             if !problems.is_empty() {
                 out.push(
@@ -573,13 +562,9 @@ pub fn check_single_replicas(deployments: &[Workload], statefulsets: &[Workload]
 pub fn check_apiservices(list: &[APIService]) -> Vec<Finding> {
     let mut out = Vec::new();
     for a in list {
+        let Some(down) = unavailable(a) else { continue };
         let name = a.metadata.name.clone().unwrap_or_default();
-        let cond = a
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|c| c.iter().find(|c| c.type_ == "Available"));
-        let (status, reason, message) = match cond {
+        let (status, reason, message) = match down.condition {
             Some(c) => (
                 c.status.clone(),
                 c.reason.clone().unwrap_or_default(),
@@ -587,37 +572,20 @@ pub fn check_apiservices(list: &[APIService]) -> Vec<Finding> {
             ),
             None => ("Unknown".into(), "NoCondition".into(), String::new()),
         };
-        if status != "True" {
-            let svc = a
-                .spec
-                .as_ref()
-                .and_then(|s| s.service.as_ref())
-                .map(|s| {
-                    format!(
-                        " (service {}/{})",
-                        s.namespace.clone().unwrap_or_default(),
-                        s.name.clone().unwrap_or_default()
-                    )
-                })
-                .unwrap_or_default();
-            out.push(
-                Finding::new(
-                    Code::Apisvc001,
-                    ObjectRef::cluster("APIService", &name),
-                    format!("Available={status} {reason}{svc}: {message}").trim_end_matches(": ").to_string(),
-                )
-                .remedy("fix the backing service or delete the APIService; an unavailable one breaks discovery and namespace deletion"),
-            );
-        }
+        let svc = down
+            .service
+            .map(|(ns, svc)| format!(" (service {ns}/{svc})"))
+            .unwrap_or_default();
+        out.push(
+            Finding::new(
+                Code::Apisvc001,
+                ObjectRef::cluster("APIService", &name),
+                format!("Available={status} {reason}{svc}: {message}").trim_end_matches(": ").to_string(),
+            )
+            .remedy("fix the backing service or delete the APIService; an unavailable one breaks discovery and namespace deletion"),
+        );
     }
     out
-}
-
-/// A webhook's client service, when it calls one.
-fn webhook_service(c: &WebhookClientConfig) -> Option<(String, String)> {
-    c.service
-        .as_ref()
-        .map(|s| (s.namespace.clone(), s.name.clone()))
 }
 
 /// WEBHOOK001: `failurePolicy: Fail` (the v1 default) with a service that has no ready address.
@@ -628,59 +596,19 @@ pub fn check_webhooks(
     mutating: &[MutatingWebhookConfiguration],
     ready: &BTreeMap<(String, String), bool>,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut check = |kind: &str,
-                     cfg: &str,
-                     hook: &str,
-                     policy: Option<&String>,
-                     client: &WebhookClientConfig| {
-        if policy.map(String::as_str).unwrap_or("Fail") != "Fail" {
-            return;
-        }
-        let Some((ns, svc)) = webhook_service(client) else {
-            return;
-        };
-        if ready
-            .get(&(ns.clone(), svc.clone()))
-            .copied()
-            .unwrap_or(false)
-        {
-            return;
-        }
-        out.push(
+    closed_webhooks(validating, mutating)
+        .into_iter()
+        .filter(|h| !ready.get(&h.service).copied().unwrap_or(false))
+        .map(|h| {
+            let (ns, svc) = &h.service;
             Finding::new(
                 Code::Webhook001,
-                ObjectRef::cluster(kind, cfg),
-                format!("webhook {hook} (failurePolicy Fail) calls service {ns}/{svc}, which has no ready endpoints: matching requests are rejected"),
+                ObjectRef::cluster(h.kind, &h.config),
+                format!("webhook {} (failurePolicy Fail) calls service {ns}/{svc}, which has no ready endpoints: matching requests are rejected", h.webhook),
             )
-            .remedy("make the service ready, or set failurePolicy: Ignore / delete the webhook for the upgrade"),
-        );
-    };
-    for c in validating {
-        let name = c.metadata.name.clone().unwrap_or_default();
-        for w in c.webhooks.iter().flatten() {
-            check(
-                "ValidatingWebhookConfiguration",
-                &name,
-                &w.name,
-                w.failure_policy.as_ref(),
-                &w.client_config,
-            );
-        }
-    }
-    for c in mutating {
-        let name = c.metadata.name.clone().unwrap_or_default();
-        for w in c.webhooks.iter().flatten() {
-            check(
-                "MutatingWebhookConfiguration",
-                &name,
-                &w.name,
-                w.failure_policy.as_ref(),
-                &w.client_config,
-            );
-        }
-    }
-    out
+            .remedy("make the service ready, or set failurePolicy: Ignore / delete the webhook for the upgrade")
+        })
+        .collect()
 }
 
 /// HELM001, HELM002 and KS001, from every revision (the newest per release decides).
@@ -688,7 +616,8 @@ pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding>
     let mut out = Vec::new();
     for r in crate::helm::latest(revisions) {
         let obj = ObjectRef::namespaced(r.storage.kind(), &r.namespace, &r.object);
-        if r.is_pending() {
+        let state = ReleaseState::of(&r.status);
+        if state == ReleaseState::Pending {
             let ks_core = r.name == crate::kubesphere::KS_CORE_RELEASE
                 && r.namespace == crate::kubesphere::SYSTEM_NAMESPACE;
             let delete = format!(
@@ -726,7 +655,7 @@ pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding>
                 )
                 .remedy(delete),
             );
-        } else if r.status == "failed" {
+        } else if state == ReleaseState::Failed {
             out.push(
                 Finding::new(
                     Code::Helm001,
@@ -744,18 +673,6 @@ pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding>
         }
     }
     out
-}
-
-/// True for a StorageClass marked default (GA or beta annotation).
-pub fn is_default_class(sc: &StorageClass) -> bool {
-    sc.metadata.annotations.as_ref().is_some_and(|a| {
-        a.get("storageclass.kubernetes.io/is-default-class")
-            .map(String::as_str)
-            == Some("true")
-            || a.get("storageclass.beta.kubernetes.io/is-default-class")
-                .map(String::as_str)
-                == Some("true")
-    })
 }
 
 /// SC001.
@@ -1223,7 +1140,7 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
             if r.namespace == crate::kubesphere::CONTROLS_NAMESPACE
                 && r.name.starts_with("kubesphere-router-")
                 && !r.name.ends_with("-ingress")
-                && r.status == "deployed"
+                && ReleaseState::of(&r.status) == ReleaseState::Deployed
             {
                 out.push(
                     Finding::new(
@@ -1284,6 +1201,7 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::plan::inventory::BindingMeta;
+    use k8s_openapi::api::core::v1::Node;
     use serde_json::json;
 
     fn node(name: &str, ready: &str, unschedulable: bool) -> Node {

@@ -16,9 +16,11 @@ use k8s_openapi::{
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::domain::pods;
+
 use super::{
     apis::{self, ApiEntry},
-    findings::{self, ObjectRef},
+    findings::ObjectRef,
     inventory::StoredUse,
 };
 
@@ -63,7 +65,7 @@ impl NodeSummary {
     /// Summarizes a Node.
     pub fn from_node(n: &Node) -> Self {
         let info = n.status.as_ref().and_then(|s| s.node_info.as_ref());
-        let (ready, ready_reason) = findings::node_ready(n);
+        let (ready, ready_reason) = crate::domain::nodes::ready(n);
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
         #[allow(deprecated)]
         let kube_proxy_version = info.and_then(|i| nonempty(&i.kube_proxy_version));
@@ -230,29 +232,17 @@ pub struct UnhealthyPod {
     pub problem: String,
 }
 
-fn condition<'a>(p: &'a Pod, type_: &str) -> Option<&'a k8s_openapi::api::core::v1::PodCondition> {
-    p.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
-}
-
 /// What is wrong with a pod now, `None` when it is Running and Ready or finished (Succeeded).
 ///
 /// Not Running (Pending, Failed, Unknown): the phase with the first waiting or terminated
 /// container's reason, or why it is not scheduled. Running: a container waiting (e.g.
 /// CrashLoopBackOff) or the pod not Ready. A pod being deleted is skipped (going away anyway).
 pub fn pod_problem(p: &Pod) -> Option<String> {
-    if p.metadata.deletion_timestamp.is_some() {
+    if pods::is_terminating(p) {
         return None;
     }
     let status = p.status.as_ref();
-    let phase = status
-        .and_then(|s| s.phase.as_deref())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("Unknown");
+    let phase = pods::phase(p);
     if phase == "Succeeded" {
         return None;
     }
@@ -265,23 +255,22 @@ pub fn pod_problem(p: &Pod) -> Option<String> {
                 .chain(s.container_statuses.iter().flatten())
         })
         .collect();
-    let waiting = containers.iter().find_map(|c| {
-        let w = c.state.as_ref()?.waiting.as_ref()?;
-        let reason = w.reason.as_deref().filter(|r| !r.is_empty())?;
-        Some(format!(
-            "container {} waiting {reason}{}{}",
-            c.name,
-            if c.restart_count > 0 {
-                format!(" ({} restarts)", c.restart_count)
+    let waiting = pods::first_waiting(containers.iter().copied()).map(|w| {
+        format!(
+            "container {} waiting {}{}{}",
+            w.container,
+            w.reason,
+            if w.restarts > 0 {
+                format!(" ({} restarts)", w.restarts)
             } else {
                 String::new()
             },
-            w.message
-                .as_deref()
-                .filter(|m| !m.is_empty())
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
-        ))
+            if w.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", w.message)
+            }
+        )
     });
     let terminated = || {
         containers.iter().find_map(|c| {
@@ -300,7 +289,7 @@ pub fn pod_problem(p: &Pod) -> Option<String> {
         let why = waiting
             .or_else(terminated)
             .or_else(|| {
-                condition(p, "PodScheduled")
+                pods::condition(p, "PodScheduled")
                     .filter(|c| c.status == "False")
                     .map(|c| {
                         format!(
@@ -332,7 +321,7 @@ pub fn pod_problem(p: &Pod) -> Option<String> {
     if let Some(w) = waiting {
         return Some(format!("Running, {w}"));
     }
-    match condition(p, "Ready") {
+    match pods::condition(p, "Ready") {
         Some(c) if c.status != "True" => Some(format!(
             "Running, not Ready ({})",
             c.reason.as_deref().unwrap_or("Ready=False")
