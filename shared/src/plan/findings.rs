@@ -15,9 +15,8 @@ use serde::Serialize;
 
 use super::{
     apis::{ApiEntry, ApiState, MetricUse, classify, lookup, lookup_resource},
-    inventory::{HelmUse, Iam, RoleMeta, StoredUse},
     path::{Component, PathStep, supports},
-    summary::{NodeSummary, UnhealthyPod, Workload},
+    summary::{HelmUse, Iam, NodeSummary, RoleMeta, StoredUse, UnhealthyPod, Workload},
 };
 use crate::{
     domain::{
@@ -1200,7 +1199,7 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::inventory::BindingMeta;
+    use crate::plan::summary::BindingMeta;
     use k8s_openapi::api::core::v1::Node;
     use serde_json::json;
 

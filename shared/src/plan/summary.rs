@@ -4,7 +4,10 @@
 //! cost hundreds of megabytes (real Nodes carry `status.images`, Deployments their pod
 //! templates and managedFields). [`super::inventory`] lists page by page and keeps only what the
 //! findings, the version rows and the steps read: these summaries, and the few objects that are
-//! findings already (bare pods, pods not running, stored objects at table apiVersions).
+//! findings already (bare pods, pods not running, stored objects at table apiVersions), and the
+//! records of the deprecated-API signals and of KubeSphere IAM that the checks read.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
@@ -16,13 +19,8 @@ use k8s_openapi::{
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::pods;
-
-use super::{
-    apis::{self, ApiEntry},
-    findings::ObjectRef,
-    inventory::StoredUse,
-};
+use super::apis::{self, ApiEntry};
+use crate::{domain::pods, helm, model::ObjectRef};
 
 /// Node label prefixes anything downstream reads (roles, the build detection).
 const NODE_LABEL_PREFIXES: &[&str] = &[
@@ -392,6 +390,84 @@ pub fn stored_use(
         last_applied,
         managed,
     })
+}
+
+/// A stored object whose last-applied annotation or managedFields name a table apiVersion.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredUse {
+    /// The object.
+    pub object: ObjectRef,
+    /// The apiVersion it was listed at (what the server serves it as).
+    pub served_as: String,
+    /// apiVersion in `kubectl.kubernetes.io/last-applied-configuration`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_applied: Option<String>,
+    /// `(manager, apiVersion)` of every managedFields entry.
+    pub managed: Vec<(String, String)>,
+}
+
+/// An object in a deployed Helm revision's manifest that uses a table apiVersion.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmUse {
+    /// Release namespace.
+    pub namespace: String,
+    /// Release name.
+    pub release: String,
+    /// Revision.
+    pub revision: u32,
+    /// Where the release is stored.
+    pub storage_object: String,
+    /// Secret or ConfigMap storage.
+    pub storage: helm::Storage,
+    /// The manifest object.
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+}
+
+/// Role metadata (KubeSphere IAM or rbac).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleMeta {
+    /// Kind (`GlobalRole`, `WorkspaceRole`, `Role`).
+    pub kind: String,
+    /// Namespace (rbac Roles).
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// `iam.kubesphere.io/aggregation-roles` parsed.
+    pub aggregation: Vec<String>,
+}
+
+/// A binding to a role.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BindingMeta {
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `roleRef.name`.
+    pub role: String,
+    /// Users: `subjects[kind=User].name` and label `iam.kubesphere.io/user-ref`.
+    pub users: Vec<String>,
+}
+
+/// KubeSphere 3.x IAM, for the 3.3.1 role changes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Iam {
+    /// GlobalRoles, WorkspaceRoles and rbac Roles.
+    pub roles: Vec<RoleMeta>,
+    /// Their bindings.
+    pub bindings: Vec<BindingMeta>,
 }
 
 /// Stored uses found in the objects of a kind listed anyway (typed, in full) by the inventory.
