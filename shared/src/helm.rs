@@ -68,7 +68,8 @@ pub struct Revision {
 impl Revision {
     /// True for `pending-install`, `pending-upgrade` and `pending-rollback`.
     pub fn is_pending(&self) -> bool {
-        self.status.starts_with("pending-")
+        crate::domain::helm::ReleaseState::of(&self.status)
+            == crate::domain::helm::ReleaseState::Pending
     }
 }
 

@@ -3,18 +3,21 @@
 //! Four kubectl plugins (`upgrade-plan`, `ks-migrate`, `untaint-member`, `health`) are thin
 //! binaries over this crate. The shared parts are the connection flags and client
 //! ([`cli`], [`client`]), typed errors and exit statuses ([`error`]), the runner ([`run`]) and
-//! the printers ([`output`]); the domain parts ([`version`], [`list`], [`helm`], [`kubesphere`])
-//! are used by several plugins; each plugin's logic lives in its own module and computes a
-//! typed, serializable report that the printers render.
+//! the printers ([`output`]); the domain parts ([`domain`], [`version`], [`list`], [`helm`],
+//! [`kubesphere`]) are used by several plugins, and [`model`] is the finding model every report
+//! uses; each plugin's logic lives in its own module and computes a typed, serializable report
+//! that the printers render.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
 pub mod client;
 pub mod complete;
+pub mod domain;
 pub mod error;
 pub mod helm;
 pub mod kubesphere;
 pub mod list;
+pub mod model;
 pub mod output;
 pub mod patch;
 pub mod run;

@@ -165,7 +165,7 @@ fn row(
             ..base
         },
         Ok(report) => {
-            let counts = |s: Severity| s == Severity::Fail || fail_on == FailOn::Warn;
+            let counts = |s: Severity| s.reaches(fail_on.threshold());
             let blocking = report
                 .checks
                 .iter()

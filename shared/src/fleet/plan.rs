@@ -12,7 +12,7 @@ use crate::{
     cli::{KubeArgs, OutputFormat},
     client::Cluster,
     output,
-    plan::{FailOn, exit_status, findings::Severity, plan_cluster, report::UpgradePlan},
+    plan::{FailOn, codes::Code, exit_status, plan_cluster, report::UpgradePlan},
     run::Printer,
     version::Version,
 };
@@ -149,8 +149,8 @@ fn blocking_codes(plan: &UpgradePlan, fail_on: FailOn) -> Vec<&str> {
     let mut codes: Vec<&str> = plan
         .findings
         .iter()
-        .filter(|f| f.code != "CHECK001")
-        .filter(|f| f.severity == Severity::Required || fail_on == FailOn::Warn)
+        .filter(|f| f.code != Code::Check001)
+        .filter(|f| f.severity.reaches(fail_on.threshold()))
         .map(|f| f.code.as_str())
         .collect();
     codes.sort_unstable();
@@ -203,8 +203,8 @@ fn row(
             let blocking = plan
                 .findings
                 .iter()
-                .filter(|f| f.code != "CHECK001")
-                .filter(|f| f.severity == Severity::Required || fail_on == FailOn::Warn)
+                .filter(|f| f.code != Code::Check001)
+                .filter(|f| f.severity.reaches(fail_on.threshold()))
                 .count();
             let codes = blocking_codes(&plan, fail_on);
             let reason = if !codes.is_empty() {

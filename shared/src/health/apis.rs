@@ -13,9 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::{StreamExt, stream};
 use k8s_openapi::{
     api::{
-        admissionregistration::v1::{
-            MutatingWebhookConfiguration, ValidatingWebhookConfiguration, WebhookClientConfig,
-        },
+        admissionregistration::v1::{MutatingWebhookConfiguration, ValidatingWebhookConfiguration},
         core::v1::Endpoints,
     },
     kube_aggregator::pkg::apis::apiregistration::v1::APIService,
@@ -23,7 +21,13 @@ use k8s_openapi::{
 use kube::{Api, api::ListParams};
 
 use super::{Ctx, Finding, Outcome, count};
-use crate::list;
+use crate::{
+    domain::{
+        admission::{ClosedWebhook, closed_webhooks},
+        apiservices::unavailable,
+    },
+    list,
+};
 
 pub(super) async fn run_api_services(ctx: &Ctx<'_>) -> Outcome {
     let api: Api<APIService> = Api::all(ctx.client.clone());
@@ -44,13 +48,8 @@ pub(super) async fn run_api_services(ctx: &Ctx<'_>) -> Outcome {
 
 pub(super) fn api_service(s: &APIService) -> Option<Finding> {
     let name = s.metadata.name.as_deref().unwrap_or_default();
-    let available = s
-        .status
-        .as_ref()
-        .and_then(|st| st.conditions.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "Available"));
-    let message = match available {
-        Some(c) if c.status == "True" => return None,
+    let down = unavailable(s)?;
+    let message = match down.condition {
         Some(c) => {
             let mut m = format!("Available={}", c.status);
             if let Some(r) = c.reason.as_deref().filter(|r| !r.is_empty()) {
@@ -63,17 +62,9 @@ pub(super) fn api_service(s: &APIService) -> Option<Finding> {
         }
         None => "no Available condition reported".into(),
     };
-    let backend = s
-        .spec
-        .as_ref()
-        .and_then(|sp| sp.service.as_ref())
-        .map(|svc| {
-            format!(
-                "; served by service `{}/{}`",
-                svc.namespace.as_deref().unwrap_or_default(),
-                svc.name.as_deref().unwrap_or_default()
-            )
-        })
+    let backend = down
+        .service
+        .map(|(ns, svc)| format!("; served by service `{ns}/{svc}`"))
         .unwrap_or_default();
     Some(Finding::fail(
         "APIService",
@@ -82,72 +73,6 @@ pub(super) fn api_service(s: &APIService) -> Option<Finding> {
         "Unavailable",
         format!("{message}{backend}"),
     ))
-}
-
-/// A webhook that fails closed and calls a service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ClosedWebhook {
-    /// `ValidatingWebhookConfiguration` or `MutatingWebhookConfiguration`.
-    pub kind: &'static str,
-    /// The configuration's name.
-    pub config: String,
-    /// The webhook's name.
-    pub webhook: String,
-    /// Service namespace and name.
-    pub service: (String, String),
-}
-
-fn closed(
-    kind: &'static str,
-    config: &str,
-    webhook: &str,
-    policy: Option<&str>,
-    client: &WebhookClientConfig,
-) -> Option<ClosedWebhook> {
-    // admissionregistration/v1 defaults failurePolicy to Fail.
-    if policy.unwrap_or("Fail") != "Fail" {
-        return None;
-    }
-    let svc = client.service.as_ref()?;
-    Some(ClosedWebhook {
-        kind,
-        config: config.to_string(),
-        webhook: webhook.to_string(),
-        service: (svc.namespace.clone(), svc.name.clone()),
-    })
-}
-
-/// The fail-closed, service-backed webhooks of the configurations.
-pub(super) fn closed_webhooks(
-    validating: &[ValidatingWebhookConfiguration],
-    mutating: &[MutatingWebhookConfiguration],
-) -> Vec<ClosedWebhook> {
-    let mut out = Vec::new();
-    for c in validating {
-        let name = c.metadata.name.as_deref().unwrap_or_default();
-        for w in c.webhooks.iter().flatten() {
-            out.extend(closed(
-                "ValidatingWebhookConfiguration",
-                name,
-                &w.name,
-                w.failure_policy.as_deref(),
-                &w.client_config,
-            ));
-        }
-    }
-    for c in mutating {
-        let name = c.metadata.name.as_deref().unwrap_or_default();
-        for w in c.webhooks.iter().flatten() {
-            out.extend(closed(
-                "MutatingWebhookConfiguration",
-                name,
-                &w.name,
-                w.failure_policy.as_deref(),
-                &w.client_config,
-            ));
-        }
-    }
-    out
 }
 
 /// `(ready, not ready)` addresses of an Endpoints object.
@@ -300,8 +225,8 @@ mod tests {
         assert_eq!(names, ["validate.kyverno.svc-fail", "default-policy"]);
 
         let f = webhook_finding(&hooks[0], Some((0, 1))).unwrap();
-        assert_eq!(f.kind, "ValidatingWebhookConfiguration");
-        assert_eq!(f.name, "kyverno-resource-validating-webhook-cfg");
+        assert_eq!(f.object.kind, "ValidatingWebhookConfiguration");
+        assert_eq!(f.object.name, "kyverno-resource-validating-webhook-cfg");
         assert_eq!(
             f.message,
             "webhook `validate.kyverno.svc-fail` fails closed (failurePolicy Fail) and service `kyverno/kyverno-svc` has no ready endpoint addresses (1 not ready): requests it matches are rejected"

@@ -311,8 +311,8 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                ("Unschedulable", Severity::Fail),
-                ("VersionMismatch", Severity::Warn)
+                ("Unschedulable", Severity::Blocking),
+                ("VersionMismatch", Severity::Advisory)
             ]
         );
         assert!(

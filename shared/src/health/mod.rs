@@ -43,7 +43,9 @@ use futures::future::join_all;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, api::ListParams};
 
-pub use report::{CheckId, CheckResult, FailOn, Finding, HealthReport, Severity, Status};
+pub use report::{CheckId, CheckResult, FailOn, Finding, HealthReport, Status};
+
+pub use crate::model::Severity;
 
 use crate::{
     Error, ExitStatus, Result,

@@ -11,8 +11,12 @@ use kube::{Api, api::ListParams};
 
 use super::{Ctx, Finding, Outcome, count};
 use crate::{
+    domain::{
+        nodes::{condition, is_cordoned, is_ready, kubelet_version, kubelet_version_text},
+        skew::{Skew, node_skew},
+    },
     list,
-    version::{Skew, Version, node_skew},
+    version::Version,
 };
 
 /// What the check keeps of the nodes it has seen (never the Node objects).
@@ -78,32 +82,6 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     Ok((summary, tally.findings))
 }
 
-fn is_ready(node: &Node) -> bool {
-    condition(node, "Ready").is_some_and(|c| c.status == "True")
-}
-
-fn condition<'a>(
-    node: &'a Node,
-    type_: &str,
-) -> Option<&'a k8s_openapi::api::core::v1::NodeCondition> {
-    node.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
-}
-
-fn kubelet_version(node: &Node) -> Option<Version> {
-    node.status
-        .as_ref()?
-        .node_info
-        .as_ref()?
-        .kubelet_version
-        .parse()
-        .ok()
-}
-
 /// What is wrong with one node.
 pub(super) fn node_findings(
     node: &Node,
@@ -149,7 +127,7 @@ pub(super) fn node_findings(
             ));
         }
     }
-    if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+    if is_cordoned(node) {
         out.push(Finding::warn(
             "Node",
             None,
@@ -160,12 +138,7 @@ pub(super) fn node_findings(
             ),
         ));
     }
-    let raw = node
-        .status
-        .as_ref()
-        .and_then(|s| s.node_info.as_ref())
-        .map(|i| i.kubelet_version.as_str())
-        .unwrap_or_default();
+    let raw = kubelet_version_text(node);
     match raw.parse::<Version>() {
         Err(_) => out.push(Finding::warn(
             "Node",
@@ -263,7 +236,7 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(
             (f[0].reason.as_str(), f[0].severity),
-            ("Cordoned", Severity::Warn)
+            ("Cordoned", Severity::Advisory)
         );
         assert!(f[0].message.contains("kubectl uncordon worker-3"));
 

@@ -21,7 +21,7 @@ use super::{
     Ctx, Finding, Outcome, count,
     scan::{Tally, scan},
 };
-use crate::list;
+use crate::{domain::pods, list};
 
 /// What to make of one pod.
 #[derive(Debug, PartialEq, Eq)]
@@ -168,15 +168,7 @@ fn owner_job(pod: &Pod) -> Option<String> {
 
 /// A container that is not running: `(container, waiting reason, message)`.
 fn waiting(statuses: Option<&Vec<ContainerStatus>>) -> Option<(&str, &str, &str)> {
-    statuses?.iter().find_map(|c| {
-        let w = c.state.as_ref()?.waiting.as_ref()?;
-        let reason = w.reason.as_deref().filter(|r| !r.is_empty())?;
-        Some((
-            c.name.as_str(),
-            reason,
-            w.message.as_deref().unwrap_or_default(),
-        ))
-    })
+    pods::first_waiting(statuses.into_iter().flatten()).map(|w| (w.container, w.reason, w.message))
 }
 
 fn restarts(pod: &Pod) -> (i32, Option<String>) {
@@ -219,7 +211,7 @@ pub(super) fn verdict(pod: &Pod, restart_threshold: u32) -> Verdict {
     };
     let status = pod.status.clone().unwrap_or_default();
     let phase = status.phase.as_deref().unwrap_or("Unknown");
-    if pod.metadata.deletion_timestamp.is_some() {
+    if pods::is_terminating(pod) {
         return Verdict::Finding(Finding::warn(
             "Pod",
             ns,
@@ -365,7 +357,7 @@ mod tests {
                 "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}));
         let f = finding(verdict(&p, 5));
         assert_eq!(f.reason, "CrashLoopBackOff");
-        assert_eq!(f.severity, Severity::Fail);
+        assert_eq!(f.severity, Severity::Blocking);
         assert_eq!(
             f.message,
             "container `ks-controller-manager` waiting: CrashLoopBackOff: back-off 5m0s restarting failed container (42 restarts, last exit 1 Error)"
@@ -435,7 +427,7 @@ mod tests {
         let f = finding(verdict(&p, 5));
         assert_eq!(
             (f.reason.as_str(), f.severity),
-            ("Restarts", Severity::Warn)
+            ("Restarts", Severity::Advisory)
         );
         assert_eq!(
             f.message,
@@ -462,7 +454,10 @@ mod tests {
         let evicted =
             pod(json!({"phase": "Failed", "reason": "Evicted", "message": "low on memory"}));
         let f = finding(verdict(&evicted, 5));
-        assert_eq!((f.reason.as_str(), f.severity), ("Evicted", Severity::Warn));
+        assert_eq!(
+            (f.reason.as_str(), f.severity),
+            ("Evicted", Severity::Advisory)
+        );
         assert_eq!(
             finding(verdict(&pod(json!({"phase": "Failed"})), 5)).reason,
             "Failed"
@@ -536,7 +531,7 @@ mod tests {
             let mut r: Vec<_> = t
                 .findings
                 .iter()
-                .map(|f| (f.name.clone(), f.reason.clone()))
+                .map(|f| (f.object.name.clone(), f.reason.clone()))
                 .collect();
             r.sort();
             r

@@ -6,6 +6,7 @@
 //! other latest status (`superseded`, `unknown`) warns.
 
 use crate::{
+    domain::helm::ReleaseState,
     helm::{self, Revision},
     kubesphere::{CONTROLS_NAMESPACE, SYSTEM_NAMESPACE},
 };
@@ -30,7 +31,10 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     };
     let latest = helm::latest(&revisions);
     let findings: Vec<Finding> = latest.iter().filter_map(|r| judge(r, &revisions)).collect();
-    let deployed = latest.iter().filter(|r| r.status == "deployed").count();
+    let deployed = latest
+        .iter()
+        .filter(|r| ReleaseState::of(&r.status) == ReleaseState::Deployed)
+        .count();
     let summary = format!(
         "{} {where_}: {deployed} deployed",
         count(latest.len(), "release")
@@ -63,37 +67,37 @@ pub(super) fn judge(latest: &Revision, all: &[Revision]) -> Option<Finding> {
         "revision {} is {} (Secret `{}`)",
         latest.revision, latest.status, latest.object
     );
-    match latest.status.as_str() {
-        "deployed" | "uninstalled" => None,
-        s if latest.is_pending() => Some(Finding::fail(
+    match ReleaseState::of(&latest.status) {
+        ReleaseState::Deployed | ReleaseState::Uninstalled => None,
+        ReleaseState::Pending => Some(Finding::fail(
             "HelmRelease",
             ns,
             name,
-            &camel(s),
+            &camel(&latest.status),
             format!(
                 "{head}; {deployed}; if no helm operation is running, delete `{}` to clear it",
                 latest.object
             ),
         )),
-        "failed" => Some(Finding::fail(
+        ReleaseState::Failed => Some(Finding::fail(
             "HelmRelease",
             ns,
             name,
             "Failed",
             format!("{head}; {deployed}"),
         )),
-        "uninstalling" => Some(Finding::fail(
+        ReleaseState::Uninstalling => Some(Finding::fail(
             "HelmRelease",
             ns,
             name,
             "Uninstalling",
             format!("{head}; the uninstall did not finish"),
         )),
-        other => Some(Finding::warn(
+        ReleaseState::Other => Some(Finding::warn(
             "HelmRelease",
             ns,
             name,
-            &camel(other),
+            &camel(&latest.status),
             format!("{head}; {deployed}"),
         )),
     }
@@ -124,14 +128,17 @@ mod tests {
         ];
         let f = judge(&all[2], &all).unwrap();
         assert_eq!(f.reason, "PendingUpgrade");
-        assert_eq!(f.kind, "HelmRelease");
+        assert_eq!(f.object.kind, "HelmRelease");
         assert_eq!(
             f.message,
             "revision 3 is pending-upgrade (Secret `sh.helm.release.v1.ks-core.v3`); revision 2 is deployed; if no helm operation is running, delete `sh.helm.release.v1.ks-core.v3` to clear it"
         );
         let all = vec![rev("ing", 1, "superseded"), rev("ing", 2, "failed")];
         let f = judge(&all[1], &all).unwrap();
-        assert_eq!((f.reason.as_str(), f.severity), ("Failed", Severity::Fail));
+        assert_eq!(
+            (f.reason.as_str(), f.severity),
+            ("Failed", Severity::Blocking)
+        );
         assert!(
             f.message.ends_with("no revision is deployed"),
             "{}",
@@ -147,7 +154,7 @@ mod tests {
         let f = judge(&rev("a", 2, "superseded"), &all).unwrap();
         assert_eq!(
             (f.reason.as_str(), f.severity),
-            ("Superseded", Severity::Warn)
+            ("Superseded", Severity::Advisory)
         );
         assert_eq!(camel("pending-rollback"), "PendingRollback");
     }

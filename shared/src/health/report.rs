@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::{
     error::ExitStatus,
+    model::{ObjectRef, Severity},
     output::{
         Report, Style,
         table::{Cell, Table, Tone},
@@ -112,28 +113,16 @@ impl Status {
     }
 }
 
-/// How bad one finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Makes the check warn.
-    Warn,
-    /// Makes the check fail.
-    Fail,
-}
-
 /// One offending object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
-    /// Kubernetes kind (`Node`, `Pod`, `Deployment`, …; `HelmRelease` for a Helm release).
-    pub kind: String,
-    /// Namespace, for namespaced objects.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Name.
-    pub name: String,
-    /// Whether it fails or only warns the check.
+    /// The object (`kind`, `namespace`, `name` at the top level of the finding; `HelmRelease`
+    /// for a Helm release).
+    #[serde(flatten)]
+    pub object: ObjectRef,
+    /// Whether it fails (`fail`) or only warns (`warn`) the check.
+    #[serde(serialize_with = "crate::model::severity::health")]
     pub severity: Severity,
     /// A short CamelCase reason (`NotReady`, `CrashLoopBackOff`, `PendingUpgrade`, …).
     pub reason: String,
@@ -151,10 +140,8 @@ impl Finding {
         message: impl Into<String>,
     ) -> Self {
         Self {
-            kind: kind.to_string(),
-            namespace: namespace.map(str::to_string),
-            name: name.to_string(),
-            severity: Severity::Fail,
+            object: ObjectRef::new(kind, namespace, name),
+            severity: Severity::Blocking,
             reason: reason.to_string(),
             message: message.into(),
         }
@@ -169,14 +156,14 @@ impl Finding {
         message: impl Into<String>,
     ) -> Self {
         Self {
-            severity: Severity::Warn,
+            severity: Severity::Advisory,
             ..Self::fail(kind, namespace, name, reason, message)
         }
     }
 
     /// `kind/name` in lower case, as kubectl names objects.
     pub fn object(&self) -> String {
-        format!("{}/{}", self.kind.to_lowercase(), self.name)
+        format!("{}/{}", self.object.kind.to_lowercase(), self.object.name)
     }
 }
 
@@ -201,19 +188,14 @@ impl CheckResult {
         let status = objects
             .iter()
             .map(|f| match f.severity {
-                Severity::Fail => Status::Fail,
-                Severity::Warn => Status::Warn,
+                Severity::Blocking => Status::Fail,
+                Severity::Advisory => Status::Warn,
             })
             .max()
             .unwrap_or(Status::Pass);
+        // Failing objects first (Blocking sorts before Advisory), then by object and reason.
         objects.sort_by(|a, b| {
-            (b.severity, &a.kind, &a.namespace, &a.name, &a.reason).cmp(&(
-                a.severity,
-                &b.kind,
-                &b.namespace,
-                &b.name,
-                &b.reason,
-            ))
+            (a.severity, &a.object, &a.reason).cmp(&(b.severity, &b.object, &b.reason))
         });
         Self {
             id,
@@ -242,6 +224,16 @@ pub enum FailOn {
     /// Only failing checks fail the run (the default).
     #[default]
     Fail,
+}
+
+impl FailOn {
+    /// The least severe finding that makes the exit status 1.
+    pub fn threshold(self) -> Severity {
+        match self {
+            Self::Warn => Severity::Advisory,
+            Self::Fail => Severity::Blocking,
+        }
+    }
 }
 
 /// The report: `kind: HealthReport`.
@@ -319,8 +311,8 @@ fn overall(checks: &[CheckResult]) -> Status {
 
 fn severity_cell(s: Severity) -> Cell {
     match s {
-        Severity::Warn => Cell::new("warn", Tone::Warn),
-        Severity::Fail => Cell::new("fail", Tone::Bad),
+        Severity::Advisory => Cell::new(s.health_label(), Tone::Warn),
+        Severity::Blocking => Cell::new(s.health_label(), Tone::Bad),
     }
 }
 
@@ -340,8 +332,10 @@ impl Report for HealthReport {
             if wide {
                 let mut objects: Vec<String> = Vec::new();
                 for f in &c.objects {
-                    let name = match &f.namespace {
-                        Some(ns) => format!("{}/{ns}/{}", f.kind.to_lowercase(), f.name),
+                    let name = match &f.object.namespace {
+                        Some(ns) => {
+                            format!("{}/{ns}/{}", f.object.kind.to_lowercase(), f.object.name)
+                        }
                         None => f.object(),
                     };
                     // One object can carry several findings (worker-4: version and skew).
@@ -367,7 +361,7 @@ impl Report for HealthReport {
                 details.row(vec![
                     c.id.as_str().into(),
                     severity_cell(f.severity),
-                    f.namespace.clone().unwrap_or_default().into(),
+                    f.object.namespace.clone().unwrap_or_default().into(),
                     f.object().into(),
                     f.reason.clone().into(),
                     f.message.clone().into(),
@@ -413,7 +407,7 @@ mod tests {
             CheckResult::from_findings(CheckId::Nodes, "x".into(), vec![node_warn(), node_fail()]);
         assert_eq!(c.status, Status::Fail);
         // Failing objects come first.
-        assert_eq!(c.objects[0].name, "worker-2");
+        assert_eq!(c.objects[0].object.name, "worker-2");
         let c = CheckResult::from_findings(CheckId::Nodes, "x".into(), vec![]);
         assert_eq!(c.status, Status::Pass);
     }
@@ -473,6 +467,28 @@ mod tests {
                 "CHECK     STATUS   SUMMARY   OBJECTS\nnodes     FAIL     s         node/worker-2\n"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn the_documented_checks_match_the_check_ids() {
+        let doc = include_str!("../../../docs/health.md");
+        let section = doc
+            .split("\n## Checks\n")
+            .nth(1)
+            .expect("docs/health.md has a `## Checks` section");
+        let section = section.split("\n## ").next().unwrap_or_default();
+        let documented: Vec<&str> = section
+            .lines()
+            .filter(|l| l.starts_with('|'))
+            .skip(2)
+            .filter_map(|l| l.trim_matches('|').split('|').next())
+            .map(|c| c.trim().trim_matches('`'))
+            .collect();
+        let defined: Vec<&str> = CheckId::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            documented, defined,
+            "docs/health.md's checks table (left) differs from CheckId::ALL (right)"
         );
     }
 

@@ -14,10 +14,7 @@ use k8s_openapi::api::{
 use kube::{Api, api::ListParams};
 
 use super::{Ctx, Finding, Outcome, count};
-use crate::list;
-
-const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
-const DEFAULT_CLASS_BETA: &str = "storageclass.beta.kubernetes.io/is-default-class";
+use crate::{domain::storage::is_default_class, list};
 
 /// What the check keeps of the claims it has seen: counts, and the claims that are not Bound
 /// (judged once the StorageClasses are in).
@@ -85,13 +82,6 @@ fn phase_of_claim(c: &PersistentVolumeClaim) -> &str {
         .unwrap_or("Pending")
 }
 
-fn is_default(sc: &StorageClass) -> bool {
-    sc.metadata.annotations.as_ref().is_some_and(|a| {
-        a.get(DEFAULT_CLASS).map(String::as_str) == Some("true")
-            || a.get(DEFAULT_CLASS_BETA).map(String::as_str) == Some("true")
-    })
-}
-
 /// What is wrong with one claim, given the cluster's StorageClasses.
 pub(super) fn claim(c: &PersistentVolumeClaim, classes: &[StorageClass]) -> Option<Finding> {
     let ns = c.metadata.namespace.as_deref();
@@ -117,7 +107,7 @@ pub(super) fn claim(c: &PersistentVolumeClaim, classes: &[StorageClass]) -> Opti
                 Some(n) => classes
                     .iter()
                     .find(|sc| sc.metadata.name.as_deref() == Some(n)),
-                None => classes.iter().find(|sc| is_default(sc)),
+                None => classes.iter().find(|sc| is_default_class(sc)),
             };
             let waits_for_consumer = class.and_then(|sc| sc.volume_binding_mode.as_deref())
                 == Some("WaitForFirstConsumer");
@@ -202,7 +192,7 @@ pub(super) fn volume(v: &PersistentVolume) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Severity;
+    use crate::{domain::storage::DEFAULT_CLASS, health::Severity};
     use serde_json::json;
 
     fn pvc(spec: serde_json::Value, phase: &str) -> PersistentVolumeClaim {
@@ -233,7 +223,7 @@ mod tests {
         let f = claim(&c, &[sc("local", true, "WaitForFirstConsumer")]).unwrap();
         assert_eq!(
             (f.reason.as_str(), f.severity),
-            ("WaitForFirstConsumer", Severity::Warn)
+            ("WaitForFirstConsumer", Severity::Advisory)
         );
         let c = pvc(json!({"storageClassName": "fast"}), "Pending");
         assert_eq!(

@@ -5,12 +5,16 @@
 //! The three kinds are read concurrently, each page by page as [`super::scan`] describes (per
 //! scope namespace; cluster-wide with `-A`); only counts and findings are kept.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::{
+    api::apps::v1::{DaemonSet, Deployment, StatefulSet},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
 
 use super::{
     Ctx, Finding, Outcome, count,
     scan::{Counted, scan},
 };
+use crate::domain::workloads::Rollout;
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let scope = ctx.scope().await?;
@@ -55,67 +59,35 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     Ok((summary, findings))
 }
 
-/// The counts a workload reports against what it wants.
-struct Rollout<'a> {
-    kind: &'a str,
-    namespace: Option<&'a str>,
-    name: &'a str,
-    generation: Option<i64>,
-    observed: Option<i64>,
-    desired: i32,
-    /// `None` when the update strategy is OnDelete (nothing rolls by itself).
-    updated: Option<i32>,
-    ready: i32,
-    available: i32,
-    /// Extra replicas still running (old ReplicaSets during a rollout).
-    surplus: i32,
-    /// A condition that explains, e.g. `Available=False (MinimumReplicasUnavailable)`.
-    note: Option<String>,
-}
-
-impl Rollout<'_> {
-    fn finding(&self) -> Option<Finding> {
-        let stale = matches!((self.generation, self.observed), (Some(g), Some(o)) if o < g)
-            || (self.generation.is_some() && self.observed.is_none());
-        let reason = if stale {
-            "RolloutPending"
-        } else if self.updated.is_some_and(|u| u < self.desired) {
-            "NotUpdated"
-        } else if self.available < self.desired {
-            "Unavailable"
-        } else if self.ready < self.desired {
-            "NotReady"
-        } else if self.surplus > 0 {
-            "RollingOut"
-        } else {
-            return None;
-        };
-        let d = self.desired;
-        let mut message = format!("{}/{d} ready, {}/{d} available", self.ready, self.available);
-        if let Some(u) = self.updated {
-            message.push_str(&format!(", {u}/{d} updated"));
-        }
-        if self.surplus > 0 {
-            message.push_str(&format!(", {} old replicas still running", self.surplus));
-        }
-        if stale {
-            message.push_str(&format!(
-                "; observed generation {} < generation {}: the controller has not acted on the latest spec",
-                self.observed.unwrap_or(0),
-                self.generation.unwrap_or(0)
-            ));
-        }
-        if let Some(note) = &self.note {
-            message.push_str(&format!(" ({note})"));
-        }
-        Some(Finding::fail(
-            self.kind,
-            self.namespace,
-            self.name,
-            reason,
-            message,
-        ))
+/// The finding for a workload whose rollout is not complete
+/// ([`crate::domain::workloads::Rollout::gap`]).
+fn finding(kind: &str, meta: &ObjectMeta, r: &Rollout, note: Option<String>) -> Option<Finding> {
+    let reason = r.gap()?.as_str();
+    let d = r.desired;
+    let mut message = format!("{}/{d} ready, {}/{d} available", r.ready, r.available);
+    if let Some(u) = r.updated {
+        message.push_str(&format!(", {u}/{d} updated"));
     }
+    if r.surplus > 0 {
+        message.push_str(&format!(", {} old replicas still running", r.surplus));
+    }
+    if r.is_stale() {
+        message.push_str(&format!(
+            "; observed generation {} < generation {}: the controller has not acted on the latest spec",
+            r.observed.unwrap_or(0),
+            r.generation.unwrap_or(0)
+        ));
+    }
+    if let Some(note) = &note {
+        message.push_str(&format!(" ({note})"));
+    }
+    Some(Finding::fail(
+        kind,
+        meta.namespace.as_deref(),
+        meta.name.as_deref().unwrap_or_default(),
+        reason,
+        message,
+    ))
 }
 
 fn false_condition<'a>(
@@ -131,89 +103,30 @@ fn false_condition<'a>(
 }
 
 pub(super) fn deployment(d: &Deployment) -> Option<Finding> {
-    let status = d.status.clone().unwrap_or_default();
-    let spec = d.spec.as_ref();
-    let desired = spec.and_then(|s| s.replicas).unwrap_or(1);
-    let note = status.conditions.as_ref().and_then(|cs| {
-        false_condition(
-            cs.iter()
-                .map(|c| (c.type_.as_str(), c.status.as_str(), c.reason.as_deref())),
-        )
-    });
-    Rollout {
-        kind: "Deployment",
-        namespace: d.metadata.namespace.as_deref(),
-        name: d.metadata.name.as_deref().unwrap_or_default(),
-        generation: d.metadata.generation,
-        observed: status.observed_generation,
-        desired,
-        updated: Some(status.updated_replicas.unwrap_or(0)),
-        ready: status.ready_replicas.unwrap_or(0),
-        available: status.available_replicas.unwrap_or(0),
-        surplus: (status.replicas.unwrap_or(0) - desired).max(0),
-        note,
-    }
-    .finding()
+    let note = d
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| {
+            false_condition(
+                cs.iter()
+                    .map(|c| (c.type_.as_str(), c.status.as_str(), c.reason.as_deref())),
+            )
+        });
+    finding("Deployment", &d.metadata, &Rollout::of_deployment(d), note)
 }
 
 pub(super) fn statefulset(s: &StatefulSet) -> Option<Finding> {
-    let status = s.status.clone().unwrap_or_default();
-    let spec = s.spec.as_ref();
-    let desired = spec.and_then(|s| s.replicas).unwrap_or(1);
-    let on_delete = spec
-        .and_then(|s| s.update_strategy.as_ref())
-        .and_then(|u| u.type_.as_deref())
-        == Some("OnDelete");
-    let ready = status.ready_replicas.unwrap_or(0);
-    // A revision mismatch means pods still run the old template even when counts look right.
-    let revision_behind = !on_delete
-        && matches!((&status.current_revision, &status.update_revision), (Some(c), Some(u)) if c != u);
-    let updated = if on_delete {
-        None
-    } else if revision_behind {
-        Some(status.updated_replicas.unwrap_or(0).min(desired - 1).max(0))
-    } else {
-        Some(status.updated_replicas.unwrap_or(0))
-    };
-    Rollout {
-        kind: "StatefulSet",
-        namespace: s.metadata.namespace.as_deref(),
-        name: s.metadata.name.as_deref().unwrap_or_default(),
-        generation: s.metadata.generation,
-        observed: status.observed_generation,
-        desired,
-        updated,
-        ready,
-        available: status.available_replicas.unwrap_or(ready),
-        surplus: (status.replicas - desired).max(0),
-        note: None,
-    }
-    .finding()
+    finding(
+        "StatefulSet",
+        &s.metadata,
+        &Rollout::of_statefulset(s),
+        None,
+    )
 }
 
 pub(super) fn daemonset(d: &DaemonSet) -> Option<Finding> {
-    let status = d.status.clone().unwrap_or_default();
-    let on_delete = d
-        .spec
-        .as_ref()
-        .and_then(|s| s.update_strategy.as_ref())
-        .and_then(|u| u.type_.as_deref())
-        == Some("OnDelete");
-    let desired = status.desired_number_scheduled;
-    Rollout {
-        kind: "DaemonSet",
-        namespace: d.metadata.namespace.as_deref(),
-        name: d.metadata.name.as_deref().unwrap_or_default(),
-        generation: d.metadata.generation,
-        observed: status.observed_generation,
-        desired,
-        updated: (!on_delete).then(|| status.updated_number_scheduled.unwrap_or(0)),
-        ready: status.number_ready,
-        available: status.number_available.unwrap_or(0),
-        surplus: status.number_misscheduled.max(0),
-        note: None,
-    }
-    .finding()
+    finding("DaemonSet", &d.metadata, &Rollout::of_daemonset(d), None)
 }
 
 #[cfg(test)]
@@ -234,7 +147,7 @@ mod tests {
         .unwrap();
         let f = deployment(&d).unwrap();
         assert_eq!(f.reason, "Unavailable");
-        assert_eq!(f.namespace.as_deref(), Some("shop"));
+        assert_eq!(f.object.namespace.as_deref(), Some("shop"));
         assert_eq!(
             f.message,
             "2/3 ready, 2/3 available, 3/3 updated (Available=False MinimumReplicasUnavailable)"

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::helm::{Helm, Log, MIN_HELM};
 use crate::{
+    domain::{nodes, storage::is_default_class},
     error::{Error, Result},
     helm as releases,
     kubesphere::{self, KS_CORE_RELEASE, Role, SYSTEM_NAMESPACE},
@@ -210,18 +211,6 @@ pub fn default_storage_class(classes: &[(String, bool)], from_values: Option<&st
     }
 }
 
-/// True when a StorageClass carries one of the default-class annotations set to `true`.
-pub fn is_default_class(sc: &StorageClass) -> bool {
-    sc.metadata.annotations.as_ref().is_some_and(|a| {
-        [
-            "storageclass.kubernetes.io/is-default-class",
-            "storageclass.beta.kubernetes.io/is-default-class",
-        ]
-        .iter()
-        .any(|k| a.get(*k).is_some_and(|v| v == "true"))
-    })
-}
-
 /// `nodes-ready`: every node's Ready condition is True.
 pub fn nodes_ready(nodes: &[(String, String)]) -> Check {
     const CODE: &str = "nodes-ready";
@@ -250,15 +239,6 @@ pub fn nodes_ready(nodes: &[(String, String)]) -> Check {
             "bring the nodes back to Ready (or remove them) before migrating",
         )
     }
-}
-
-/// The Ready condition's status of a node (`Unknown` when absent).
-pub fn node_ready(node: &Node) -> String {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-        .map_or_else(|| "Unknown".to_string(), |c| c.status.clone())
 }
 
 /// What was seen of one ks-installer pod: its name, phase, and the last 20 log lines or why
@@ -585,7 +565,12 @@ pub async fn run(client: &kube::Client, inputs: &Inputs<'_>, log: &Log) -> Resul
     let nodes: Vec<(String, String)> = list::list_all(&nodes, &ListParams::default(), "list nodes")
         .await?
         .iter()
-        .map(|n| (n.metadata.name.clone().unwrap_or_default(), node_ready(n)))
+        .map(|n| {
+            (
+                n.metadata.name.clone().unwrap_or_default(),
+                nodes::ready(n).0,
+            )
+        })
         .collect();
     let pods: Api<Pod> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let mut installer = Vec::new();
@@ -674,6 +659,26 @@ mod tests {
             v["metadata"]["labels"] = json!({"version": ver});
         }
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_documented_checks_match_the_codes() {
+        let doc = include_str!("../../../docs/ks-migrate.md");
+        let table = doc
+            .split("| Code | Passes when |")
+            .nth(1)
+            .expect("docs/ks-migrate.md has the pre-check table");
+        let documented: Vec<&str> = table
+            .lines()
+            .skip(2) // the rest of the header line, the separator
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.strip_prefix("| `")?.split_once("` |"))
+            .map(|(code, _)| code)
+            .collect();
+        assert_eq!(
+            documented, CODES,
+            "docs/ks-migrate.md's pre-check table (left) differs from precheck::CODES (right)"
+        );
     }
 
     #[test]

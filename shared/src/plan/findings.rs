@@ -1,17 +1,11 @@
-//! Findings: stable codes, severities, and the pure checks that produce them from what
-//! [`super::inventory`] collected.
-//!
-//! Code scheme: an area prefix and a three-digit number (`NODE001`, `SKEW002`, `API003`). A code
-//! keeps its meaning forever; a retired code is never reused. Severity follows eksup: `Required`
-//! (blocks the upgrade: exit 1) or `Recommended` (exit 1 only with `--fail-on warn`).
+//! Findings: the plan's finding (a [`Code`] from [`super::codes`], a severity, the object) and
+//! the pure checks that produce them from what [`super::inventory`] collected.
 
-use std::{collections::BTreeMap, fmt};
+use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
-        admissionregistration::v1::WebhookClientConfig,
         admissionregistration::v1::{MutatingWebhookConfiguration, ValidatingWebhookConfiguration},
-        core::v1::Node,
         policy::v1::PodDisruptionBudget,
         storage::v1::StorageClass,
     },
@@ -21,208 +15,33 @@ use serde::Serialize;
 
 use super::{
     apis::{ApiEntry, ApiState, MetricUse, classify, lookup, lookup_resource},
-    inventory::{HelmUse, Iam, RoleMeta, StoredUse},
     path::{Component, PathStep, supports},
-    summary::{NodeSummary, UnhealthyPod, Workload},
+    summary::{HelmUse, Iam, NodeSummary, RoleMeta, StoredUse, UnhealthyPod, Workload},
 };
 use crate::{
+    domain::{
+        admission::closed_webhooks,
+        apiservices::unavailable,
+        helm::ReleaseState,
+        skew::{Skew, control_plane_skew, kube_proxy_kubelet_skew, node_skew},
+        storage::is_default_class,
+    },
     helm::Revision,
     kubesphere::{ClusterInfo, KubeSphere},
-    version::{Skew, Version, control_plane_skew, node_skew},
+    version::Version,
 };
 
-/// How much a finding matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Severity {
-    /// Blocks the upgrade.
-    Required,
-    /// Should be fixed; does not block unless `--fail-on warn`.
-    Recommended,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Required => "Required",
-            Self::Recommended => "Recommended",
-        })
-    }
-}
-
-/// Every code, its default severity and what it means (the documentation's table; tests check
-/// that every finding uses a code from here).
-pub const CODES: &[(&str, Severity, &str)] = &[
-    ("NODE001", Severity::Required, "node not Ready"),
-    (
-        "NODE002",
-        Severity::Recommended,
-        "node cordoned (the playbook's uncordon would put it back in service)",
-    ),
-    (
-        "SKEW001",
-        Severity::Required,
-        "kubelet outside the version skew policy now",
-    ),
-    (
-        "SKEW002",
-        Severity::Required,
-        "kubelet outside the skew policy once the control plane reaches the first step",
-    ),
-    (
-        "SKEW003",
-        Severity::Required,
-        "kube-proxy outside the skew policy (against the API server or its kubelet)",
-    ),
-    (
-        "CP001",
-        Severity::Required,
-        "control plane outside the version skew policy (Recommended: patch drift, or a version that cannot be judged)",
-    ),
-    (
-        "RUNTIME001",
-        Severity::Required,
-        "node runs containerd 1.x: Kubernetes 1.35 is the last minor that supports it (Recommended when the path ends at 1.35)",
-    ),
-    (
-        "PDB001",
-        Severity::Required,
-        "PodDisruptionBudget allows no disruption: a drain would hang",
-    ),
-    (
-        "POD001",
-        Severity::Required,
-        "bare pod without a controller: a drain refuses it",
-    ),
-    (
-        "POD002",
-        Severity::Recommended,
-        "pod not Running/Ready or failing now: fix it before upgrading",
-    ),
-    (
-        "WL001",
-        Severity::Recommended,
-        "single-replica workload: expect an interruption while its node drains",
-    ),
-    ("APISVC001", Severity::Required, "APIService unavailable"),
-    (
-        "WEBHOOK001",
-        Severity::Required,
-        "webhook failing closed with no ready endpoints",
-    ),
-    ("HELM001", Severity::Recommended, "Helm release failed"),
-    (
-        "HELM002",
-        Severity::Required,
-        "Helm release stuck in pending-*",
-    ),
-    (
-        "SC001",
-        Severity::Required,
-        "no default StorageClass (Required when a KubeSphere 4.1 step needs the ks-upgrade volume)",
-    ),
-    (
-        "KS001",
-        Severity::Required,
-        "ks-core pending-upgrade blocks ks-migrate",
-    ),
-    ("KS002", Severity::Required, "ks-installer still running"),
-    (
-        "KS003",
-        Severity::Recommended,
-        "KubeSphere 3.3.1 role changes affect users and custom roles",
-    ),
-    (
-        "KS004",
-        Severity::Required,
-        "member cluster still on KubeSphere 3.x under a 4.x host",
-    ),
-    (
-        "KS005",
-        Severity::Recommended,
-        "member cluster still unschedulable after its migration (untaint it)",
-    ),
-    (
-        "KS006",
-        Severity::Recommended,
-        "v3 gateways not yet migrated",
-    ),
-    (
-        "PATH001",
-        Severity::Required,
-        "a step of the path is outside the KubeSphere/Kubernetes compatibility table",
-    ),
-    (
-        "PATH002",
-        Severity::Required,
-        "a member cluster's Kubernetes is outside the target KubeSphere's range",
-    ),
-    (
-        "API001",
-        Severity::Required,
-        "removed API in use (no longer served now or at a step of the path)",
-    ),
-    ("API002", Severity::Recommended, "deprecated API in use"),
-    (
-        "API003",
-        Severity::Recommended,
-        "stale last-applied-configuration annotation names an old apiVersion",
-    ),
-    (
-        "CHECK001",
-        Severity::Required,
-        "a check could not run (forbidden, or the API failed)",
-    ),
-];
-
-/// The object a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectRef {
-    /// Kind.
-    pub kind: String,
-    /// Namespace, for namespaced objects.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Name.
-    pub name: String,
-}
-
-impl ObjectRef {
-    /// A cluster-scoped object.
-    pub fn cluster(kind: &str, name: &str) -> Self {
-        Self {
-            kind: kind.into(),
-            namespace: None,
-            name: name.into(),
-        }
-    }
-
-    /// A namespaced object.
-    pub fn namespaced(kind: &str, namespace: &str, name: &str) -> Self {
-        Self {
-            kind: kind.into(),
-            namespace: Some(namespace.into()),
-            name: name.into(),
-        }
-    }
-}
-
-impl fmt::Display for ObjectRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
-        }
-    }
-}
+pub use super::codes::Code;
+pub use crate::model::{ObjectRef, Severity};
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// Stable code.
-    pub code: String,
+    pub code: Code,
     /// Required or Recommended.
+    #[serde(serialize_with = "crate::model::severity::plan")]
     pub severity: Severity,
     /// The object.
     pub object: ObjectRef,
@@ -238,15 +57,10 @@ pub struct Finding {
 
 impl Finding {
     /// A finding with the code's default severity.
-    pub fn new(code: &str, object: ObjectRef, message: impl Into<String>) -> Self {
-        let severity = CODES
-            .iter()
-            .find(|(c, _, _)| *c == code)
-            .map(|(_, s, _)| *s)
-            .unwrap_or(Severity::Required);
+    pub fn new(code: Code, object: ObjectRef, message: impl Into<String>) -> Self {
         Self {
-            code: code.into(),
-            severity,
+            code,
+            severity: code.severity(),
             object,
             message: message.into(),
             remedy: None,
@@ -273,16 +87,6 @@ impl Finding {
     }
 }
 
-/// `Ready` condition status of a node (`True`, `False`, `Unknown`; `Unknown` when absent).
-pub fn node_ready(node: &Node) -> (String, String) {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-        .map(|c| (c.status.clone(), c.reason.clone().unwrap_or_default()))
-        .unwrap_or_else(|| ("Unknown".into(), "no Ready condition".into()))
-}
-
 /// NODE001, NODE002.
 pub fn check_nodes(nodes: &[NodeSummary]) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -292,7 +96,7 @@ pub fn check_nodes(nodes: &[NodeSummary]) -> Vec<Finding> {
         if status != "True" {
             out.push(
                 Finding::new(
-                    "NODE001",
+                    Code::Node001,
                     ObjectRef::cluster("Node", name),
                     format!("Ready={status} ({reason})"),
                 )
@@ -302,7 +106,7 @@ pub fn check_nodes(nodes: &[NodeSummary]) -> Vec<Finding> {
         if n.unschedulable {
             out.push(
                 Finding::new(
-                    "NODE002",
+                    Code::Node002,
                     ObjectRef::cluster("Node", name),
                     "cordoned (spec.unschedulable)",
                 )
@@ -347,7 +151,7 @@ pub fn check_runtime(
             continue;
         };
         let mut f = Finding::new(
-            "RUNTIME001",
+            Code::Runtime001,
             ObjectRef::cluster("Node", &n.name),
             if past {
                 format!(
@@ -377,7 +181,7 @@ pub fn check_runtime(
                 f = f.step(s.minor_string());
             }
         } else {
-            f = f.severity(Severity::Recommended);
+            f = f.severity(Severity::Advisory);
         }
         out.push(f);
     }
@@ -424,7 +228,7 @@ pub fn check_skew(
             if !now.is_supported() {
                 out.push(
                     Finding::new(
-                        "SKEW001",
+                        Code::Skew001,
                         obj.clone(),
                         format!("kubelet {k} vs API server {apiserver}: {}", skew_text(&now)),
                     )
@@ -436,7 +240,7 @@ pub fn check_skew(
                 if !after.is_supported() {
                     out.push(
                         Finding::new(
-                            "SKEW002",
+                            Code::Skew002,
                             obj.clone(),
                             format!(
                                 "kubelet {k} vs control plane {}: {}",
@@ -470,23 +274,17 @@ pub fn check_skew(
                     ));
                 }
             }
-            if let Some(k) = &n.kubelet {
-                let d = p.minors_to(k).unsigned_abs();
-                let allowed = if p.minor_key() < (1, 25) || k.minor_key() < (1, 25) {
-                    2
-                } else {
-                    3
-                };
-                if d > allowed {
-                    problems.push(format!(
-                        "vs kubelet {k} on the same node: {d} minors apart (at most {allowed})"
-                    ));
-                }
+            if let Some(k) = &n.kubelet
+                && let Some((d, allowed)) = kube_proxy_kubelet_skew(p, k)
+            {
+                problems.push(format!(
+                    "vs kubelet {k} on the same node: {d} minors apart (at most {allowed})"
+                ));
             }
             if !problems.is_empty() {
                 out.push(
                     Finding::new(
-                        "SKEW003",
+                        Code::Skew003,
                         obj.clone(),
                         format!(
                             "kube-proxy {p} ({}) {}",
@@ -557,7 +355,7 @@ pub fn check_control_plane(components: &[ComponentVersion]) -> Vec<Finding> {
     for (c, _) in cp.iter().filter(|(_, v)| v.is_none()) {
         out.push(
             Finding::new(
-                "CP001",
+                Code::Cp001,
                 pod(c),
                 if c.current == "-" {
                     format!(
@@ -571,7 +369,7 @@ pub fn check_control_plane(components: &[ComponentVersion]) -> Vec<Finding> {
                     )
                 },
             )
-            .severity(Severity::Recommended)
+            .severity(Severity::Advisory)
             .remedy(format!(
                 "check the version by hand (`{} --version` on the node) and compare it with the other control-plane components",
                 c.component
@@ -592,7 +390,7 @@ pub fn check_control_plane(components: &[ComponentVersion]) -> Vec<Finding> {
                 required = true;
                 out.push(
                     Finding::new(
-                        "CP001",
+                        Code::Cp001,
                         pod(c),
                         format!(
                             "kube-apiserver {v} is {} minors ahead of the oldest kube-apiserver {oldest}: the skew policy allows one",
@@ -631,7 +429,7 @@ pub fn check_control_plane(components: &[ComponentVersion]) -> Vec<Finding> {
                 };
                 out.push(
                     Finding::new(
-                        "CP001",
+                        Code::Cp001,
                         pod(c),
                         format!(
                             "{what} (the skew policy allows it to be at most one minor older, never newer)"
@@ -663,14 +461,14 @@ pub fn check_control_plane(components: &[ComponentVersion]) -> Vec<Finding> {
             .collect();
         out.push(
             Finding::new(
-                "CP001",
+                Code::Cp001,
                 ObjectRef::namespaced("Pod", "kube-system", "control-plane"),
                 format!(
                     "control-plane versions differ within the skew policy: {}",
                     detail.join("; ")
                 ),
             )
-            .severity(Severity::Recommended)
+            .severity(Severity::Advisory)
             .remedy(
                 "finish the interrupted upgrade (kubeadm upgrade node on the lagging nodes) first",
             ),
@@ -698,7 +496,7 @@ pub fn check_pdbs(pdbs: &[PodDisruptionBudget]) -> Vec<Finding> {
                 .unwrap_or_default();
             out.push(
                 Finding::new(
-                    "PDB001",
+                    Code::Pdb001,
                     ObjectRef::namespaced("PodDisruptionBudget", &ns, &name),
                     format!(
                         "{rule}: disruptionsAllowed 0 (currentHealthy {}, desiredHealthy {}, expectedPods {})",
@@ -725,7 +523,7 @@ fn int_or_string(v: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString) 
 pub fn check_bare_pods(pods: &[ObjectRef]) -> Vec<Finding> {
     pods.iter()
         .map(|p| {
-            Finding::new("POD001", p.clone(), "no controller: `kubectl drain` refuses it without --force, and --force deletes it for good")
+            Finding::new(Code::Pod001, p.clone(), "no controller: `kubectl drain` refuses it without --force, and --force deletes it for good")
                 .remedy("recreate it under a Deployment/Job, or delete it before draining its node")
         })
         .collect()
@@ -735,7 +533,7 @@ pub fn check_bare_pods(pods: &[ObjectRef]) -> Vec<Finding> {
 pub fn check_unhealthy_pods(pods: &[UnhealthyPod]) -> Vec<Finding> {
     pods.iter()
         .map(|p| {
-            Finding::new("POD002", p.object.clone(), p.problem.clone()).remedy(
+            Finding::new(Code::Pod002, p.object.clone(), p.problem.clone()).remedy(
                 "fix before upgrading: failures present before the upgrade are hard to tell from damage after it",
             )
         })
@@ -750,7 +548,7 @@ pub fn check_single_replicas(deployments: &[Workload], statefulsets: &[Workload]
         .filter(|w| w.replicas == 1)
         .map(|w| {
             Finding::new(
-                "WL001",
+                Code::Wl001,
                 ObjectRef::namespaced(w.kind, &w.namespace, &w.name),
                 "1 replica: unavailable while its node drains",
             )
@@ -763,13 +561,9 @@ pub fn check_single_replicas(deployments: &[Workload], statefulsets: &[Workload]
 pub fn check_apiservices(list: &[APIService]) -> Vec<Finding> {
     let mut out = Vec::new();
     for a in list {
+        let Some(down) = unavailable(a) else { continue };
         let name = a.metadata.name.clone().unwrap_or_default();
-        let cond = a
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|c| c.iter().find(|c| c.type_ == "Available"));
-        let (status, reason, message) = match cond {
+        let (status, reason, message) = match down.condition {
             Some(c) => (
                 c.status.clone(),
                 c.reason.clone().unwrap_or_default(),
@@ -777,37 +571,20 @@ pub fn check_apiservices(list: &[APIService]) -> Vec<Finding> {
             ),
             None => ("Unknown".into(), "NoCondition".into(), String::new()),
         };
-        if status != "True" {
-            let svc = a
-                .spec
-                .as_ref()
-                .and_then(|s| s.service.as_ref())
-                .map(|s| {
-                    format!(
-                        " (service {}/{})",
-                        s.namespace.clone().unwrap_or_default(),
-                        s.name.clone().unwrap_or_default()
-                    )
-                })
-                .unwrap_or_default();
-            out.push(
-                Finding::new(
-                    "APISVC001",
-                    ObjectRef::cluster("APIService", &name),
-                    format!("Available={status} {reason}{svc}: {message}").trim_end_matches(": ").to_string(),
-                )
-                .remedy("fix the backing service or delete the APIService; an unavailable one breaks discovery and namespace deletion"),
-            );
-        }
+        let svc = down
+            .service
+            .map(|(ns, svc)| format!(" (service {ns}/{svc})"))
+            .unwrap_or_default();
+        out.push(
+            Finding::new(
+                Code::Apisvc001,
+                ObjectRef::cluster("APIService", &name),
+                format!("Available={status} {reason}{svc}: {message}").trim_end_matches(": ").to_string(),
+            )
+            .remedy("fix the backing service or delete the APIService; an unavailable one breaks discovery and namespace deletion"),
+        );
     }
     out
-}
-
-/// A webhook's client service, when it calls one.
-fn webhook_service(c: &WebhookClientConfig) -> Option<(String, String)> {
-    c.service
-        .as_ref()
-        .map(|s| (s.namespace.clone(), s.name.clone()))
 }
 
 /// WEBHOOK001: `failurePolicy: Fail` (the v1 default) with a service that has no ready address.
@@ -818,59 +595,19 @@ pub fn check_webhooks(
     mutating: &[MutatingWebhookConfiguration],
     ready: &BTreeMap<(String, String), bool>,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut check = |kind: &str,
-                     cfg: &str,
-                     hook: &str,
-                     policy: Option<&String>,
-                     client: &WebhookClientConfig| {
-        if policy.map(String::as_str).unwrap_or("Fail") != "Fail" {
-            return;
-        }
-        let Some((ns, svc)) = webhook_service(client) else {
-            return;
-        };
-        if ready
-            .get(&(ns.clone(), svc.clone()))
-            .copied()
-            .unwrap_or(false)
-        {
-            return;
-        }
-        out.push(
+    closed_webhooks(validating, mutating)
+        .into_iter()
+        .filter(|h| !ready.get(&h.service).copied().unwrap_or(false))
+        .map(|h| {
+            let (ns, svc) = &h.service;
             Finding::new(
-                "WEBHOOK001",
-                ObjectRef::cluster(kind, cfg),
-                format!("webhook {hook} (failurePolicy Fail) calls service {ns}/{svc}, which has no ready endpoints: matching requests are rejected"),
+                Code::Webhook001,
+                ObjectRef::cluster(h.kind, &h.config),
+                format!("webhook {} (failurePolicy Fail) calls service {ns}/{svc}, which has no ready endpoints: matching requests are rejected", h.webhook),
             )
-            .remedy("make the service ready, or set failurePolicy: Ignore / delete the webhook for the upgrade"),
-        );
-    };
-    for c in validating {
-        let name = c.metadata.name.clone().unwrap_or_default();
-        for w in c.webhooks.iter().flatten() {
-            check(
-                "ValidatingWebhookConfiguration",
-                &name,
-                &w.name,
-                w.failure_policy.as_ref(),
-                &w.client_config,
-            );
-        }
-    }
-    for c in mutating {
-        let name = c.metadata.name.clone().unwrap_or_default();
-        for w in c.webhooks.iter().flatten() {
-            check(
-                "MutatingWebhookConfiguration",
-                &name,
-                &w.name,
-                w.failure_policy.as_ref(),
-                &w.client_config,
-            );
-        }
-    }
-    out
+            .remedy("make the service ready, or set failurePolicy: Ignore / delete the webhook for the upgrade")
+        })
+        .collect()
 }
 
 /// HELM001, HELM002 and KS001, from every revision (the newest per release decides).
@@ -878,7 +615,8 @@ pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding>
     let mut out = Vec::new();
     for r in crate::helm::latest(revisions) {
         let obj = ObjectRef::namespaced(r.storage.kind(), &r.namespace, &r.object);
-        if r.is_pending() {
+        let state = ReleaseState::of(&r.status);
+        if state == ReleaseState::Pending {
             let ks_core = r.name == crate::kubesphere::KS_CORE_RELEASE
                 && r.namespace == crate::kubesphere::SYSTEM_NAMESPACE;
             let delete = format!(
@@ -890,7 +628,7 @@ pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding>
             if ks_core {
                 out.push(
                     Finding::new(
-                        "KS001",
+                        Code::Ks001,
                         obj.clone(),
                         format!(
                             "ks-core revision {} is {}: ks-migrate (upgrade.sh) refuses to start",
@@ -899,15 +637,15 @@ pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding>
                     )
                     .remedy(delete.clone())
                     .severity(if kubesphere_step {
-                        Severity::Required
+                        Severity::Blocking
                     } else {
-                        Severity::Recommended
+                        Severity::Advisory
                     }),
                 );
             }
             out.push(
                 Finding::new(
-                    "HELM002",
+                    Code::Helm002,
                     obj,
                     format!(
                         "release {}/{} revision {} is {}: Helm refuses another operation",
@@ -916,10 +654,10 @@ pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding>
                 )
                 .remedy(delete),
             );
-        } else if r.status == "failed" {
+        } else if state == ReleaseState::Failed {
             out.push(
                 Finding::new(
-                    "HELM001",
+                    Code::Helm001,
                     obj,
                     format!(
                         "release {}/{} revision {} failed",
@@ -936,18 +674,6 @@ pub fn check_helm(revisions: &[Revision], kubesphere_step: bool) -> Vec<Finding>
     out
 }
 
-/// True for a StorageClass marked default (GA or beta annotation).
-pub fn is_default_class(sc: &StorageClass) -> bool {
-    sc.metadata.annotations.as_ref().is_some_and(|a| {
-        a.get("storageclass.kubernetes.io/is-default-class")
-            .map(String::as_str)
-            == Some("true")
-            || a.get("storageclass.beta.kubernetes.io/is-default-class")
-                .map(String::as_str)
-                == Some("true")
-    })
-}
-
 /// SC001.
 pub fn check_default_storage_class(classes: &[StorageClass], migration_step: bool) -> Vec<Finding> {
     if classes.iter().any(is_default_class) {
@@ -958,13 +684,13 @@ pub fn check_default_storage_class(classes: &[StorageClass], migration_step: boo
         .filter_map(|c| c.metadata.name.clone())
         .collect();
     let severity = if migration_step {
-        Severity::Required
+        Severity::Blocking
     } else {
-        Severity::Recommended
+        Severity::Advisory
     };
     vec![
         Finding::new(
-            "SC001",
+            Code::Sc001,
             ObjectRef::cluster("StorageClass", names.first().map(String::as_str).unwrap_or("-")),
             format!(
                 "no default StorageClass (classes: {}); the KubeSphere 4.1 upgrade's ks-upgrade PVC and PVCs without storageClassName stay Pending",
@@ -995,7 +721,7 @@ pub fn check_apis(
             match code_state {
                 ApiState::RemovedAlready => Some(
                     Finding::new(
-                        "API001",
+                        Code::Api001,
                         object,
                         format!(
                             "{what}: {} {} is no longer served (removed in {})",
@@ -1011,7 +737,7 @@ pub fn check_apis(
                 ),
                 ApiState::RemovedInPath(r) => Some(
                     Finding::new(
-                        "API001",
+                        Code::Api001,
                         object,
                         format!(
                             "{what}: {} {} is removed in {}",
@@ -1028,7 +754,7 @@ pub fn check_apis(
                 ),
                 ApiState::Deprecated => Some(
                     Finding::new(
-                        "API002",
+                        Code::Api002,
                         object,
                         format!(
                             "{what}: {} {} is deprecated since {}{}",
@@ -1090,7 +816,7 @@ pub fn check_apis(
             };
             out.push(
                 Finding::new(
-                    "API003",
+                    Code::Api003,
                     u.object.clone(),
                     format!(
                         "last-applied-configuration says {la} but the object is served as {} ({why}): the manifest it was applied from is stale",
@@ -1120,7 +846,7 @@ pub fn check_apis(
             h.namespace, h.release, h.revision, h.kind, h.name
         );
         if let Some(mut f) = state_finding(&state, object, what, e) {
-            if f.code == "API001" {
+            if f.code == Code::Api001 {
                 f.remedy = Some(format!(
                     "helm mapkubeapis {} --namespace {} (or upgrade the chart to one using {}); otherwise the next helm upgrade fails",
                     h.release,
@@ -1144,7 +870,7 @@ pub fn check_apis(
             }
             None => out.push(
                 Finding::new(
-                    "API002",
+                    Code::Api002,
                     object,
                     format!(
                         "{} {} requested since the API server started (apiserver_requested_deprecated_apis){}",
@@ -1292,7 +1018,7 @@ pub fn check_role_changes(iam: &Iam) -> Vec<Finding> {
         if b.kind == "GlobalRoleBinding" && REMOVED_GLOBAL_ROLES.names.contains(&b.role.as_str()) {
             out.push(
                 Finding::new(
-                    "KS003",
+                    Code::Ks003,
                     ObjectRef::cluster("GlobalRoleBinding", &b.name),
                     format!("users {} are bound to {}, which the upgrade to KubeSphere 3.3.1 deletes: they become platform-regular", b.users.join(", "), b.role),
                 )
@@ -1326,7 +1052,7 @@ pub fn check_role_changes(iam: &Iam) -> Vec<Finding> {
         };
         out.push(
             Finding::new(
-                "KS003",
+                Code::Ks003,
                 object,
                 format!(
                     "custom role aggregates {} whose permissions the upgrade to KubeSphere 3.3.1 revokes; users: {}",
@@ -1367,7 +1093,7 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
         if status_missing || differs {
             out.push(
                 Finding::new(
-                    "KS002",
+                    Code::Ks002,
                     ObjectRef::namespaced("ClusterConfiguration", crate::kubesphere::SYSTEM_NAMESPACE, "ks-installer"),
                     format!(
                         "ks-installer is still working: target {} but status.core.version {}",
@@ -1389,7 +1115,7 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
             if v3 {
                 out.push(
                     Finding::new(
-                        "KS004",
+                        Code::Ks004,
                         ObjectRef::cluster("Cluster", &c.name),
                         format!(
                             "member runs KubeSphere {} under a v4 host",
@@ -1401,7 +1127,7 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
             } else if c.is_unschedulable() {
                 out.push(
                     Finding::new(
-                        "KS005",
+                        Code::Ks005,
                         ObjectRef::cluster("Cluster", &c.name),
                         "migrated, but still Schedulable=False: extensions cannot schedule onto it",
                     )
@@ -1413,11 +1139,11 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
             if r.namespace == crate::kubesphere::CONTROLS_NAMESPACE
                 && r.name.starts_with("kubesphere-router-")
                 && !r.name.ends_with("-ingress")
-                && r.status == "deployed"
+                && ReleaseState::of(&r.status) == ReleaseState::Deployed
             {
                 out.push(
                     Finding::new(
-                        "KS006",
+                        Code::Ks006,
                         ObjectRef::namespaced("HelmRelease", &r.namespace, &r.name),
                         "v3 gateway still deployed on a v4 host",
                     )
@@ -1429,7 +1155,7 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
     for s in f.path.iter().filter(|s| !s.supported) {
         out.push(
             Finding::new(
-                "PATH001",
+                Code::Path001,
                 ObjectRef::cluster(
                     "Step",
                     &format!("{}: {:?} {} -> {}", s.number, s.component, s.from, s.to),
@@ -1457,7 +1183,7 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
             if let Err(reason) = supports(&to, k.minor_key()) {
                 out.push(
                     Finding::new(
-                        "PATH002",
+                        Code::Path002,
                         ObjectRef::cluster("Cluster", &c.name),
                         format!("member runs Kubernetes {k}: {reason}"),
                     )
@@ -1473,7 +1199,8 @@ pub fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::inventory::BindingMeta;
+    use crate::plan::summary::BindingMeta;
+    use k8s_openapi::api::core::v1::Node;
     use serde_json::json;
 
     fn node(name: &str, ready: &str, unschedulable: bool) -> Node {
@@ -1492,23 +1219,6 @@ mod tests {
     }
 
     #[test]
-    fn codes_are_unique_and_well_formed() {
-        let mut seen = std::collections::HashSet::new();
-        for (code, _, text) in CODES {
-            assert!(seen.insert(*code), "{code} twice");
-            assert!(!text.is_empty());
-            let digits = &code[code.len() - 3..];
-            assert!(digits.chars().all(|c| c.is_ascii_digit()), "{code}");
-            assert!(
-                code[..code.len() - 3]
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase()),
-                "{code}"
-            );
-        }
-    }
-
-    #[test]
     fn nodes_not_ready_and_cordoned() {
         let nodes: Vec<NodeSummary> = [
             node("ok", "True", false),
@@ -1522,7 +1232,7 @@ mod tests {
         let f = check_nodes(&nodes);
         let got: Vec<(String, String)> = f
             .iter()
-            .map(|f| (f.code.clone(), f.object.name.clone()))
+            .map(|f| (f.code.to_string(), f.object.name.clone()))
             .collect();
         assert_eq!(
             got,
@@ -1533,7 +1243,7 @@ mod tests {
             ]
         );
         assert!(f[0].message.contains("Unknown"));
-        assert_eq!(f[1].severity, Severity::Recommended);
+        assert_eq!(f[1].severity, Severity::Advisory);
     }
 
     #[test]
@@ -1590,7 +1300,7 @@ mod tests {
         // ...but not at 1.29.
         let f = check_skew(&v("v1.28.1"), Some(&v("v1.29")), &nodes[2..]);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].code, "SKEW002");
+        assert_eq!(f[0].code, Code::Skew002);
     }
 
     #[test]
@@ -1603,7 +1313,7 @@ mod tests {
         };
         let got = |f: &[Finding]| -> Vec<(String, Severity, String)> {
             f.iter()
-                .map(|f| (f.code.clone(), f.severity, f.object.name.clone()))
+                .map(|f| (f.code.to_string(), f.severity, f.object.name.clone()))
                 .collect()
         };
         let same = vec![
@@ -1620,11 +1330,7 @@ mod tests {
         let f = check_control_plane(&patch);
         assert_eq!(
             got(&f),
-            vec![(
-                "CP001".into(),
-                Severity::Recommended,
-                "control-plane".into()
-            )]
+            vec![("CP001".into(), Severity::Advisory, "control-plane".into())]
         );
         assert!(
             f[0].message.contains("v1.26.3: kube-apiserver@m2"),
@@ -1638,7 +1344,7 @@ mod tests {
         mid.push(c("kube-apiserver", "m2", "v1.27.3"));
         let f = check_control_plane(&mid);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].severity, Severity::Recommended);
+        assert_eq!(f[0].severity, Severity::Advisory);
 
         // ...but the scheduler of m2 newer than the oldest apiserver (m1 at 1.26): Required.
         let mut newer = mid.clone();
@@ -1648,7 +1354,7 @@ mod tests {
             got(&f),
             vec![(
                 "CP001".into(),
-                Severity::Required,
+                Severity::Blocking,
                 "kube-scheduler-m2".into()
             )]
         );
@@ -1658,7 +1364,7 @@ mod tests {
             c("kube-apiserver", "m2", "v1.27.3"),
             c("kube-controller-manager", "m2", "v1.27.3"),
         ]);
-        assert_eq!(f[0].severity, Severity::Required);
+        assert_eq!(f[0].severity, Severity::Blocking);
         assert!(
             f[0].message
                 .contains("newer than the oldest kube-apiserver"),
@@ -1675,7 +1381,7 @@ mod tests {
             got(&f),
             vec![(
                 "CP001".into(),
-                Severity::Required,
+                Severity::Blocking,
                 "kube-controller-manager-m1".into()
             )]
         );
@@ -1694,7 +1400,7 @@ mod tests {
             got(&f),
             vec![(
                 "CP001".into(),
-                Severity::Required,
+                Severity::Blocking,
                 "kube-apiserver-m2".into()
             )]
         );
@@ -1707,7 +1413,7 @@ mod tests {
             got(&f),
             vec![(
                 "CP001".into(),
-                Severity::Recommended,
+                Severity::Advisory,
                 "kube-scheduler-m2".into()
             )]
         );
@@ -1746,8 +1452,8 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("RUNTIME001", Severity::Required, "old"),
-                ("RUNTIME001", Severity::Required, "k3s")
+                ("RUNTIME001", Severity::Blocking, "old"),
+                ("RUNTIME001", Severity::Blocking, "k3s")
             ]
         );
         assert_eq!(f[0].step.as_deref(), Some("v1.36"));
@@ -1767,7 +1473,7 @@ mod tests {
         // Ending at 1.35: Recommended.
         let f = check_runtime(&nodes, &v("v1.35"), None);
         assert_eq!(f.len(), 2);
-        assert!(f.iter().all(|f| f.severity == Severity::Recommended));
+        assert!(f.iter().all(|f| f.severity == Severity::Advisory));
         // Before 1.35: nothing to say.
         assert!(check_runtime(&nodes, &v("v1.34"), None).is_empty());
         assert_eq!(containerd_1x("containerd://2.0.0"), None);
@@ -1910,9 +1616,9 @@ mod tests {
             )],
             true,
         );
-        assert_eq!(f[0].severity, Severity::Required);
+        assert_eq!(f[0].severity, Severity::Blocking);
         let f = check_default_storage_class(&[], false);
-        assert_eq!(f[0].severity, Severity::Recommended);
+        assert_eq!(f[0].severity, Severity::Advisory);
     }
 
     fn stored(
@@ -2017,7 +1723,7 @@ mod tests {
             ]
         );
         assert_eq!(f[1].step.as_deref(), Some("v1.29"));
-        assert_eq!(f[0].severity, Severity::Recommended);
+        assert_eq!(f[0].severity, Severity::Advisory);
         assert!(
             f[4].remedy
                 .as_deref()
@@ -2026,7 +1732,7 @@ mod tests {
         );
         // Towards 1.28 only, the FlowSchema is deprecated, not removed.
         let f = check_apis(t, &cur, &v("v1.28"), &uses[1..2], &[], None);
-        assert_eq!(f[0].code, "API002");
+        assert_eq!(f[0].code, Code::Api002);
         // The metric.
         let m = vec![MetricUse {
             api_version: "flowcontrol.apiserver.k8s.io/v1beta2".into(),
@@ -2035,7 +1741,7 @@ mod tests {
             removed_release: "1.29".into(),
         }];
         let f = check_apis(t, &cur, &v("v1.29"), &[], &[], Some(&m));
-        assert_eq!(f[0].code, "API001");
+        assert_eq!(f[0].code, Code::Api001);
         assert_eq!(
             f[0].object.name,
             "flowschemas.flowcontrol.apiserver.k8s.io.v1beta2"
@@ -2167,7 +1873,7 @@ mod tests {
             f[1].message
         );
         assert!(!f[3].message.contains("bob"));
-        assert!(f.iter().all(|f| f.code == "KS003"));
+        assert!(f.iter().all(|f| f.code == Code::Ks003));
         assert!(
             f.iter()
                 .all(|f| f.message.contains("the upgrade to KubeSphere 3.3.1")
@@ -2236,8 +1942,8 @@ mod tests {
             problem: "Pending: not scheduled: Unschedulable".into(),
         }]);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].code, "POD002");
-        assert_eq!(f[0].severity, Severity::Recommended);
+        assert_eq!(f[0].code, Code::Pod002);
+        assert_eq!(f[0].severity, Severity::Advisory);
         assert_eq!(f[0].message, "Pending: not scheduled: Unschedulable");
         assert!(
             f[0].remedy

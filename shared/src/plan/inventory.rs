@@ -36,9 +36,9 @@ use kube::{
 use serde::Serialize;
 use serde_json::Value;
 
+pub use super::summary::{BindingMeta, HelmUse, Iam, RoleMeta, StoredUse};
 use super::{
     apis::{self, ScanKind},
-    findings::ObjectRef,
     summary::{self, DerivedScan, NodeSummary, SystemPod, UnhealthyPod, Workload},
 };
 use crate::{
@@ -46,6 +46,7 @@ use crate::{
     helm::{self, Revision},
     kubesphere::{self, ClusterInfo, KubeSphere},
     list,
+    model::ObjectRef,
     version::Version,
 };
 
@@ -246,43 +247,6 @@ pub fn detect_build(
     }
 }
 
-/// A stored object whose last-applied annotation or managedFields name a table apiVersion.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredUse {
-    /// The object.
-    pub object: ObjectRef,
-    /// The apiVersion it was listed at (what the server serves it as).
-    pub served_as: String,
-    /// apiVersion in `kubectl.kubernetes.io/last-applied-configuration`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_applied: Option<String>,
-    /// `(manager, apiVersion)` of every managedFields entry.
-    pub managed: Vec<(String, String)>,
-}
-
-/// An object in a deployed Helm revision's manifest that uses a table apiVersion.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HelmUse {
-    /// Release namespace.
-    pub namespace: String,
-    /// Release name.
-    pub release: String,
-    /// Revision.
-    pub revision: u32,
-    /// Where the release is stored.
-    pub storage_object: String,
-    /// Secret or ConfigMap storage.
-    pub storage: helm::Storage,
-    /// The manifest object.
-    pub api_version: String,
-    /// Kind.
-    pub kind: String,
-    /// Name.
-    pub name: String,
-}
-
 /// A v4 extension (InstallPlan).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -307,47 +271,6 @@ pub struct VeleroBackup {
     pub phase: String,
     /// `status.completionTimestamp`.
     pub completed: String,
-}
-
-/// Role metadata (KubeSphere IAM or rbac).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RoleMeta {
-    /// Kind (`GlobalRole`, `WorkspaceRole`, `Role`).
-    pub kind: String,
-    /// Namespace (rbac Roles).
-    pub namespace: Option<String>,
-    /// Name.
-    pub name: String,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
-    /// `iam.kubesphere.io/aggregation-roles` parsed.
-    pub aggregation: Vec<String>,
-}
-
-/// A binding to a role.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BindingMeta {
-    /// Kind.
-    pub kind: String,
-    /// Namespace.
-    pub namespace: Option<String>,
-    /// Name.
-    pub name: String,
-    /// `roleRef.name`.
-    pub role: String,
-    /// Users: `subjects[kind=User].name` and label `iam.kubesphere.io/user-ref`.
-    pub users: Vec<String>,
-}
-
-/// KubeSphere 3.x IAM, for the 3.3.1 role changes.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Iam {
-    /// GlobalRoles, WorkspaceRoles and rbac Roles.
-    pub roles: Vec<RoleMeta>,
-    /// Their bindings.
-    pub bindings: Vec<BindingMeta>,
 }
 
 /// Everything collected.

@@ -7,6 +7,7 @@
 //! Exit 0: ready; 1: Required findings (or any finding with `--fail-on warn`); 2: could not run.
 
 pub mod apis;
+pub mod codes;
 pub mod findings;
 pub mod inventory;
 pub mod path;
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use self::{
+    codes::Code,
     findings::{Finding, KubeSphereFacts, Severity},
     inventory::{BuildKind, Inventory},
     path::Component,
@@ -41,6 +43,16 @@ pub enum FailOn {
     Required,
     /// Required and Recommended findings (for CI).
     Warn,
+}
+
+impl FailOn {
+    /// The least severe finding that makes the exit status 1.
+    pub fn threshold(self) -> crate::model::Severity {
+        match self {
+            Self::Required => Severity::Blocking,
+            Self::Warn => Severity::Advisory,
+        }
+    }
 }
 
 /// Read-only upgrade plan and readiness gate for Kubernetes and KubeSphere
@@ -161,8 +173,8 @@ pub(crate) async fn plan_cluster(
 /// beats a check that could not run (`CHECK001`, 2), which beats a clean plan (0). "Fix the
 /// cluster" and "give me the permissions to look" are different answers for CI.
 pub(crate) fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
-    let counts = |f: &&Finding| f.severity == Severity::Required || fail_on == FailOn::Warn;
-    let not_checked = |f: &Finding| f.code == "CHECK001";
+    let counts = |f: &&Finding| f.severity.reaches(fail_on.threshold());
+    let not_checked = |f: &Finding| f.code == Code::Check001;
     if findings.iter().filter(counts).any(|f| !not_checked(f)) {
         ExitStatus::Findings
     } else if findings.iter().any(not_checked) {
@@ -302,15 +314,15 @@ pub fn build_plan(
     let mut steps = steps::build_steps(inv, build.kind, &path, &members);
     let unmigrated: Vec<String> = f
         .iter()
-        .filter(|x| x.code == "KS004")
+        .filter(|x| x.code == Code::Ks004)
         .map(|x| x.object.name.clone())
         .collect();
     let tainted: Vec<String> = f
         .iter()
-        .filter(|x| x.code == "KS005")
+        .filter(|x| x.code == Code::Ks005)
         .map(|x| x.object.name.clone())
         .collect();
-    let gateways = f.iter().any(|x| x.code == "KS006");
+    let gateways = f.iter().any(|x| x.code == Code::Ks006);
     steps = steps::with_finish(
         steps,
         steps::finish_migration(&unmigrated, &tainted, gateways),
@@ -369,7 +381,7 @@ pub fn build_plan(
     };
     let required = f
         .iter()
-        .filter(|x| x.severity == Severity::Required)
+        .filter(|x| x.severity == Severity::Blocking)
         .count();
     let recommended = f.len() - required;
     Ok(UpgradePlan {
@@ -418,9 +430,9 @@ mod exit_tests {
     use super::*;
     use crate::plan::findings::ObjectRef;
 
-    fn f(code: &str, severity: Severity) -> Finding {
+    fn f(code: Code, severity: Severity) -> Finding {
         Finding {
-            code: code.into(),
+            code,
             severity,
             object: ObjectRef::cluster("Check", "x"),
             message: String::new(),
@@ -431,28 +443,31 @@ mod exit_tests {
 
     #[test]
     fn blocking_findings_beat_checks_not_run_which_beat_a_clean_plan() {
-        use Severity::{Recommended, Required};
+        use Severity::{Advisory, Blocking};
         let required = FailOn::Required;
         assert_eq!(exit_status(&[], required), ExitStatus::Success);
         assert_eq!(
-            exit_status(&[f("WL001", Recommended)], required),
+            exit_status(&[f(Code::Wl001, Advisory)], required),
             ExitStatus::Success
         );
         assert_eq!(
-            exit_status(&[f("WL001", Recommended)], FailOn::Warn),
+            exit_status(&[f(Code::Wl001, Advisory)], FailOn::Warn),
             ExitStatus::Findings
         );
         assert_eq!(
-            exit_status(&[f("CHECK001", Required)], required),
+            exit_status(&[f(Code::Check001, Blocking)], required),
             ExitStatus::Error
         );
         assert_eq!(
-            exit_status(&[f("CHECK001", Required), f("NODE001", Required)], required),
+            exit_status(
+                &[f(Code::Check001, Blocking), f(Code::Node001, Blocking)],
+                required
+            ),
             ExitStatus::Findings
         );
         assert_eq!(
             exit_status(
-                &[f("CHECK001", Required), f("WL001", Recommended)],
+                &[f(Code::Check001, Blocking), f(Code::Wl001, Advisory)],
                 FailOn::Warn
             ),
             ExitStatus::Findings

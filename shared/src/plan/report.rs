@@ -6,6 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{
+    codes::Code,
     findings::{ComponentVersion, Finding, NodeVersions, ObjectRef, Severity},
     inventory::{ClusterBuild, Extension, Inventory, Skipped},
     path::PathStep,
@@ -361,7 +362,7 @@ pub fn check_findings(skipped: &[Skipped]) -> Vec<Finding> {
         .iter()
         .filter(|s| !s.optional)
         .map(|s| {
-            Finding::new("CHECK001", ObjectRef::cluster("Check", &s.check), format!("could not check: {}", s.reason))
+            Finding::new(Code::Check001, ObjectRef::cluster("Check", &s.check), format!("could not check: {}", s.reason))
                 .remedy("grant the permission (docs/rbac/upgrade-plan.yaml) and run again; until then this is not verified")
         })
         .collect()
@@ -373,8 +374,8 @@ fn yes(b: bool) -> &'static str {
 
 fn sev_cell(s: Severity) -> Cell {
     Cell::new(
-        s.to_string(),
-        if s == Severity::Required {
+        s.plan_label(),
+        if s == Severity::Blocking {
             Tone::Bad
         } else {
             Tone::Warn
@@ -572,7 +573,7 @@ impl Report for UpgradePlan {
             let mut t = Table::new(&headers);
             for f in &self.findings {
                 let mut row = vec![
-                    f.code.clone().into(),
+                    f.code.as_str().into(),
                     sev_cell(f.severity),
                     f.object.to_string().into(),
                     f.message.clone().into(),
@@ -745,7 +746,7 @@ impl UpgradePlan {
                     out,
                     "| {} | {} | {} | {} | {} |",
                     f.code,
-                    f.severity,
+                    f.severity.plan_label(),
                     md(&f.object.to_string()),
                     md(&f.message),
                     md(f.remedy.as_deref().unwrap_or(""))
@@ -869,7 +870,7 @@ mod tests {
             components: Vec::new(),
             path: Vec::new(),
             findings: vec![Finding::new(
-                "POD001",
+                Code::Pod001,
                 ObjectRef::namespaced("Pod", "shop", "debug-shell"),
                 "no controller | really",
             )],

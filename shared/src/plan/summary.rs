@@ -4,7 +4,10 @@
 //! cost hundreds of megabytes (real Nodes carry `status.images`, Deployments their pod
 //! templates and managedFields). [`super::inventory`] lists page by page and keeps only what the
 //! findings, the version rows and the steps read: these summaries, and the few objects that are
-//! findings already (bare pods, pods not running, stored objects at table apiVersions).
+//! findings already (bare pods, pods not running, stored objects at table apiVersions), and the
+//! records of the deprecated-API signals and of KubeSphere IAM that the checks read.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
@@ -16,11 +19,8 @@ use k8s_openapi::{
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{
-    apis::{self, ApiEntry},
-    findings::{self, ObjectRef},
-    inventory::StoredUse,
-};
+use super::apis::{self, ApiEntry};
+use crate::{domain::pods, helm, model::ObjectRef};
 
 /// Node label prefixes anything downstream reads (roles, the build detection).
 const NODE_LABEL_PREFIXES: &[&str] = &[
@@ -63,7 +63,7 @@ impl NodeSummary {
     /// Summarizes a Node.
     pub fn from_node(n: &Node) -> Self {
         let info = n.status.as_ref().and_then(|s| s.node_info.as_ref());
-        let (ready, ready_reason) = findings::node_ready(n);
+        let (ready, ready_reason) = crate::domain::nodes::ready(n);
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
         #[allow(deprecated)]
         let kube_proxy_version = info.and_then(|i| nonempty(&i.kube_proxy_version));
@@ -230,29 +230,17 @@ pub struct UnhealthyPod {
     pub problem: String,
 }
 
-fn condition<'a>(p: &'a Pod, type_: &str) -> Option<&'a k8s_openapi::api::core::v1::PodCondition> {
-    p.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
-}
-
 /// What is wrong with a pod now, `None` when it is Running and Ready or finished (Succeeded).
 ///
 /// Not Running (Pending, Failed, Unknown): the phase with the first waiting or terminated
 /// container's reason, or why it is not scheduled. Running: a container waiting (e.g.
 /// CrashLoopBackOff) or the pod not Ready. A pod being deleted is skipped (going away anyway).
 pub fn pod_problem(p: &Pod) -> Option<String> {
-    if p.metadata.deletion_timestamp.is_some() {
+    if pods::is_terminating(p) {
         return None;
     }
     let status = p.status.as_ref();
-    let phase = status
-        .and_then(|s| s.phase.as_deref())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("Unknown");
+    let phase = pods::phase(p);
     if phase == "Succeeded" {
         return None;
     }
@@ -265,23 +253,22 @@ pub fn pod_problem(p: &Pod) -> Option<String> {
                 .chain(s.container_statuses.iter().flatten())
         })
         .collect();
-    let waiting = containers.iter().find_map(|c| {
-        let w = c.state.as_ref()?.waiting.as_ref()?;
-        let reason = w.reason.as_deref().filter(|r| !r.is_empty())?;
-        Some(format!(
-            "container {} waiting {reason}{}{}",
-            c.name,
-            if c.restart_count > 0 {
-                format!(" ({} restarts)", c.restart_count)
+    let waiting = pods::first_waiting(containers.iter().copied()).map(|w| {
+        format!(
+            "container {} waiting {}{}{}",
+            w.container,
+            w.reason,
+            if w.restarts > 0 {
+                format!(" ({} restarts)", w.restarts)
             } else {
                 String::new()
             },
-            w.message
-                .as_deref()
-                .filter(|m| !m.is_empty())
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
-        ))
+            if w.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", w.message)
+            }
+        )
     });
     let terminated = || {
         containers.iter().find_map(|c| {
@@ -300,7 +287,7 @@ pub fn pod_problem(p: &Pod) -> Option<String> {
         let why = waiting
             .or_else(terminated)
             .or_else(|| {
-                condition(p, "PodScheduled")
+                pods::condition(p, "PodScheduled")
                     .filter(|c| c.status == "False")
                     .map(|c| {
                         format!(
@@ -332,7 +319,7 @@ pub fn pod_problem(p: &Pod) -> Option<String> {
     if let Some(w) = waiting {
         return Some(format!("Running, {w}"));
     }
-    match condition(p, "Ready") {
+    match pods::condition(p, "Ready") {
         Some(c) if c.status != "True" => Some(format!(
             "Running, not Ready ({})",
             c.reason.as_deref().unwrap_or("Ready=False")
@@ -403,6 +390,84 @@ pub fn stored_use(
         last_applied,
         managed,
     })
+}
+
+/// A stored object whose last-applied annotation or managedFields name a table apiVersion.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredUse {
+    /// The object.
+    pub object: ObjectRef,
+    /// The apiVersion it was listed at (what the server serves it as).
+    pub served_as: String,
+    /// apiVersion in `kubectl.kubernetes.io/last-applied-configuration`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_applied: Option<String>,
+    /// `(manager, apiVersion)` of every managedFields entry.
+    pub managed: Vec<(String, String)>,
+}
+
+/// An object in a deployed Helm revision's manifest that uses a table apiVersion.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmUse {
+    /// Release namespace.
+    pub namespace: String,
+    /// Release name.
+    pub release: String,
+    /// Revision.
+    pub revision: u32,
+    /// Where the release is stored.
+    pub storage_object: String,
+    /// Secret or ConfigMap storage.
+    pub storage: helm::Storage,
+    /// The manifest object.
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+}
+
+/// Role metadata (KubeSphere IAM or rbac).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleMeta {
+    /// Kind (`GlobalRole`, `WorkspaceRole`, `Role`).
+    pub kind: String,
+    /// Namespace (rbac Roles).
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// `iam.kubesphere.io/aggregation-roles` parsed.
+    pub aggregation: Vec<String>,
+}
+
+/// A binding to a role.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BindingMeta {
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// `roleRef.name`.
+    pub role: String,
+    /// Users: `subjects[kind=User].name` and label `iam.kubesphere.io/user-ref`.
+    pub users: Vec<String>,
+}
+
+/// KubeSphere 3.x IAM, for the 3.3.1 role changes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Iam {
+    /// GlobalRoles, WorkspaceRoles and rbac Roles.
+    pub roles: Vec<RoleMeta>,
+    /// Their bindings.
+    pub bindings: Vec<BindingMeta>,
 }
 
 /// Stored uses found in the objects of a kind listed anyway (typed, in full) by the inventory.
