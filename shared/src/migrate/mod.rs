@@ -16,6 +16,7 @@ pub mod journal;
 pub mod lease;
 pub mod precheck;
 pub mod rollback;
+pub mod step;
 pub mod steps;
 pub mod values;
 
@@ -34,7 +35,8 @@ use self::{
     helm::{Helm, Log},
     journal::{Journal, State},
     precheck::Check,
-    steps::{Ctx, Progress, Settings},
+    step::Step,
+    steps::{Ctx, Progress, Settings, StepId},
 };
 use crate::{
     ExitStatus, Result,
@@ -384,27 +386,52 @@ async fn confirm(printer: &mut Printer, opts: &Opts, lines: &[String]) -> Result
     }
 }
 
-/// A step to run: its journal key, and what runs it.
-struct Planned {
-    key: String,
-    title: String,
-    destructive: bool,
-    gateway: Option<String>,
+/// A step to run: a host/member step, or the upgrade of one gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Planned {
+    /// A host/member step.
+    Step(StepId),
+    /// `gateway.<name>`: the dynamic-upgrade Job of one v3 gateway.
+    Gateway(String),
 }
 
-async fn run_one(ctx: &mut Ctx, p: &Planned) -> Result<String> {
-    match &p.gateway {
-        Some(gw) => gateway::upgrade(ctx, gw).await,
-        None => steps::run(&p.key, ctx).await,
+impl Planned {
+    /// The journal key.
+    fn key(&self) -> String {
+        match self {
+            Self::Step(s) => s.key().into(),
+            Self::Gateway(name) => format!("gateway.{name}"),
+        }
     }
-}
 
-async fn recheck_one(ctx: &Ctx, p: &Planned) -> Result<bool> {
-    match &p.gateway {
-        Some(gw) => Ok(gateway::new_release_deployed(&ctx.client, gw)
-            .await?
-            .is_some()),
-        None => steps::recheck(&p.key, ctx).await,
+    fn title(&self) -> String {
+        match self {
+            Self::Step(s) => s.title().into(),
+            Self::Gateway(name) => format!("Upgrade gateway {name}"),
+        }
+    }
+
+    fn destructive(&self) -> bool {
+        match self {
+            Self::Step(s) => s.destructive(),
+            Self::Gateway(_) => true,
+        }
+    }
+
+    async fn run(&self, ctx: &mut Ctx) -> Result<String> {
+        match self {
+            Self::Step(s) => steps::run(*s, ctx).await,
+            Self::Gateway(gw) => gateway::upgrade(ctx, gw).await,
+        }
+    }
+
+    async fn recheck(&self, ctx: &Ctx) -> Result<bool> {
+        match self {
+            Self::Step(s) => steps::recheck(*s, ctx).await,
+            Self::Gateway(gw) => Ok(gateway::new_release_deployed(&ctx.client, gw)
+                .await?
+                .is_some()),
+        }
     }
 }
 
@@ -419,34 +446,35 @@ async fn run_steps(
     let m = planned.len();
     for (i, p) in planned.iter().enumerate() {
         let n = i + 1;
+        let (key, title) = (p.key(), p.title());
         let mut entry = StepReport {
-            id: p.key.clone(),
-            title: p.title.clone(),
-            destructive: p.destructive,
+            id: key.clone(),
+            title: title.clone(),
+            destructive: p.destructive(),
             state: String::new(),
             detail: String::new(),
             actions: Vec::new(),
         };
-        let prior = journal.steps.get(&p.key).cloned();
+        let prior = journal.steps.get(&key).cloned();
         if let Some(e) = &prior
             && e.state == State::Done
         {
             entry.state = "skipped".into();
             entry.detail = format!("done by an earlier run at {}: {}", e.at, e.detail);
             ctx.printer
-                .note(&format!("[{n}/{m}] {} — already done ({})", p.title, e.at));
+                .note(&format!("[{n}/{m}] {} — already done ({})", title, e.at));
             report.push(entry);
             continue;
         }
         if let Some(e) = &prior
             && e.state == State::Running
-            && p.destructive
+            && p.destructive()
             && !ctx.dry_run
         {
             // A crashed run left this step half-done: look before running it again.
-            if recheck_one(ctx, p).await? {
+            if p.recheck(ctx).await? {
                 let detail = "finished by an interrupted run (checked in the cluster)".to_string();
-                journal.set(&p.key, State::Done, detail.clone());
+                journal.set(&key, State::Done, detail.clone());
                 if let Some(s) = store {
                     s.save(journal).await?;
                 }
@@ -454,14 +482,14 @@ async fn run_steps(
                 entry.detail = detail;
                 ctx.printer.note(&format!(
                     "[{n}/{m}] {} — found done in the cluster after an interrupted run",
-                    p.title
+                    title
                 ));
                 report.push(entry);
                 continue;
             }
             ctx.log.line(&format!(
                 "step {} was left running by an interrupted run and is not done in the cluster: running it again",
-                p.key
+                key
             ));
         }
         if ctx
@@ -474,7 +502,7 @@ async fn run_steps(
                     "lost Lease {}/{} (not renewed in time, or taken by another run): stopped before step {n}/{m} ({}) so that two runs never change the cluster at once",
                     crate::kubesphere::SYSTEM_NAMESPACE,
                     lease::NAME,
-                    p.key
+                    key
                 ),
                 Some(format!(
                     "check `kubectl -n {} get lease {} -o yaml`; once no other run holds it, rerun the same command to resume at step {n}",
@@ -483,27 +511,27 @@ async fn run_steps(
                 )),
             ));
         }
-        ctx.progress.start(&mut ctx.printer, n, m, &p.title);
+        ctx.progress.start(&mut ctx.printer, n, m, &title);
         ctx.actions.clear();
-        ctx.log.line(&format!("step {n}/{m} {}: start", p.key));
+        ctx.log.line(&format!("step {n}/{m} {}: start", key));
         if let Some(s) = store {
-            journal.set(&p.key, State::Running, "");
+            journal.set(&key, State::Running, "");
             s.save(journal).await?;
         }
-        let outcome = run_one(ctx, p).await;
+        let outcome = p.run(ctx).await;
         entry.actions = std::mem::take(&mut ctx.actions);
         match outcome {
             Ok(detail) => {
                 ctx.log
-                    .line(&format!("step {n}/{m} {}: done: {detail}", p.key));
+                    .line(&format!("step {n}/{m} {}: done: {detail}", key));
                 if let Some(s) = store {
-                    journal.set(&p.key, State::Done, detail.clone());
+                    journal.set(&key, State::Done, detail.clone());
                     s.save(journal).await?;
                 }
                 let line = if ctx.dry_run {
-                    format!("[{n}/{m}] {} — planned", p.title)
+                    format!("[{n}/{m}] {} — planned", title)
                 } else {
-                    format!("[{n}/{m}] {} — {detail}", p.title)
+                    format!("[{n}/{m}] {} — {detail}", title)
                 };
                 ctx.progress.finish(&mut ctx.printer, &line);
                 entry.state = if ctx.dry_run { "planned" } else { "done" }.into();
@@ -514,21 +542,20 @@ async fn run_steps(
                 report.push(entry);
             }
             Err(e) => {
-                ctx.log
-                    .line(&format!("step {n}/{m} {}: failed: {e}", p.key));
+                ctx.log.line(&format!("step {n}/{m} {}: failed: {e}", key));
                 if let Some(s) = store {
-                    journal.set(&p.key, State::Failed, e.to_string());
+                    journal.set(&key, State::Failed, e.to_string());
                     if let Err(save) = s.save(journal).await {
                         ctx.printer
                             .warn(&format!("cannot record the failure in the journal: {save}"));
                     }
                 }
                 ctx.progress
-                    .finish(&mut ctx.printer, &format!("[{n}/{m}] {} — FAILED", p.title));
+                    .finish(&mut ctx.printer, &format!("[{n}/{m}] {} — FAILED", title));
                 if !ctx.dry_run {
                     ctx.printer.note(&format!(
                         "step {n}/{m} ({}) failed; fix the cause, then rerun the same command to resume at step {n}",
-                        p.key
+                        key
                     ));
                 }
                 entry.state = "failed".into();
@@ -536,9 +563,9 @@ async fn run_steps(
                 report.push(entry);
                 for later in &planned[n..] {
                     report.push(StepReport {
-                        id: later.key.clone(),
-                        title: later.title.clone(),
-                        destructive: later.destructive,
+                        id: later.key(),
+                        title: later.title(),
+                        destructive: later.destructive(),
                         state: "pending".into(),
                         detail: String::new(),
                         actions: Vec::new(),
@@ -560,7 +587,8 @@ async fn wait_for_orphaned_upgrade(
     timeout: Duration,
     printer: &mut Printer,
 ) -> Result<()> {
-    if journal.state("upgrade-ks-core") != Some(State::Running) || journal.run.backup_dir.is_empty()
+    if journal.state(StepId::UpgradeKsCore.key()) != Some(State::Running)
+        || journal.run.backup_dir.is_empty()
     {
         return Ok(());
     }
@@ -801,13 +829,17 @@ async fn migrate_held(
         "This migrates the {name} cluster at {} to KubeSphere {} with ks-core chart {chart}:",
         cluster.server, opts.tag
     )];
-    for (i, s) in steps::STEPS.iter().enumerate() {
-        let done = journal.state(s.id) == Some(State::Done);
+    for (i, s) in StepId::ALL.iter().enumerate() {
+        let done = journal.state(s.key()) == Some(State::Done);
         lines.push(format!(
             "  {}. {}{}{}",
             i + 1,
-            s.title,
-            if s.destructive { " (destructive)" } else { "" },
+            s.title(),
+            if s.destructive() {
+                " (destructive)"
+            } else {
+                ""
+            },
             if done { " — already done" } else { "" }
         ));
     }
@@ -871,15 +903,7 @@ async fn migrate_held(
         actions: Vec::new(),
         lease_lost: lease_lost.clone(),
     };
-    let planned: Vec<Planned> = steps::STEPS
-        .iter()
-        .map(|s| Planned {
-            key: s.id.into(),
-            title: s.title.into(),
-            destructive: s.destructive,
-            gateway: None,
-        })
-        .collect();
+    let planned: Vec<Planned> = StepId::ALL.iter().map(|&s| Planned::Step(s)).collect();
     let store_ref = if opts.dry_run { None } else { Some(&store) };
     let outcome = run_steps(
         &mut ctx,
@@ -1006,21 +1030,16 @@ async fn gateways_held(
     let helm = helm_found?;
     let planned: Vec<Planned> = targets
         .iter()
-        .map(|g| Planned {
-            key: format!("gateway.{}", g.name),
-            title: format!("Upgrade gateway {}", g.name),
-            destructive: true,
-            gateway: Some(g.name.clone()),
-        })
+        .map(|g| Planned::Gateway(g.name.clone()))
         .collect();
     for p in &planned {
-        journal::valid_key(&p.key)?;
+        journal::valid_key(&p.key())?;
     }
     // Gateways already upgraded (no `-ingress` release left) count as done.
     for (p, g) in planned.iter().zip(&targets) {
-        if !g.pending && journal.state(&p.key) != Some(State::Done) {
+        if !g.pending && journal.state(&p.key()) != Some(State::Done) {
             journal.set(
-                &p.key,
+                &p.key(),
                 State::Done,
                 "already upgraded (no v3 -ingress release)",
             );
@@ -1028,7 +1047,7 @@ async fn gateways_held(
     }
     if planned
         .iter()
-        .all(|p| journal.state(&p.key) == Some(State::Done))
+        .all(|p| journal.state(&p.key()) == Some(State::Done))
     {
         printer.note("every gateway asked for is already upgraded; nothing to do");
         report.outcome = "already-migrated".into();

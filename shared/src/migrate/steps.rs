@@ -26,12 +26,14 @@ use kube::{
         PatchParams,
     },
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{
     backup,
     helm::{Helm, Log},
     journal::FIELD_MANAGER,
+    step::Step,
 };
 use crate::{
     error::{Error, KubeResultExt, Result},
@@ -44,65 +46,89 @@ use crate::{
     version::Version,
 };
 
-/// One step of a migration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Step {
-    /// Stable id (the journal key).
-    pub id: &'static str,
-    /// What it does.
-    pub title: &'static str,
-    /// True when it deletes or replaces something (never repeated once done; re-checked
-    /// against the cluster when a crashed run left it `running`).
-    pub destructive: bool,
+/// The host/member steps, in upstream's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepId {
+    /// Back up what upstream backs up.
+    Backup,
+    /// Scale ks-installer to 0.
+    ScaleInstaller,
+    /// Fill the ClusterConfiguration's etcd `endpointIps`.
+    FillEtcdEndpoints,
+    /// Remove the old redis.
+    RemoveRedis,
+    /// Run the prepare-upgrade Job.
+    PrepareUpgrade,
+    /// Apply the chart's CRDs.
+    ApplyCrds,
+    /// `helm upgrade` ks-core.
+    UpgradeKsCore,
+    /// Verify the release.
+    Verify,
 }
 
-/// The host/member steps, in upstream's order.
-pub const STEPS: &[Step] = &[
-    Step {
-        id: "backup",
-        title: "Back up the system namespaces, the ClusterConfiguration, IAM and tenant objects",
-        destructive: false,
-    },
-    Step {
-        id: "scale-installer",
-        title: "Scale ks-installer to 0",
-        destructive: false,
-    },
-    Step {
-        id: "fill-etcd-endpoints",
-        title: "Fill the etcd endpointIps of the ClusterConfiguration",
-        destructive: false,
-    },
-    Step {
-        id: "remove-redis",
-        title: "Remove the old redis",
-        destructive: true,
-    },
-    Step {
-        id: "prepare-upgrade",
-        title: "Run the prepare-upgrade Job",
-        destructive: true,
-    },
-    Step {
-        id: "apply-crds",
-        title: "Apply the ks-core chart's CRDs",
-        destructive: false,
-    },
-    Step {
-        id: "upgrade-ks-core",
-        title: "helm upgrade ks-core (with its pre- and post-upgrade hook Jobs)",
-        destructive: true,
-    },
-    Step {
-        id: "verify",
-        title: "Verify the ks-core release is deployed at v4",
-        destructive: false,
-    },
-];
+impl Step for StepId {
+    const ALL: &'static [Self] = &[
+        Self::Backup,
+        Self::ScaleInstaller,
+        Self::FillEtcdEndpoints,
+        Self::RemoveRedis,
+        Self::PrepareUpgrade,
+        Self::ApplyCrds,
+        Self::UpgradeKsCore,
+        Self::Verify,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Self::Backup => "backup",
+            Self::ScaleInstaller => "scale-installer",
+            Self::FillEtcdEndpoints => "fill-etcd-endpoints",
+            Self::RemoveRedis => "remove-redis",
+            Self::PrepareUpgrade => "prepare-upgrade",
+            Self::ApplyCrds => "apply-crds",
+            Self::UpgradeKsCore => "upgrade-ks-core",
+            Self::Verify => "verify",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Backup => {
+                "Back up the system namespaces, the ClusterConfiguration, IAM and tenant objects"
+            }
+            Self::ScaleInstaller => "Scale ks-installer to 0",
+            Self::FillEtcdEndpoints => "Fill the etcd endpointIps of the ClusterConfiguration",
+            Self::RemoveRedis => "Remove the old redis",
+            Self::PrepareUpgrade => "Run the prepare-upgrade Job",
+            Self::ApplyCrds => "Apply the ks-core chart's CRDs",
+            Self::UpgradeKsCore => {
+                "helm upgrade ks-core (with its pre- and post-upgrade hook Jobs)"
+            }
+            Self::Verify => "Verify the ks-core release is deployed at v4",
+        }
+    }
+
+    fn destructive(self) -> bool {
+        match self {
+            Self::RemoveRedis | Self::PrepareUpgrade | Self::UpgradeKsCore => true,
+            Self::Backup
+            | Self::ScaleInstaller
+            | Self::FillEtcdEndpoints
+            | Self::ApplyCrds
+            | Self::Verify => false,
+        }
+    }
+
+    fn anchor(self) -> &'static str {
+        "steps-host-member"
+    }
+}
 
 /// The journal keys of the host/member steps.
 pub fn keys() -> Vec<String> {
-    STEPS.iter().map(|s| s.id.to_string()).collect()
+    StepId::keys()
 }
 
 /// Live progress: a spinner on a terminal, plain lines otherwise.
@@ -671,24 +697,23 @@ pub fn upgrade_args(s: &Settings, helm: &Helm, ha: bool, redis_ha: bool) -> Resu
 }
 
 /// Runs one step; returns its detail line.
-pub async fn run(id: &str, ctx: &mut Ctx) -> Result<String> {
-    match id {
-        "backup" => run_backup(ctx).await,
-        "scale-installer" => scale_installer(ctx).await,
-        "fill-etcd-endpoints" => fill_etcd(ctx).await,
-        "remove-redis" => remove_redis(ctx).await,
-        "prepare-upgrade" => prepare_upgrade(ctx).await,
-        "apply-crds" => apply_crds(ctx).await,
-        "upgrade-ks-core" => upgrade_ks_core(ctx).await,
-        "verify" => verify(ctx).await,
-        other => Err(Error::usage(format!("unknown step `{other}`"))),
+pub async fn run(step: StepId, ctx: &mut Ctx) -> Result<String> {
+    match step {
+        StepId::Backup => run_backup(ctx).await,
+        StepId::ScaleInstaller => scale_installer(ctx).await,
+        StepId::FillEtcdEndpoints => fill_etcd(ctx).await,
+        StepId::RemoveRedis => remove_redis(ctx).await,
+        StepId::PrepareUpgrade => prepare_upgrade(ctx).await,
+        StepId::ApplyCrds => apply_crds(ctx).await,
+        StepId::UpgradeKsCore => upgrade_ks_core(ctx).await,
+        StepId::Verify => verify(ctx).await,
     }
 }
 
 /// For a destructive step a crashed run left `running`: does the cluster show it finished?
-pub async fn recheck(id: &str, ctx: &Ctx) -> Result<bool> {
-    match id {
-        "prepare-upgrade" => {
+pub async fn recheck(step: StepId, ctx: &Ctx) -> Result<bool> {
+    match step {
+        StepId::PrepareUpgrade => {
             let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), SYSTEM_NAMESPACE);
             Ok(list::get_opt(
                 &jobs,
@@ -698,10 +723,16 @@ pub async fn recheck(id: &str, ctx: &Ctx) -> Result<bool> {
             .await?
             .is_some_and(|j| job_state(&j) == JobState::Complete))
         }
-        "upgrade-ks-core" => Ok(ks_core_v4(&ctx.client)
+        StepId::UpgradeKsCore => Ok(ks_core_v4(&ctx.client)
             .await?
             .is_some_and(|r| r.latest_deployed)),
-        _ => Ok(false),
+        // Removing the old redis again is harmless; the others are not destructive.
+        StepId::RemoveRedis
+        | StepId::Backup
+        | StepId::ScaleInstaller
+        | StepId::FillEtcdEndpoints
+        | StepId::ApplyCrds
+        | StepId::Verify => Ok(false),
     }
 }
 
@@ -1307,16 +1338,5 @@ mod tests {
         assert!(u.contains("extensionsMuseum.enabled=false"));
         s.values = None;
         assert!(upgrade_args(&s, &helm, false, false).is_err());
-    }
-
-    #[test]
-    fn step_ids_are_unique_journal_keys() {
-        let mut ids: Vec<&str> = STEPS.iter().map(|s| s.id).collect();
-        for id in &ids {
-            super::super::journal::valid_key(id).unwrap();
-        }
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), STEPS.len());
     }
 }
