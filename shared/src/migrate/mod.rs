@@ -10,18 +10,24 @@
 //! step's objects, patches and helm argument vectors and changes nothing.
 
 pub mod backup;
+pub mod ctx;
 pub mod gateway;
 pub mod helm;
+pub mod identity;
 pub mod journal;
 pub mod lease;
+pub mod local;
 pub mod precheck;
+pub mod progress;
+pub mod report;
 pub mod rollback;
+pub mod runner;
 pub mod step;
 pub mod steps;
 pub mod values;
 
 use std::{
-    io::{IsTerminal, Write},
+    io::IsTerminal,
     path::{Path, PathBuf},
     process::ExitCode,
     str::FromStr,
@@ -29,21 +35,24 @@ use std::{
 };
 
 use clap::{Parser, Subcommand};
-use serde::Serialize;
 
+pub use self::report::{Migration, StepReport};
 use self::{
+    ctx::{Ctx, Settings},
     helm::{Helm, Log},
-    journal::{Journal, State},
+    journal::State,
     precheck::Check,
+    progress::Progress,
+    report::print_report,
+    runner::{Planned, backup_dir, open_run, run_steps, wait_for_orphaned_upgrade},
     step::Step,
-    steps::{Ctx, Progress, Settings, StepId},
+    steps::StepId,
 };
 use crate::{
     ExitStatus, Result,
     cli::{KubeArgs, OutputFormat, parse_duration},
     error::Error,
     kubesphere::Role,
-    output::{Report, Style, table::Table},
     run::Printer,
 };
 
@@ -151,149 +160,6 @@ async fn command(args: Args, printer: Printer) -> Result<ExitStatus> {
     }
 }
 
-/// One step in the report.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepReport {
-    /// Journal key.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Destructive?
-    pub destructive: bool,
-    /// `done`, `skipped` (done by an earlier run), `planned` (dry run), `failed`, `pending`.
-    pub state: String,
-    /// Outcome.
-    pub detail: String,
-    /// What it did, or would do.
-    pub actions: Vec<String>,
-}
-
-/// The command's report (`-o json|yaml`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Migration {
-    /// `kupgrade.dev/v1alpha1`.
-    pub api_version: &'static str,
-    /// `Migration`.
-    pub kind: &'static str,
-    /// `host`, `member` or `gateway`.
-    pub target: String,
-    /// Dry run?
-    pub dry_run: bool,
-    /// `migrated`, `already-migrated`, `refused`, `planned`, `failed`, `listed`.
-    pub outcome: String,
-    /// The backup directory.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backup_dir: Option<String>,
-    /// Pre-checks.
-    pub checks: Vec<Check>,
-    /// The ks-upgrade jobs, in run order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub jobs: Vec<values::Job>,
-    /// Gateways (gateway target).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub gateways: Vec<gateway::Gateway>,
-    /// Steps.
-    pub steps: Vec<StepReport>,
-}
-
-impl Report for Migration {
-    fn render_table(&self, out: &mut dyn Write, style: &Style, _wide: bool) -> std::io::Result<()> {
-        if !self.checks.is_empty() {
-            let mut t = Table::new(&["PRE-CHECK", "RESULT", "MESSAGE"]);
-            for c in &self.checks {
-                let result = if c.ok {
-                    style.good("ok")
-                } else if c.ignored {
-                    style.warn("ignored")
-                } else {
-                    style.bad("FAIL")
-                };
-                t.row(vec![c.code.into(), result.into(), c.message.clone().into()]);
-            }
-            t.write(out)?;
-            for c in self.checks.iter().filter(|c| !c.ok) {
-                if let Some(h) = &c.hint {
-                    writeln!(out, "  {}: {h}", c.code)?;
-                }
-            }
-            writeln!(out)?;
-        }
-        if !self.jobs.is_empty() {
-            let mut t = Table::new(&["ORDER", "KS-UPGRADE JOB", "PRIORITY", "EXTENSION", "FROM"]);
-            for (i, j) in self.jobs.iter().enumerate() {
-                t.row(vec![
-                    (i + 1).to_string().into(),
-                    j.name.clone().into(),
-                    j.priority.to_string().into(),
-                    j.extension.clone().unwrap_or_else(|| "-".into()).into(),
-                    j.source.into(),
-                ]);
-            }
-            t.write(out)?;
-            writeln!(out)?;
-        }
-        if !self.gateways.is_empty() {
-            let mut t = Table::new(&["GATEWAY", "STATE", "V4 RELEASE", "RELEASES"]);
-            for g in &self.gateways {
-                t.row(vec![
-                    g.name.clone().into(),
-                    if g.pending { "v3" } else { "upgraded" }.into(),
-                    g.new_release.clone().into(),
-                    g.releases.join(", ").into(),
-                ]);
-            }
-            t.write(out)?;
-            writeln!(out)?;
-        }
-        let m = self.steps.len();
-        for (i, s) in self.steps.iter().enumerate() {
-            let state = match s.state.as_str() {
-                "done" | "skipped" => style.good(&s.state),
-                "failed" => style.bad(&s.state),
-                other => style.warn(other),
-            };
-            let detail = if s.detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", s.detail)
-            };
-            writeln!(out, "[{}/{m}] {} {}{detail}", i + 1, s.title, state)?;
-            for a in &s.actions {
-                writeln!(out, "      {a}")?;
-            }
-        }
-        if let Some(d) = &self.backup_dir {
-            writeln!(out, "backup, log and journal copy: {d}")?;
-        }
-        writeln!(out, "outcome: {}", self.outcome)
-    }
-}
-
-impl Migration {
-    fn new(target: &str, dry_run: bool) -> Self {
-        Self {
-            api_version: "kupgrade.dev/v1alpha1",
-            kind: "Migration",
-            target: target.into(),
-            dry_run,
-            outcome: String::new(),
-            backup_dir: None,
-            checks: Vec::new(),
-            jobs: Vec::new(),
-            gateways: Vec::new(),
-            steps: Vec::new(),
-        }
-    }
-}
-
-fn print_report(printer: &mut Printer, args: &Args, report: &Migration) -> Result<()> {
-    let style = printer.out_style;
-    crate::output::render(report, &args.opts.output, &style, printer.out())?;
-    crate::run::flush(printer)
-}
-
 /// A Go duration for helm (`30m`, `90s`).
 pub fn go_duration(d: Duration) -> String {
     let s = d.as_secs().max(1);
@@ -384,288 +250,6 @@ async fn confirm(printer: &mut Printer, opts: &Opts, lines: &[String]) -> Result
     } else {
         Err(Error::refused("not confirmed; nothing was changed", None))
     }
-}
-
-/// A step to run: a host/member step, or the upgrade of one gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Planned {
-    /// A host/member step.
-    Step(StepId),
-    /// `gateway.<name>`: the dynamic-upgrade Job of one v3 gateway.
-    Gateway(String),
-}
-
-impl Planned {
-    /// The journal key.
-    fn key(&self) -> String {
-        match self {
-            Self::Step(s) => s.key().into(),
-            Self::Gateway(name) => format!("gateway.{name}"),
-        }
-    }
-
-    fn title(&self) -> String {
-        match self {
-            Self::Step(s) => s.title().into(),
-            Self::Gateway(name) => format!("Upgrade gateway {name}"),
-        }
-    }
-
-    fn destructive(&self) -> bool {
-        match self {
-            Self::Step(s) => s.destructive(),
-            Self::Gateway(_) => true,
-        }
-    }
-
-    async fn run(&self, ctx: &mut Ctx) -> Result<String> {
-        match self {
-            Self::Step(s) => steps::run(*s, ctx).await,
-            Self::Gateway(gw) => gateway::upgrade(ctx, gw).await,
-        }
-    }
-
-    async fn recheck(&self, ctx: &Ctx) -> Result<bool> {
-        match self {
-            Self::Step(s) => steps::recheck(*s, ctx).await,
-            Self::Gateway(gw) => Ok(gateway::new_release_deployed(&ctx.client, gw)
-                .await?
-                .is_some()),
-        }
-    }
-}
-
-/// Runs the planned steps in order, resuming after the last done one.
-async fn run_steps(
-    ctx: &mut Ctx,
-    store: Option<&journal::Store>,
-    journal: &mut Journal,
-    planned: &[Planned],
-    report: &mut Vec<StepReport>,
-) -> Result<()> {
-    let m = planned.len();
-    for (i, p) in planned.iter().enumerate() {
-        let n = i + 1;
-        let (key, title) = (p.key(), p.title());
-        let mut entry = StepReport {
-            id: key.clone(),
-            title: title.clone(),
-            destructive: p.destructive(),
-            state: String::new(),
-            detail: String::new(),
-            actions: Vec::new(),
-        };
-        let prior = journal.steps.get(&key).cloned();
-        if let Some(e) = &prior
-            && e.state == State::Done
-        {
-            entry.state = "skipped".into();
-            entry.detail = format!("done by an earlier run at {}: {}", e.at, e.detail);
-            ctx.printer
-                .note(&format!("[{n}/{m}] {} — already done ({})", title, e.at));
-            report.push(entry);
-            continue;
-        }
-        if let Some(e) = &prior
-            && e.state == State::Running
-            && p.destructive()
-            && !ctx.dry_run
-        {
-            // A crashed run left this step half-done: look before running it again.
-            if p.recheck(ctx).await? {
-                let detail = "finished by an interrupted run (checked in the cluster)".to_string();
-                journal.set(&key, State::Done, detail.clone());
-                if let Some(s) = store {
-                    s.save(journal).await?;
-                }
-                entry.state = "done".into();
-                entry.detail = detail;
-                ctx.printer.note(&format!(
-                    "[{n}/{m}] {} — found done in the cluster after an interrupted run",
-                    title
-                ));
-                report.push(entry);
-                continue;
-            }
-            ctx.log.line(&format!(
-                "step {} was left running by an interrupted run and is not done in the cluster: running it again",
-                key
-            ));
-        }
-        if ctx
-            .lease_lost
-            .as_ref()
-            .is_some_and(|l| l.load(std::sync::atomic::Ordering::SeqCst))
-        {
-            return Err(Error::refused(
-                format!(
-                    "lost Lease {}/{} (not renewed in time, or taken by another run): stopped before step {n}/{m} ({}) so that two runs never change the cluster at once",
-                    crate::kubesphere::SYSTEM_NAMESPACE,
-                    lease::NAME,
-                    key
-                ),
-                Some(format!(
-                    "check `kubectl -n {} get lease {} -o yaml`; once no other run holds it, rerun the same command to resume at step {n}",
-                    crate::kubesphere::SYSTEM_NAMESPACE,
-                    lease::NAME
-                )),
-            ));
-        }
-        ctx.progress.start(&mut ctx.printer, n, m, &title);
-        ctx.actions.clear();
-        ctx.log.line(&format!("step {n}/{m} {}: start", key));
-        if let Some(s) = store {
-            journal.set(&key, State::Running, "");
-            s.save(journal).await?;
-        }
-        let outcome = p.run(ctx).await;
-        entry.actions = std::mem::take(&mut ctx.actions);
-        match outcome {
-            Ok(detail) => {
-                ctx.log
-                    .line(&format!("step {n}/{m} {}: done: {detail}", key));
-                if let Some(s) = store {
-                    journal.set(&key, State::Done, detail.clone());
-                    s.save(journal).await?;
-                }
-                let line = if ctx.dry_run {
-                    format!("[{n}/{m}] {} — planned", title)
-                } else {
-                    format!("[{n}/{m}] {} — {detail}", title)
-                };
-                ctx.progress.finish(&mut ctx.printer, &line);
-                entry.state = if ctx.dry_run { "planned" } else { "done" }.into();
-                // A dry run's outcome lines describe what did not happen; its actions say it all.
-                if !ctx.dry_run || detail.contains("would ") {
-                    entry.detail = detail;
-                }
-                report.push(entry);
-            }
-            Err(e) => {
-                ctx.log.line(&format!("step {n}/{m} {}: failed: {e}", key));
-                if let Some(s) = store {
-                    journal.set(&key, State::Failed, e.to_string());
-                    if let Err(save) = s.save(journal).await {
-                        ctx.printer
-                            .warn(&format!("cannot record the failure in the journal: {save}"));
-                    }
-                }
-                ctx.progress
-                    .finish(&mut ctx.printer, &format!("[{n}/{m}] {} — FAILED", title));
-                if !ctx.dry_run {
-                    ctx.printer.note(&format!(
-                        "step {n}/{m} ({}) failed; fix the cause, then rerun the same command to resume at step {n}",
-                        key
-                    ));
-                }
-                entry.state = "failed".into();
-                entry.detail = e.to_string();
-                report.push(entry);
-                for later in &planned[n..] {
-                    report.push(StepReport {
-                        id: later.key(),
-                        title: later.title(),
-                        destructive: later.destructive(),
-                        state: "pending".into(),
-                        detail: String::new(),
-                        actions: Vec::new(),
-                    });
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A run killed during `helm upgrade` leaves its helm child running (SIGKILL reaches
-/// ks-migrate only). Before resuming, wait for that helm (its pid is in the backup directory)
-/// to finish, so the rerun neither starts a second, concurrent upgrade nor judges the release
-/// while it is still being written; the `upgrade-ks-core` step is then re-checked as usual.
-async fn wait_for_orphaned_upgrade(
-    journal: &Journal,
-    timeout: Duration,
-    printer: &mut Printer,
-) -> Result<()> {
-    if journal.state(StepId::UpgradeKsCore.key()) != Some(State::Running)
-        || journal.run.backup_dir.is_empty()
-    {
-        return Ok(());
-    }
-    let file = Path::new(&journal.run.backup_dir).join(helm::UPGRADE_PID_FILE);
-    let Some(pid) = std::fs::read_to_string(&file)
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-    else {
-        return Ok(());
-    };
-    let release = crate::kubesphere::KS_CORE_RELEASE;
-    let start = std::time::Instant::now();
-    let mut told = false;
-    while helm::upgrade_in_flight(pid, release) {
-        if !told {
-            printer.note(&format!(
-                "the helm upgrade of {release} started by the interrupted run (pid {pid}) is still running; waiting for it to finish before resuming"
-            ));
-            told = true;
-        }
-        if start.elapsed() >= timeout {
-            return Err(Error::Timeout {
-                what: format!(
-                    "the helm upgrade of {release} (pid {pid}) started by the interrupted run to finish"
-                ),
-                seconds: timeout.as_secs(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    if told {
-        printer.note(&format!("helm (pid {pid}) has finished"));
-    }
-    Ok(())
-}
-
-/// Picks the backup directory: the flag, the one an unfinished run recorded, or a new one.
-fn backup_dir(opts: &Opts, journal: &Journal, resuming: bool) -> PathBuf {
-    if let Some(d) = &opts.backup_dir {
-        return d.clone();
-    }
-    if resuming && !journal.run.backup_dir.is_empty() {
-        let d = PathBuf::from(&journal.run.backup_dir);
-        if d.is_dir() {
-            return d;
-        }
-    }
-    backup::default_dir()
-}
-
-fn absolute(p: &Path) -> String {
-    std::path::absolute(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
-}
-
-/// Prepares the local side of a real run: the directory, the log, the journal's run info.
-async fn open_run(
-    dir: &Path,
-    target: &str,
-    journal: &mut Journal,
-    store: &mut journal::Store,
-) -> Result<Log> {
-    backup::create_private_dir(dir)?;
-    let log = Log::open(&dir.join("ks-migrate.log"))?;
-    store.set_local(dir.join("journal.json"));
-    if journal.run.role.is_empty() || journal.run.role == target {
-        if journal.run.started_at.is_empty() {
-            journal.run.started_at = journal::now();
-        }
-        journal.run.role = target.into();
-        if journal.run.backup_dir.is_empty() || target != "gateway" {
-            journal.run.backup_dir = absolute(dir);
-        }
-    }
-    Ok(log)
 }
 
 async fn migrate(args: Args, target: Role, mut printer: Printer) -> Result<ExitStatus> {
@@ -1156,25 +740,5 @@ mod tests {
         assert_eq!(a.opts.tag, "v4.1.3");
         assert!(Args::try_parse_from(["kubectl-ks_migrate"]).is_err());
         assert!(Args::try_parse_from(["kubectl-ks_migrate", "hots"]).is_err());
-    }
-
-    #[test]
-    fn the_report_renders_steps_and_actions() {
-        let mut r = Migration::new("host", true);
-        r.steps.push(StepReport {
-            id: "scale-installer".into(),
-            title: "Scale ks-installer to 0".into(),
-            destructive: false,
-            state: "planned".into(),
-            detail: "ks-installer scaled to 0".into(),
-            actions: vec!["would patch Deployment kubesphere-system/ks-installer".into()],
-        });
-        r.outcome = "planned".into();
-        let mut out = Vec::new();
-        r.render_table(&mut out, &Style::plain(), false).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("[1/1] Scale ks-installer to 0 planned: ks-installer scaled to 0"));
-        assert!(text.contains("      would patch Deployment"));
-        assert!(text.ends_with("outcome: planned\n"));
     }
 }

@@ -22,7 +22,7 @@ use std::{
 use k8s_openapi::{
     api::{
         apps::v1::Deployment,
-        core::v1::{ConfigMap, Namespace, PersistentVolumeClaim},
+        core::v1::{ConfigMap, PersistentVolumeClaim},
     },
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
@@ -33,13 +33,18 @@ use kube::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::identity::{Identity, cluster_uid};
 use super::{
-    Args, StepReport, absolute, backup, confirm, go_duration,
+    Args, StepReport, backup, confirm,
+    ctx::{Ctx, Settings},
+    go_duration,
     helm::{Helm, Log},
     journal::{self, FIELD_MANAGER, Journal, State},
-    lease,
+    lease, local,
+    progress::Progress,
+    runner::absolute,
     step::Step,
-    steps::{self, Ctx, Progress, Settings, StepId},
+    steps::{self, StepId},
     take_lease,
 };
 use crate::{
@@ -147,60 +152,6 @@ impl Step for RollbackStep {
     fn anchor(self) -> &'static str {
         "rollback"
     }
-}
-
-/// The cluster a backup was taken from, and its ks-core then.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Identity {
-    /// The uid of namespace `kube-system` (a cluster keeps it for life).
-    pub cluster_uid: String,
-    /// The ks-core revision deployed before the migration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ks_core_revision: Option<u32>,
-    /// Its chart (`ks-core-<version>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ks_core_chart: Option<String>,
-    /// Its appVersion.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ks_core_app_version: Option<String>,
-}
-
-/// The uid of namespace `kube-system`.
-pub async fn cluster_uid(client: &kube::Client) -> Result<String> {
-    let api: Api<Namespace> = Api::all(client.clone());
-    let ns = list::retry_read("get namespace `kube-system`", || {
-        api.get_metadata("kube-system")
-    })
-    .await?;
-    ns.metadata
-        .uid
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| Error::refused("namespace kube-system has no uid", None))
-}
-
-/// The cluster's identity and the ks-core revision deployed now.
-pub async fn identity(client: &kube::Client) -> Result<Identity> {
-    let cluster_uid = cluster_uid(client).await?;
-    let revs =
-        releases::list_revisions(client, Some(SYSTEM_NAMESPACE), Some(KS_CORE_RELEASE), false)
-            .await?;
-    let mut id = Identity {
-        cluster_uid,
-        ks_core_revision: None,
-        ks_core_chart: None,
-        ks_core_app_version: None,
-    };
-    if let Some(d) = releases::last_deployed(&revs, SYSTEM_NAMESPACE, KS_CORE_RELEASE) {
-        let r = releases::read_release(client, d).await?;
-        id.ks_core_revision = Some(d.revision);
-        id.ks_core_chart = Some(format!(
-            "{}-{}",
-            r.chart.metadata.name, r.chart.metadata.version
-        ));
-        id.ks_core_app_version = Some(r.chart.metadata.app_version);
-    }
-    Ok(id)
 }
 
 /// A backup directory, checked and read.
@@ -782,7 +733,7 @@ async fn rollback_ks_core(ctx: &mut Ctx, b: &Backup, timeout: Duration) -> Resul
         .helm
         .spawn(&args, &ctx.log, &b.dir.join("helm-rollback.stderr"))?;
     if let Some(pid) = running.id() {
-        backup::write_private(&pid_file, format!("{pid}\n").as_bytes())?;
+        local::write_private(&pid_file, format!("{pid}\n").as_bytes())?;
     }
     let wait = running.wait();
     tokio::pin!(wait);
@@ -1109,7 +1060,7 @@ async fn held(
         rj = Journal::default();
         rj.run.role = "rollback".into();
         rj.run.backup_dir = abs.clone();
-        rj.run.started_at = journal::now();
+        rj.run.started_at = local::now();
     }
 
     let helm = Helm::new(Helm::locate(opts.helm.as_deref())?, &args.kube);
@@ -1348,7 +1299,7 @@ mod tests {
     fn a_tampered_or_foreign_backup_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("b");
-        backup::create_private_dir(&dir).unwrap();
+        local::create_private_dir(&dir).unwrap();
         let c = backup::Collected {
             source: backup::namespace_source("kubesphere-system"),
             items: vec![
