@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::{
     helm::{Helm, Log},
     journal::FIELD_MANAGER,
-    progress::Progress,
+    progress::StepProgress,
 };
 use crate::{
     error::{Error, KubeResultExt, Result},
@@ -70,7 +70,7 @@ pub struct Ctx {
     /// stderr for progress.
     pub printer: Printer,
     /// Progress display.
-    pub progress: Progress,
+    pub progress: StepProgress,
     /// What the current step did (or would do).
     pub actions: Vec<String>,
     /// Turns true when this run's Lease is lost (`None`: a dry run, which holds none).

@@ -27,7 +27,6 @@ pub mod steps;
 pub mod values;
 
 use std::{
-    io::IsTerminal,
     path::{Path, PathBuf},
     process::ExitCode,
     str::FromStr,
@@ -42,7 +41,7 @@ use self::{
     helm::{Helm, Log},
     journal::State,
     precheck::Check,
-    progress::Progress,
+    progress::StepProgress,
     report::print_report,
     runner::{Planned, backup_dir, open_run, run_steps, wait_for_orphaned_upgrade},
     step::Step,
@@ -228,24 +227,12 @@ async fn confirm(printer: &mut Printer, opts: &Opts, lines: &[String]) -> Result
     if opts.dry_run || opts.yes {
         return Ok(());
     }
-    if !(printer.interactive && std::io::stdin().is_terminal()) {
+    if !printer.can_ask() {
         return Err(Error::usage(
             "refusing to change the cluster without a terminal to confirm on: pass --yes to run unattended (or --dry-run to see the plan)",
         ));
     }
-    for l in lines {
-        printer.note(l);
-    }
-    let _ = write!(printer.err(), "Proceed? [y/N] ");
-    let _ = printer.err().flush();
-    let answer = tokio::task::spawn_blocking(|| {
-        let mut s = String::new();
-        std::io::stdin().read_line(&mut s).map(|_| s)
-    })
-    .await
-    .map_err(|e| Error::usage(format!("cannot read the answer: {e}")))?
-    .map_err(|e| Error::io("read the answer", "<stdin>", e))?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+    if printer.confirm(lines, "Proceed? [y/N] ").await? {
         Ok(())
     } else {
         Err(Error::refused("not confirmed; nothing was changed", None))
@@ -464,7 +451,6 @@ async fn migrate_held(
             c.message
         ));
     }
-    let interactive = printer.interactive;
     let mut ctx = Ctx {
         client: client.clone(),
         helm,
@@ -483,7 +469,7 @@ async fn migrate_held(
         backup_dir: dir,
         server: cluster.server.clone(),
         printer,
-        progress: Progress::new(interactive),
+        progress: StepProgress::new(),
         actions: Vec::new(),
         lease_lost: lease_lost.clone(),
     };
@@ -662,7 +648,6 @@ async fn gateways_held(
         cluster.server,
         crate::VERSION
     ));
-    let interactive = printer.interactive;
     let mut ctx = Ctx {
         client: client.clone(),
         helm,
@@ -681,7 +666,7 @@ async fn gateways_held(
         backup_dir: dir,
         server: cluster.server.clone(),
         printer,
-        progress: Progress::new(interactive),
+        progress: StepProgress::new(),
         actions: Vec::new(),
         lease_lost: lease_lost.clone(),
     };
@@ -719,6 +704,32 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(7200)), "2h");
         assert_eq!(go_duration(Duration::from_secs(90)), "90s");
         assert_eq!(go_duration(Duration::ZERO), "1s");
+    }
+
+    fn confirmed(argv: &[&str], input: Option<&'static str>) -> Result<()> {
+        let args = Args::try_parse_from(argv).unwrap();
+        let (printer, _) = crate::run::testing::Captured::printer();
+        let mut printer = match input {
+            Some(i) => printer.with_input(Box::new(i.as_bytes())),
+            None => printer,
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(confirm(&mut printer, &args.opts, &["This migrates".into()]))
+    }
+
+    #[test]
+    fn the_confirmation_is_asked_through_the_printer() {
+        let host = ["kubectl-ks_migrate", "host"];
+        assert!(confirmed(&host, Some("y\n")).is_ok());
+        let e = confirmed(&host, Some("no\n")).unwrap_err();
+        assert_eq!(e.exit_status(), ExitStatus::Findings, "{e}");
+        // No terminal: refused unless --yes or --dry-run, and nothing is read.
+        let e = confirmed(&host, None).unwrap_err();
+        assert!(e.to_string().contains("pass --yes"), "{e}");
+        assert!(confirmed(&["kubectl-ks_migrate", "host", "--yes"], None).is_ok());
+        assert!(confirmed(&["kubectl-ks_migrate", "host", "--dry-run"], Some("n\n")).is_ok());
     }
 
     #[test]

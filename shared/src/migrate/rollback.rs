@@ -41,7 +41,7 @@ use super::{
     helm::{Helm, Log},
     journal::{self, FIELD_MANAGER, Journal, State},
     lease, local,
-    progress::Progress,
+    progress::StepProgress,
     runner::absolute,
     step::Step,
     steps::{self, StepId},
@@ -1104,7 +1104,6 @@ async fn held(
         crate::VERSION
     ));
     let local = backup.dir.join(LOCAL_JOURNAL);
-    let interactive = printer.interactive;
     let mut ctx = Ctx {
         client: client.clone(),
         helm,
@@ -1123,7 +1122,7 @@ async fn held(
         backup_dir: backup.dir.clone(),
         server: cluster.server.clone(),
         printer,
-        progress: Progress::new(interactive),
+        progress: StepProgress::new(),
         actions: Vec::new(),
         lease_lost,
     };
