@@ -4,8 +4,9 @@
 //! Flow for `host`/`member`: validate the values file ([`values`]); connect; read the journal
 //! ([`journal`]); a cluster already on v4 with no run in progress is left alone; run every
 //! pre-check ([`precheck`]) and refuse on any failure; confirm (a prompt on a terminal,
-//! `--yes` otherwise); then run the steps ([`steps`]) in order, journaling each, backing up
-//! first ([`backup`]) and logging every helm call and API change ([`helm`]). `gateway`
+//! `--yes` otherwise); then run the steps ([`steps`]) in order with the runner ([`runner`]),
+//! journaling each, each in the executor context ([`ctx`]), backing up first ([`backup`]) and
+//! logging every helm call and API change ([`helm`]); the report is [`report`]. `gateway`
 //! ([`gateway`]) runs ks-upgrade's dynamic-upgrade Job per v3 gateway. `--dry-run` shows every
 //! step's objects, patches and helm argument vectors and changes nothing.
 
