@@ -489,10 +489,10 @@ struct Observe<S> {
     layer: ObserveLayer,
 }
 
-/// Writes one request line on stderr, in klog's shape and with the fields of kubectl's
-/// `round_trippers.go` `"Response"` line at -v=6. Never a header or a body: no token can leak.
+/// Writes one request line on stderr (above the live progress lines), in klog's shape and with
+/// the fields of kubectl's `round_trippers.go` `"Response"` line at -v=6. Never a header or a
+/// body: no token can leak.
 fn log_request(verb: &str, url: &str, status: &str, took: Duration) {
-    use std::io::Write as _;
     let now = jiff::Zoned::now();
     let line = format!(
         "I{}.{:06} {:>7} client.rs] \"Response\" verb=\"{verb}\" url=\"{url}\" status=\"{status}\" milliseconds={}\n",
@@ -501,7 +501,7 @@ fn log_request(verb: &str, url: &str, status: &str, took: Duration) {
         std::process::id(),
         took.as_millis()
     );
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    crate::output::progress::write_stderr(&line);
 }
 
 impl<S, B> tower::Service<http::Request<kube::client::Body>> for Observe<S>

@@ -7,7 +7,7 @@
 
 use std::{
     future::Future,
-    io::{self, IsTerminal, Write},
+    io::{self, BufRead, IsTerminal, Write},
     process::ExitCode,
 };
 
@@ -15,10 +15,14 @@ use clap::Parser;
 
 use crate::{
     error::{Error, ExitStatus, Result},
-    output::Style,
+    output::{
+        Style,
+        progress::{Line, Progress},
+    },
 };
 
-/// Where a command writes: data to stdout, messages and progress to stderr.
+/// Where a command writes: data to stdout, messages and progress to stderr; and where it reads
+/// the answer to a prompt (stdin).
 pub struct Printer {
     stdout: Box<dyn Write + Send>,
     stderr: Box<dyn Write + Send>,
@@ -28,6 +32,13 @@ pub struct Printer {
     pub err_style: Style,
     /// True when stderr is a terminal: live progress is drawn there; otherwise plain lines.
     pub interactive: bool,
+    /// The live lines on stderr.
+    progress: Progress,
+    /// Where answers are read from; taken while a read is in flight.
+    input: Option<Box<dyn BufRead + Send>>,
+    /// True when a question can be asked: stderr and stdin are terminals, or a test gave the
+    /// answers.
+    can_ask: bool,
 }
 
 impl Printer {
@@ -39,6 +50,9 @@ impl Printer {
             out_style: Style::for_stdout(),
             err_style: Style::for_stderr(),
             interactive: io::stderr().is_terminal(),
+            progress: Progress::stderr(io::stderr().is_terminal()),
+            input: Some(Box::new(io::BufReader::new(io::stdin()))),
+            can_ask: io::stderr().is_terminal() && io::stdin().is_terminal(),
         }
     }
 
@@ -50,7 +64,23 @@ impl Printer {
             out_style: Style::plain(),
             err_style: Style::plain(),
             interactive: false,
+            progress: Progress::new(false),
+            input: None,
+            can_ask: false,
         }
+    }
+
+    /// The same printer reading answers from `input`, as if from a terminal (for tests).
+    pub fn with_input(mut self, input: Box<dyn BufRead + Send>) -> Self {
+        self.input = Some(input);
+        self.can_ask = true;
+        self
+    }
+
+    /// The same printer with another progress reporter (for tests: [`Progress::hidden`]).
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// The data stream.
@@ -67,12 +97,72 @@ impl Printer {
     pub fn warn(&mut self, message: &str) {
         let label = self.err_style.warn("warning:");
         // A failing stderr has nowhere left to report to.
-        let _ = writeln!(self.stderr, "{label} {message}");
+        self.progress
+            .suspend(|| writeln!(self.stderr, "{label} {message}"))
+            .ok();
     }
 
-    /// Writes one plain line to stderr.
+    /// Writes one plain line to stderr (above the live lines, when there are any).
     pub fn note(&mut self, message: &str) {
-        let _ = writeln!(self.stderr, "{message}");
+        self.progress
+            .suspend(|| writeln!(self.stderr, "{message}"))
+            .ok();
+    }
+
+    /// The progress reporter.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// A new live line on stderr showing `prefix` (does nothing when not live).
+    pub fn line(&self, prefix: &str) -> Line {
+        self.progress.line(prefix)
+    }
+
+    /// A state to show: `message` on the live `line` on a terminal; otherwise `plain`, when
+    /// given, as a line of its own.
+    pub fn status(&mut self, line: &Line, message: &str, plain: Option<&str>) {
+        if line.is_live() {
+            line.set(message);
+        } else if let Some(p) = plain {
+            self.note(p);
+        }
+    }
+
+    /// True when a question can be asked and answered (a terminal, or answers a test gave).
+    pub fn can_ask(&self) -> bool {
+        self.can_ask && self.input.is_some()
+    }
+
+    /// Writes `lines` and `question` to stderr and reads one line of answer: true for `y` or
+    /// `yes` (any case), false for anything else and for end of input.
+    pub async fn confirm(&mut self, lines: &[String], question: &str) -> Result<bool> {
+        for l in lines {
+            self.note(l);
+        }
+        self.progress
+            .suspend(|| {
+                write!(self.stderr, "{question}")?;
+                self.stderr.flush()
+            })
+            .ok();
+        let Some(mut input) = self.input.take() else {
+            return Err(Error::usage("there is no input to read the answer from"));
+        };
+        // A blocking read on its own thread: Ctrl-C still ends the command meanwhile.
+        let (input, answer) = tokio::task::spawn_blocking(move || {
+            let mut s = String::new();
+            let r = input.read_line(&mut s).map(|_| s);
+            (input, r)
+        })
+        .await
+        .map_err(|e| Error::usage(format!("cannot read the answer: {e}")))?;
+        self.input = Some(input);
+        let answer = answer.map_err(|e| Error::io("read the answer", "<stdin>", e))?;
+        Ok(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
     }
 
     /// Flushes stdout.
@@ -156,11 +246,12 @@ where
     };
     let printer = Printer::stdio();
     let interactive = printer.interactive;
+    let live = printer.progress().clone();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(async move {
             // On a terminal, say which request the command is waiting for when one is slow.
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let progress = interactive.then(|| tokio::spawn(show_pending_requests(stopped)));
+            let progress = interactive.then(|| tokio::spawn(show_pending_requests(live, stopped)));
             let result = tokio::select! {
                 r = command(args, printer) => r,
                 _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
@@ -185,8 +276,8 @@ const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Draws one line on stderr (a terminal) naming the oldest request that has been pending for
 /// more than [`SLOW_REQUEST`], cleared as soon as no request is slow, and on `stop`.
-async fn show_pending_requests(mut stop: tokio::sync::oneshot::Receiver<()>) {
-    let mut bar: Option<indicatif::ProgressBar> = None;
+async fn show_pending_requests(progress: Progress, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let mut bar: Option<Line> = None;
     loop {
         tokio::select! {
             _ = &mut stop => break,
@@ -199,28 +290,21 @@ async fn show_pending_requests(mut stop: tokio::sync::oneshot::Receiver<()>) {
                     0 => String::new(),
                     n => format!(" (and {n} more)"),
                 };
-                let bar = bar.get_or_insert_with(|| {
-                    let bar = indicatif::ProgressBar::new_spinner();
-                    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
-                        bar.set_style(style);
-                    }
-                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-                    bar
-                });
-                bar.set_message(format!(
+                let bar = bar.get_or_insert_with(|| progress.line(""));
+                bar.set(&format!(
                     "waiting for the API server: {request} ({}){more}",
                     crate::output::human_duration(std::time::Duration::from_secs(waited.as_secs()))
                 ));
             }
             _ => {
                 if let Some(bar) = bar.take() {
-                    bar.finish_and_clear();
+                    bar.clear();
                 }
             }
         }
     }
     if let Some(bar) = bar.take() {
-        bar.finish_and_clear();
+        bar.clear();
     }
 }
 
@@ -255,6 +339,53 @@ pub fn flush(printer: &mut Printer) -> Result<()> {
         .map_err(|e| Error::io("write output", "<stdout>", e))
 }
 
+/// A printer whose output tests read back.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::{Arc, Mutex};
+
+    use super::Printer;
+
+    /// A writer into shared bytes.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What a printer wrote.
+    pub(crate) struct Captured {
+        stdout: Shared,
+        stderr: Shared,
+    }
+
+    impl Captured {
+        /// A plain printer (no terminal) and what it writes.
+        pub(crate) fn printer() -> (Printer, Captured) {
+            let (stdout, stderr) = (Shared::default(), Shared::default());
+            let printer = Printer::new(Box::new(stdout.clone()), Box::new(stderr.clone()));
+            (printer, Captured { stdout, stderr })
+        }
+
+        /// stdout so far.
+        pub(crate) fn stdout(&self) -> String {
+            String::from_utf8_lossy(&self.stdout.0.lock().unwrap()).into_owned()
+        }
+
+        /// stderr so far.
+        pub(crate) fn stderr(&self) -> String {
+            String::from_utf8_lossy(&self.stderr.0.lock().unwrap()).into_owned()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +399,34 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "error: member `m` is not on v4\nhint: migrate it first\n"
         );
+    }
+
+    fn asked(answer: &'static str) -> (bool, testing::Captured) {
+        let (printer, out) = testing::Captured::printer();
+        let mut printer = printer.with_input(Box::new(answer.as_bytes()));
+        assert!(printer.can_ask());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let yes = rt
+            .block_on(printer.confirm(&["This changes x:".into()], "Proceed? [y/N] "))
+            .unwrap();
+        (yes, out)
+    }
+
+    #[test]
+    fn a_prompt_reads_its_answer_through_the_printer() {
+        let (yes, out) = asked("yes\n");
+        assert!(yes);
+        assert_eq!(out.stderr(), "This changes x:\nProceed? [y/N] ");
+        assert_eq!(out.stdout(), "", "prompts never reach the data stream");
+        assert!(asked(" Y \n").0);
+        assert!(!asked("n\n").0);
+        assert!(!asked("yess\n").0);
+        // End of input is no.
+        assert!(!asked("").0);
+        // A printer without a terminal or given answers cannot ask.
+        assert!(!testing::Captured::printer().0.can_ask());
     }
 
     #[test]

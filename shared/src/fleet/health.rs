@@ -16,7 +16,7 @@ use crate::{
     health::{
         CheckId, FailOn, HealthReport, Options, Severity, Status, human, run_checks, server_version,
     },
-    output,
+    output::{self, progress::Line},
     run::Printer,
 };
 
@@ -242,24 +242,16 @@ async fn wait<F, Fut>(
     let deadline = start + timeout;
     let names: Vec<String> = targets.iter().map(|t| t.member.name.clone()).collect();
     let width = names.iter().map(String::len).max().unwrap_or(0);
-    let bars = printer.interactive.then(|| {
-        let multi = indicatif::MultiProgress::new();
-        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix} {msg}").ok();
-        let bars: Vec<indicatif::ProgressBar> = names
-            .iter()
-            .map(|n| {
-                let bar = multi.add(indicatif::ProgressBar::new_spinner());
-                if let Some(s) = &style {
-                    bar.set_style(s.clone());
-                }
-                bar.set_prefix(format!("{n:width$}"));
-                bar.set_message("checking…");
-                bar.enable_steady_tick(Duration::from_millis(120));
-                bar
-            })
-            .collect();
-        (multi, bars)
-    });
+    // On a terminal, one live line per cluster; otherwise one line per round.
+    let live = printer.progress().is_live();
+    let lines: Vec<Line> = names
+        .iter()
+        .map(|n| {
+            let line = printer.line(&format!("{n:width$}"));
+            line.set("checking…");
+            line
+        })
+        .collect();
     let passing = |o: &Option<Outcome<HealthReport>>| matches!(o, Some(Ok(r)) if r.not_passing(fail_on).is_empty());
     let mut round = 0u32;
     loop {
@@ -275,12 +267,12 @@ async fn wait<F, Fut>(
             true,
             job.clone(),
             |i, outcome| {
-                if let Some((_, bars)) = &bars {
+                if live {
                     let text = short(outcome, fail_on);
                     if matches!(outcome, Ok(r) if r.not_passing(fail_on).is_empty()) {
-                        bars[i].finish_with_message(format!("{text} (round {round})"));
+                        lines[i].keep(&format!("{text} (round {round})"));
                     } else {
-                        bars[i].set_message(format!("{text} (round {round}); checking again"));
+                        lines[i].set(&format!("{text} (round {round}); checking again"));
                     }
                 }
             },
@@ -301,9 +293,7 @@ async fn wait<F, Fut>(
             .collect::<Vec<_>>()
             .join(", ");
         if left_over.is_empty() {
-            if let Some((_, bars)) = &bars {
-                bars.iter().for_each(|b| b.finish());
-            }
+            lines.iter().for_each(Line::stop);
             printer.note(&format!(
                 "fleet: all {} clusters pass after {round} round{} ({})",
                 targets.len(),
@@ -314,9 +304,7 @@ async fn wait<F, Fut>(
         }
         let now = Instant::now();
         if now >= deadline {
-            if let Some((_, bars)) = &bars {
-                bars.iter().for_each(|b| b.finish());
-            }
+            lines.iter().for_each(Line::stop);
             printer.warn(&format!(
                 "timed out after {} waiting for every cluster to pass; not passing: {listing}",
                 human(timeout)
@@ -325,7 +313,7 @@ async fn wait<F, Fut>(
         }
         let left = deadline - now;
         let shown = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
-        if bars.is_none() {
+        if !live {
             printer.note(&format!(
                 "fleet: round {round}: not passing: {listing}; {} left",
                 human(shown)

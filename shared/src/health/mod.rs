@@ -396,26 +396,15 @@ async fn wait(
 ) -> HealthReport {
     let start = Instant::now();
     let deadline = start + timeout;
-    let bar = printer.interactive.then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    });
+    let line = printer.line("");
     let mut round = 0u32;
     loop {
         round += 1;
-        if let Some(bar) = &bar {
-            bar.set_message(format!("round {round}: checking…"));
-        }
+        line.set(&format!("round {round}: checking…"));
         let report = run_checks(client, options, server_version, checks).await;
         let pending = report.not_passing(fail_on);
         if pending.is_empty() {
-            if let Some(bar) = &bar {
-                bar.finish_and_clear();
-            }
+            line.clear();
             printer.note(&format!(
                 "all checks pass after {round} round{} ({})",
                 if round == 1 { "" } else { "s" },
@@ -430,9 +419,7 @@ async fn wait(
             .collect::<Vec<_>>()
             .join(", ");
         if now >= deadline {
-            if let Some(bar) = &bar {
-                bar.finish_and_clear();
-            }
+            line.clear();
             printer.warn(&format!(
                 "timed out after {} waiting for every check to pass; not passing: {listing}",
                 human(timeout)
@@ -442,14 +429,11 @@ async fn wait(
         let left = deadline - now;
         // Whole seconds, rounded up: "0s left" would read as already over.
         let shown = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
-        let line = format!(
+        let state = format!(
             "round {round}: not passing: {listing}; {} left",
             human(shown)
         );
-        match &bar {
-            Some(bar) => bar.set_message(line),
-            None => printer.note(&line),
-        }
+        printer.status(&line, &state, Some(&state));
         tokio::time::sleep(interval.min(left)).await;
     }
 }

@@ -9,10 +9,7 @@
 //! (`backup-iam-*.yaml`, `backup-tenant-*.yaml`, `backup-namespaces.yaml`). Each file here is a
 //! `v1` `List`, which `kubectl apply -f` restores.
 
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::{
     apps::v1::{DaemonSet, Deployment, StatefulSet},
@@ -27,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::local::{now, write_private};
 use crate::{
     error::{Error, Result},
     kubesphere::{SYSTEM_WORKSPACE_SELECTOR, cluster_configuration_resource},
@@ -70,7 +68,7 @@ pub struct Manifest {
     /// The cluster it was taken from and its ks-core revision then (what `rollback` checks
     /// and returns to); absent in backups of older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity: Option<super::rollback::Identity>,
+    pub identity: Option<super::identity::Identity>,
 }
 
 impl Manifest {
@@ -78,47 +76,6 @@ impl Manifest {
     pub fn objects(&self) -> usize {
         self.files.iter().map(|f| f.objects).sum()
     }
-}
-
-/// Creates a directory with mode 0700 (and its parents); an existing one is tightened to 0700.
-pub fn create_private_dir(dir: &Path) -> Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-        .map_err(|e| Error::io("create backup directory", dir, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io("set permissions of", dir, e))?;
-    }
-    Ok(())
-}
-
-/// Writes a file with mode 0600 (replacing it; the mode is set before any byte is written).
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path).map_err(|e| Error::io("write", path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| Error::io("set permissions of", path, e))?;
-    }
-    f.write_all(bytes)
-        .map_err(|e| Error::io("write", path, e))?;
-    f.flush().map_err(|e| Error::io("write", path, e))
 }
 
 /// Hex sha256.
@@ -452,7 +409,7 @@ pub fn render(c: &Collected) -> Result<String> {
     crate::output::to_yaml(&list)
 }
 
-/// Writes the files and the manifest. `dir` must exist (see [`create_private_dir`]).
+/// Writes the files and the manifest. `dir` must exist (see [`create_private_dir`](super::local::create_private_dir)).
 pub fn write(dir: &Path, collected: &[Collected], server: &str) -> Result<Manifest> {
     write_with(dir, collected, server, None)
 }
@@ -462,7 +419,7 @@ pub fn write_with(
     dir: &Path,
     collected: &[Collected],
     server: &str,
-    identity: Option<super::rollback::Identity>,
+    identity: Option<super::identity::Identity>,
 ) -> Result<Manifest> {
     let mut files = Vec::new();
     let mut not_served = Vec::new();
@@ -482,7 +439,7 @@ pub fn write_with(
     let manifest = Manifest {
         api_version: "kupgrade.dev/v1alpha1".into(),
         kind: "MigrateBackup".into(),
-        created_at: super::journal::now(),
+        created_at: now(),
         server: server.to_string(),
         files,
         not_served,
@@ -508,7 +465,7 @@ mod tests {
     fn files_are_private_and_the_manifest_checks_out() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("b");
-        create_private_dir(&dir).unwrap();
+        super::super::local::create_private_dir(&dir).unwrap();
         let c = Collected {
             source: namespace_source("kubesphere-system"),
             items: vec![

@@ -59,7 +59,7 @@ impl Log {
     /// Appends one timestamped line (each line of a multi-line message is prefixed).
     pub fn line(&self, message: &str) {
         let Some(f) = &self.file else { return };
-        let stamp = super::journal::now();
+        let stamp = super::local::now();
         if let Ok(mut f) = f.lock() {
             for l in message.lines() {
                 // A full disk must not stop the migration half-way; the journal is the record.

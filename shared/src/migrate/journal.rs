@@ -19,6 +19,7 @@ use kube::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::local::{now, write_private};
 use crate::{
     error::{Error, KubeResultExt, Result},
     kubesphere::SYSTEM_NAMESPACE,
@@ -146,13 +147,6 @@ impl Journal {
     }
 }
 
-/// The current time as RFC 3339 (seconds).
-pub fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
-}
-
 /// Reads the journal from the cluster, an empty one when there is none.
 pub async fn read(client: &kube::Client) -> Result<(Journal, Vec<String>)> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
@@ -215,7 +209,7 @@ impl Store {
 /// Writes the local copy (mode 0600).
 pub fn write_local(path: &Path, journal: &Journal) -> Result<()> {
     let text = serde_json::to_string_pretty(journal).unwrap_or_default();
-    super::backup::write_private(path, text.as_bytes())
+    write_private(path, text.as_bytes())
 }
 
 /// A one-line summary: how many of `keys` are done.

@@ -4,23 +4,30 @@
 //! Flow for `host`/`member`: validate the values file ([`values`]); connect; read the journal
 //! ([`journal`]); a cluster already on v4 with no run in progress is left alone; run every
 //! pre-check ([`precheck`]) and refuse on any failure; confirm (a prompt on a terminal,
-//! `--yes` otherwise); then run the steps ([`steps`]) in order, journaling each, backing up
-//! first ([`backup`]) and logging every helm call and API change ([`helm`]). `gateway`
+//! `--yes` otherwise); then run the steps ([`steps`]) in order with the runner ([`runner`]),
+//! journaling each, each in the executor context ([`ctx`]), backing up first ([`backup`]) and
+//! logging every helm call and API change ([`helm`]); the report is [`report`]. `gateway`
 //! ([`gateway`]) runs ks-upgrade's dynamic-upgrade Job per v3 gateway. `--dry-run` shows every
 //! step's objects, patches and helm argument vectors and changes nothing.
 
 pub mod backup;
+pub mod ctx;
 pub mod gateway;
 pub mod helm;
+pub mod identity;
 pub mod journal;
 pub mod lease;
+pub mod local;
 pub mod precheck;
+pub mod progress;
+pub mod report;
 pub mod rollback;
+pub mod runner;
+pub mod step;
 pub mod steps;
 pub mod values;
 
 use std::{
-    io::{IsTerminal, Write},
     path::{Path, PathBuf},
     process::ExitCode,
     str::FromStr,
@@ -28,20 +35,24 @@ use std::{
 };
 
 use clap::{Parser, Subcommand};
-use serde::Serialize;
 
+pub use self::report::{Migration, StepReport};
 use self::{
+    ctx::{Ctx, Settings},
     helm::{Helm, Log},
-    journal::{Journal, State},
+    journal::State,
     precheck::Check,
-    steps::{Ctx, Progress, Settings},
+    progress::StepProgress,
+    report::print_report,
+    runner::{Planned, backup_dir, open_run, run_steps, wait_for_orphaned_upgrade},
+    step::Step,
+    steps::StepId,
 };
 use crate::{
     ExitStatus, Result,
     cli::{KubeArgs, OutputFormat, parse_duration},
     error::Error,
     kubesphere::Role,
-    output::{Report, Style, table::Table},
     run::Printer,
 };
 
@@ -149,149 +160,6 @@ async fn command(args: Args, printer: Printer) -> Result<ExitStatus> {
     }
 }
 
-/// One step in the report.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepReport {
-    /// Journal key.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Destructive?
-    pub destructive: bool,
-    /// `done`, `skipped` (done by an earlier run), `planned` (dry run), `failed`, `pending`.
-    pub state: String,
-    /// Outcome.
-    pub detail: String,
-    /// What it did, or would do.
-    pub actions: Vec<String>,
-}
-
-/// The command's report (`-o json|yaml`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Migration {
-    /// `kupgrade.dev/v1alpha1`.
-    pub api_version: &'static str,
-    /// `Migration`.
-    pub kind: &'static str,
-    /// `host`, `member` or `gateway`.
-    pub target: String,
-    /// Dry run?
-    pub dry_run: bool,
-    /// `migrated`, `already-migrated`, `refused`, `planned`, `failed`, `listed`.
-    pub outcome: String,
-    /// The backup directory.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backup_dir: Option<String>,
-    /// Pre-checks.
-    pub checks: Vec<Check>,
-    /// The ks-upgrade jobs, in run order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub jobs: Vec<values::Job>,
-    /// Gateways (gateway target).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub gateways: Vec<gateway::Gateway>,
-    /// Steps.
-    pub steps: Vec<StepReport>,
-}
-
-impl Report for Migration {
-    fn render_table(&self, out: &mut dyn Write, style: &Style, _wide: bool) -> std::io::Result<()> {
-        if !self.checks.is_empty() {
-            let mut t = Table::new(&["PRE-CHECK", "RESULT", "MESSAGE"]);
-            for c in &self.checks {
-                let result = if c.ok {
-                    style.good("ok")
-                } else if c.ignored {
-                    style.warn("ignored")
-                } else {
-                    style.bad("FAIL")
-                };
-                t.row(vec![c.code.into(), result.into(), c.message.clone().into()]);
-            }
-            t.write(out)?;
-            for c in self.checks.iter().filter(|c| !c.ok) {
-                if let Some(h) = &c.hint {
-                    writeln!(out, "  {}: {h}", c.code)?;
-                }
-            }
-            writeln!(out)?;
-        }
-        if !self.jobs.is_empty() {
-            let mut t = Table::new(&["ORDER", "KS-UPGRADE JOB", "PRIORITY", "EXTENSION", "FROM"]);
-            for (i, j) in self.jobs.iter().enumerate() {
-                t.row(vec![
-                    (i + 1).to_string().into(),
-                    j.name.clone().into(),
-                    j.priority.to_string().into(),
-                    j.extension.clone().unwrap_or_else(|| "-".into()).into(),
-                    j.source.into(),
-                ]);
-            }
-            t.write(out)?;
-            writeln!(out)?;
-        }
-        if !self.gateways.is_empty() {
-            let mut t = Table::new(&["GATEWAY", "STATE", "V4 RELEASE", "RELEASES"]);
-            for g in &self.gateways {
-                t.row(vec![
-                    g.name.clone().into(),
-                    if g.pending { "v3" } else { "upgraded" }.into(),
-                    g.new_release.clone().into(),
-                    g.releases.join(", ").into(),
-                ]);
-            }
-            t.write(out)?;
-            writeln!(out)?;
-        }
-        let m = self.steps.len();
-        for (i, s) in self.steps.iter().enumerate() {
-            let state = match s.state.as_str() {
-                "done" | "skipped" => style.good(&s.state),
-                "failed" => style.bad(&s.state),
-                other => style.warn(other),
-            };
-            let detail = if s.detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", s.detail)
-            };
-            writeln!(out, "[{}/{m}] {} {}{detail}", i + 1, s.title, state)?;
-            for a in &s.actions {
-                writeln!(out, "      {a}")?;
-            }
-        }
-        if let Some(d) = &self.backup_dir {
-            writeln!(out, "backup, log and journal copy: {d}")?;
-        }
-        writeln!(out, "outcome: {}", self.outcome)
-    }
-}
-
-impl Migration {
-    fn new(target: &str, dry_run: bool) -> Self {
-        Self {
-            api_version: "kupgrade.dev/v1alpha1",
-            kind: "Migration",
-            target: target.into(),
-            dry_run,
-            outcome: String::new(),
-            backup_dir: None,
-            checks: Vec::new(),
-            jobs: Vec::new(),
-            gateways: Vec::new(),
-            steps: Vec::new(),
-        }
-    }
-}
-
-fn print_report(printer: &mut Printer, args: &Args, report: &Migration) -> Result<()> {
-    let style = printer.out_style;
-    crate::output::render(report, &args.opts.output, &style, printer.out())?;
-    crate::run::flush(printer)
-}
-
 /// A Go duration for helm (`30m`, `90s`).
 pub fn go_duration(d: Duration) -> String {
     let s = d.as_secs().max(1);
@@ -360,284 +228,16 @@ async fn confirm(printer: &mut Printer, opts: &Opts, lines: &[String]) -> Result
     if opts.dry_run || opts.yes {
         return Ok(());
     }
-    if !(printer.interactive && std::io::stdin().is_terminal()) {
+    if !printer.can_ask() {
         return Err(Error::usage(
             "refusing to change the cluster without a terminal to confirm on: pass --yes to run unattended (or --dry-run to see the plan)",
         ));
     }
-    for l in lines {
-        printer.note(l);
-    }
-    let _ = write!(printer.err(), "Proceed? [y/N] ");
-    let _ = printer.err().flush();
-    let answer = tokio::task::spawn_blocking(|| {
-        let mut s = String::new();
-        std::io::stdin().read_line(&mut s).map(|_| s)
-    })
-    .await
-    .map_err(|e| Error::usage(format!("cannot read the answer: {e}")))?
-    .map_err(|e| Error::io("read the answer", "<stdin>", e))?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+    if printer.confirm(lines, "Proceed? [y/N] ").await? {
         Ok(())
     } else {
         Err(Error::refused("not confirmed; nothing was changed", None))
     }
-}
-
-/// A step to run: its journal key, and what runs it.
-struct Planned {
-    key: String,
-    title: String,
-    destructive: bool,
-    gateway: Option<String>,
-}
-
-async fn run_one(ctx: &mut Ctx, p: &Planned) -> Result<String> {
-    match &p.gateway {
-        Some(gw) => gateway::upgrade(ctx, gw).await,
-        None => steps::run(&p.key, ctx).await,
-    }
-}
-
-async fn recheck_one(ctx: &Ctx, p: &Planned) -> Result<bool> {
-    match &p.gateway {
-        Some(gw) => Ok(gateway::new_release_deployed(&ctx.client, gw)
-            .await?
-            .is_some()),
-        None => steps::recheck(&p.key, ctx).await,
-    }
-}
-
-/// Runs the planned steps in order, resuming after the last done one.
-async fn run_steps(
-    ctx: &mut Ctx,
-    store: Option<&journal::Store>,
-    journal: &mut Journal,
-    planned: &[Planned],
-    report: &mut Vec<StepReport>,
-) -> Result<()> {
-    let m = planned.len();
-    for (i, p) in planned.iter().enumerate() {
-        let n = i + 1;
-        let mut entry = StepReport {
-            id: p.key.clone(),
-            title: p.title.clone(),
-            destructive: p.destructive,
-            state: String::new(),
-            detail: String::new(),
-            actions: Vec::new(),
-        };
-        let prior = journal.steps.get(&p.key).cloned();
-        if let Some(e) = &prior
-            && e.state == State::Done
-        {
-            entry.state = "skipped".into();
-            entry.detail = format!("done by an earlier run at {}: {}", e.at, e.detail);
-            ctx.printer
-                .note(&format!("[{n}/{m}] {} — already done ({})", p.title, e.at));
-            report.push(entry);
-            continue;
-        }
-        if let Some(e) = &prior
-            && e.state == State::Running
-            && p.destructive
-            && !ctx.dry_run
-        {
-            // A crashed run left this step half-done: look before running it again.
-            if recheck_one(ctx, p).await? {
-                let detail = "finished by an interrupted run (checked in the cluster)".to_string();
-                journal.set(&p.key, State::Done, detail.clone());
-                if let Some(s) = store {
-                    s.save(journal).await?;
-                }
-                entry.state = "done".into();
-                entry.detail = detail;
-                ctx.printer.note(&format!(
-                    "[{n}/{m}] {} — found done in the cluster after an interrupted run",
-                    p.title
-                ));
-                report.push(entry);
-                continue;
-            }
-            ctx.log.line(&format!(
-                "step {} was left running by an interrupted run and is not done in the cluster: running it again",
-                p.key
-            ));
-        }
-        if ctx
-            .lease_lost
-            .as_ref()
-            .is_some_and(|l| l.load(std::sync::atomic::Ordering::SeqCst))
-        {
-            return Err(Error::refused(
-                format!(
-                    "lost Lease {}/{} (not renewed in time, or taken by another run): stopped before step {n}/{m} ({}) so that two runs never change the cluster at once",
-                    crate::kubesphere::SYSTEM_NAMESPACE,
-                    lease::NAME,
-                    p.key
-                ),
-                Some(format!(
-                    "check `kubectl -n {} get lease {} -o yaml`; once no other run holds it, rerun the same command to resume at step {n}",
-                    crate::kubesphere::SYSTEM_NAMESPACE,
-                    lease::NAME
-                )),
-            ));
-        }
-        ctx.progress.start(&mut ctx.printer, n, m, &p.title);
-        ctx.actions.clear();
-        ctx.log.line(&format!("step {n}/{m} {}: start", p.key));
-        if let Some(s) = store {
-            journal.set(&p.key, State::Running, "");
-            s.save(journal).await?;
-        }
-        let outcome = run_one(ctx, p).await;
-        entry.actions = std::mem::take(&mut ctx.actions);
-        match outcome {
-            Ok(detail) => {
-                ctx.log
-                    .line(&format!("step {n}/{m} {}: done: {detail}", p.key));
-                if let Some(s) = store {
-                    journal.set(&p.key, State::Done, detail.clone());
-                    s.save(journal).await?;
-                }
-                let line = if ctx.dry_run {
-                    format!("[{n}/{m}] {} — planned", p.title)
-                } else {
-                    format!("[{n}/{m}] {} — {detail}", p.title)
-                };
-                ctx.progress.finish(&mut ctx.printer, &line);
-                entry.state = if ctx.dry_run { "planned" } else { "done" }.into();
-                // A dry run's outcome lines describe what did not happen; its actions say it all.
-                if !ctx.dry_run || detail.contains("would ") {
-                    entry.detail = detail;
-                }
-                report.push(entry);
-            }
-            Err(e) => {
-                ctx.log
-                    .line(&format!("step {n}/{m} {}: failed: {e}", p.key));
-                if let Some(s) = store {
-                    journal.set(&p.key, State::Failed, e.to_string());
-                    if let Err(save) = s.save(journal).await {
-                        ctx.printer
-                            .warn(&format!("cannot record the failure in the journal: {save}"));
-                    }
-                }
-                ctx.progress
-                    .finish(&mut ctx.printer, &format!("[{n}/{m}] {} — FAILED", p.title));
-                if !ctx.dry_run {
-                    ctx.printer.note(&format!(
-                        "step {n}/{m} ({}) failed; fix the cause, then rerun the same command to resume at step {n}",
-                        p.key
-                    ));
-                }
-                entry.state = "failed".into();
-                entry.detail = e.to_string();
-                report.push(entry);
-                for later in &planned[n..] {
-                    report.push(StepReport {
-                        id: later.key.clone(),
-                        title: later.title.clone(),
-                        destructive: later.destructive,
-                        state: "pending".into(),
-                        detail: String::new(),
-                        actions: Vec::new(),
-                    });
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A run killed during `helm upgrade` leaves its helm child running (SIGKILL reaches
-/// ks-migrate only). Before resuming, wait for that helm (its pid is in the backup directory)
-/// to finish, so the rerun neither starts a second, concurrent upgrade nor judges the release
-/// while it is still being written; the `upgrade-ks-core` step is then re-checked as usual.
-async fn wait_for_orphaned_upgrade(
-    journal: &Journal,
-    timeout: Duration,
-    printer: &mut Printer,
-) -> Result<()> {
-    if journal.state("upgrade-ks-core") != Some(State::Running) || journal.run.backup_dir.is_empty()
-    {
-        return Ok(());
-    }
-    let file = Path::new(&journal.run.backup_dir).join(helm::UPGRADE_PID_FILE);
-    let Some(pid) = std::fs::read_to_string(&file)
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-    else {
-        return Ok(());
-    };
-    let release = crate::kubesphere::KS_CORE_RELEASE;
-    let start = std::time::Instant::now();
-    let mut told = false;
-    while helm::upgrade_in_flight(pid, release) {
-        if !told {
-            printer.note(&format!(
-                "the helm upgrade of {release} started by the interrupted run (pid {pid}) is still running; waiting for it to finish before resuming"
-            ));
-            told = true;
-        }
-        if start.elapsed() >= timeout {
-            return Err(Error::Timeout {
-                what: format!(
-                    "the helm upgrade of {release} (pid {pid}) started by the interrupted run to finish"
-                ),
-                seconds: timeout.as_secs(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    if told {
-        printer.note(&format!("helm (pid {pid}) has finished"));
-    }
-    Ok(())
-}
-
-/// Picks the backup directory: the flag, the one an unfinished run recorded, or a new one.
-fn backup_dir(opts: &Opts, journal: &Journal, resuming: bool) -> PathBuf {
-    if let Some(d) = &opts.backup_dir {
-        return d.clone();
-    }
-    if resuming && !journal.run.backup_dir.is_empty() {
-        let d = PathBuf::from(&journal.run.backup_dir);
-        if d.is_dir() {
-            return d;
-        }
-    }
-    backup::default_dir()
-}
-
-fn absolute(p: &Path) -> String {
-    std::path::absolute(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
-}
-
-/// Prepares the local side of a real run: the directory, the log, the journal's run info.
-async fn open_run(
-    dir: &Path,
-    target: &str,
-    journal: &mut Journal,
-    store: &mut journal::Store,
-) -> Result<Log> {
-    backup::create_private_dir(dir)?;
-    let log = Log::open(&dir.join("ks-migrate.log"))?;
-    store.set_local(dir.join("journal.json"));
-    if journal.run.role.is_empty() || journal.run.role == target {
-        if journal.run.started_at.is_empty() {
-            journal.run.started_at = journal::now();
-        }
-        journal.run.role = target.into();
-        if journal.run.backup_dir.is_empty() || target != "gateway" {
-            journal.run.backup_dir = absolute(dir);
-        }
-    }
-    Ok(log)
 }
 
 async fn migrate(args: Args, target: Role, mut printer: Printer) -> Result<ExitStatus> {
@@ -801,13 +401,17 @@ async fn migrate_held(
         "This migrates the {name} cluster at {} to KubeSphere {} with ks-core chart {chart}:",
         cluster.server, opts.tag
     )];
-    for (i, s) in steps::STEPS.iter().enumerate() {
-        let done = journal.state(s.id) == Some(State::Done);
+    for (i, s) in StepId::ALL.iter().enumerate() {
+        let done = journal.state(s.key()) == Some(State::Done);
         lines.push(format!(
             "  {}. {}{}{}",
             i + 1,
-            s.title,
-            if s.destructive { " (destructive)" } else { "" },
+            s.title(),
+            if s.destructive() {
+                " (destructive)"
+            } else {
+                ""
+            },
             if done { " — already done" } else { "" }
         ));
     }
@@ -848,7 +452,6 @@ async fn migrate_held(
             c.message
         ));
     }
-    let interactive = printer.interactive;
     let mut ctx = Ctx {
         client: client.clone(),
         helm,
@@ -867,19 +470,11 @@ async fn migrate_held(
         backup_dir: dir,
         server: cluster.server.clone(),
         printer,
-        progress: Progress::new(interactive),
+        progress: StepProgress::new(),
         actions: Vec::new(),
         lease_lost: lease_lost.clone(),
     };
-    let planned: Vec<Planned> = steps::STEPS
-        .iter()
-        .map(|s| Planned {
-            key: s.id.into(),
-            title: s.title.into(),
-            destructive: s.destructive,
-            gateway: None,
-        })
-        .collect();
+    let planned: Vec<Planned> = StepId::ALL.iter().map(|&s| Planned::Step(s)).collect();
     let store_ref = if opts.dry_run { None } else { Some(&store) };
     let outcome = run_steps(
         &mut ctx,
@@ -1006,21 +601,16 @@ async fn gateways_held(
     let helm = helm_found?;
     let planned: Vec<Planned> = targets
         .iter()
-        .map(|g| Planned {
-            key: format!("gateway.{}", g.name),
-            title: format!("Upgrade gateway {}", g.name),
-            destructive: true,
-            gateway: Some(g.name.clone()),
-        })
+        .map(|g| Planned::Gateway(g.name.clone()))
         .collect();
     for p in &planned {
-        journal::valid_key(&p.key)?;
+        journal::valid_key(&p.key())?;
     }
     // Gateways already upgraded (no `-ingress` release left) count as done.
     for (p, g) in planned.iter().zip(&targets) {
-        if !g.pending && journal.state(&p.key) != Some(State::Done) {
+        if !g.pending && journal.state(&p.key()) != Some(State::Done) {
             journal.set(
-                &p.key,
+                &p.key(),
                 State::Done,
                 "already upgraded (no v3 -ingress release)",
             );
@@ -1028,7 +618,7 @@ async fn gateways_held(
     }
     if planned
         .iter()
-        .all(|p| journal.state(&p.key) == Some(State::Done))
+        .all(|p| journal.state(&p.key()) == Some(State::Done))
     {
         printer.note("every gateway asked for is already upgraded; nothing to do");
         report.outcome = "already-migrated".into();
@@ -1059,7 +649,6 @@ async fn gateways_held(
         cluster.server,
         crate::VERSION
     ));
-    let interactive = printer.interactive;
     let mut ctx = Ctx {
         client: client.clone(),
         helm,
@@ -1078,7 +667,7 @@ async fn gateways_held(
         backup_dir: dir,
         server: cluster.server.clone(),
         printer,
-        progress: Progress::new(interactive),
+        progress: StepProgress::new(),
         actions: Vec::new(),
         lease_lost: lease_lost.clone(),
     };
@@ -1118,6 +707,32 @@ mod tests {
         assert_eq!(go_duration(Duration::ZERO), "1s");
     }
 
+    fn confirmed(argv: &[&str], input: Option<&'static str>) -> Result<()> {
+        let args = Args::try_parse_from(argv).unwrap();
+        let (printer, _) = crate::run::testing::Captured::printer();
+        let mut printer = match input {
+            Some(i) => printer.with_input(Box::new(i.as_bytes())),
+            None => printer,
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(confirm(&mut printer, &args.opts, &["This migrates".into()]))
+    }
+
+    #[test]
+    fn the_confirmation_is_asked_through_the_printer() {
+        let host = ["kubectl-ks_migrate", "host"];
+        assert!(confirmed(&host, Some("y\n")).is_ok());
+        let e = confirmed(&host, Some("no\n")).unwrap_err();
+        assert_eq!(e.exit_status(), ExitStatus::Findings, "{e}");
+        // No terminal: refused unless --yes or --dry-run, and nothing is read.
+        let e = confirmed(&host, None).unwrap_err();
+        assert!(e.to_string().contains("pass --yes"), "{e}");
+        assert!(confirmed(&["kubectl-ks_migrate", "host", "--yes"], None).is_ok());
+        assert!(confirmed(&["kubectl-ks_migrate", "host", "--dry-run"], Some("n\n")).is_ok());
+    }
+
     #[test]
     fn arguments_parse() {
         let a = Args::try_parse_from([
@@ -1137,25 +752,5 @@ mod tests {
         assert_eq!(a.opts.tag, "v4.1.3");
         assert!(Args::try_parse_from(["kubectl-ks_migrate"]).is_err());
         assert!(Args::try_parse_from(["kubectl-ks_migrate", "hots"]).is_err());
-    }
-
-    #[test]
-    fn the_report_renders_steps_and_actions() {
-        let mut r = Migration::new("host", true);
-        r.steps.push(StepReport {
-            id: "scale-installer".into(),
-            title: "Scale ks-installer to 0".into(),
-            destructive: false,
-            state: "planned".into(),
-            detail: "ks-installer scaled to 0".into(),
-            actions: vec!["would patch Deployment kubesphere-system/ks-installer".into()],
-        });
-        r.outcome = "planned".into();
-        let mut out = Vec::new();
-        r.render_table(&mut out, &Style::plain(), false).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("[1/1] Scale ks-installer to 0 planned: ks-installer scaled to 0"));
-        assert!(text.contains("      would patch Deployment"));
-        assert!(text.ends_with("outcome: planned\n"));
     }
 }

@@ -22,7 +22,7 @@ use std::{
 use k8s_openapi::{
     api::{
         apps::v1::Deployment,
-        core::v1::{ConfigMap, Namespace, PersistentVolumeClaim},
+        core::v1::{ConfigMap, PersistentVolumeClaim},
     },
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
@@ -33,12 +33,18 @@ use kube::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::identity::{Identity, cluster_uid};
 use super::{
-    Args, StepReport, absolute, backup, confirm, go_duration,
+    Args, StepReport, backup, confirm,
+    ctx::{Ctx, Settings},
+    go_duration,
     helm::{Helm, Log},
     journal::{self, FIELD_MANAGER, Journal, State},
-    lease, steps,
-    steps::{Ctx, Progress, Settings, Step},
+    lease, local,
+    progress::StepProgress,
+    runner::absolute,
+    step::Step,
+    steps::{self, StepId},
     take_lease,
 };
 use crate::{
@@ -77,91 +83,75 @@ pub const STORAGE_VERSION_DOCS: &str = "https://kubernetes.io/docs/tasks/extend-
 /// The rollback steps, in order: what v3 needs before its ks-core comes back (etcd, redis),
 /// ks-core itself, then what v4's controllers may have rewritten (IAM, tenant), ks-installer
 /// last (it reconciles the v3 install once it runs), and the migration journal closed.
-pub const STEPS: &[Step] = &[
-    Step {
-        id: "restore-etcd-endpoints",
-        title: "Restore the etcd endpointIps of the ClusterConfiguration",
-        destructive: false,
-    },
-    Step {
-        id: "restore-redis",
-        title: "Restore the redis objects the migration removed",
-        destructive: false,
-    },
-    Step {
-        id: "rollback-ks-core",
-        title: "helm rollback ks-core to the revision deployed before the migration",
-        destructive: true,
-    },
-    Step {
-        id: "restore-iam-tenant",
-        title: "Re-apply the backed-up IAM and tenant objects that differ",
-        destructive: false,
-    },
-    Step {
-        id: "restore-installer",
-        title: "Restore ks-installer's replicas",
-        destructive: false,
-    },
-    Step {
-        id: "close-migration-journal",
-        title: "Close the migration journal (its copy stays in the backup directory)",
-        destructive: false,
-    },
-];
-
-/// The cluster a backup was taken from, and its ks-core then.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Identity {
-    /// The uid of namespace `kube-system` (a cluster keeps it for life).
-    pub cluster_uid: String,
-    /// The ks-core revision deployed before the migration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ks_core_revision: Option<u32>,
-    /// Its chart (`ks-core-<version>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ks_core_chart: Option<String>,
-    /// Its appVersion.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ks_core_app_version: Option<String>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RollbackStep {
+    /// The ClusterConfiguration's etcd `endpointIps` as saved.
+    RestoreEtcdEndpoints,
+    /// The redis objects the migration removed.
+    RestoreRedis,
+    /// `helm rollback ks-core`.
+    RollbackKsCore,
+    /// The IAM and tenant objects that differ from the backup.
+    RestoreIamTenant,
+    /// ks-installer's replicas.
+    RestoreInstaller,
+    /// The migration journal deleted.
+    CloseMigrationJournal,
 }
 
-/// The uid of namespace `kube-system`.
-pub async fn cluster_uid(client: &kube::Client) -> Result<String> {
-    let api: Api<Namespace> = Api::all(client.clone());
-    let ns = list::retry_read("get namespace `kube-system`", || {
-        api.get_metadata("kube-system")
-    })
-    .await?;
-    ns.metadata
-        .uid
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| Error::refused("namespace kube-system has no uid", None))
-}
+impl Step for RollbackStep {
+    const ALL: &'static [Self] = &[
+        Self::RestoreEtcdEndpoints,
+        Self::RestoreRedis,
+        Self::RollbackKsCore,
+        Self::RestoreIamTenant,
+        Self::RestoreInstaller,
+        Self::CloseMigrationJournal,
+    ];
 
-/// The cluster's identity and the ks-core revision deployed now.
-pub async fn identity(client: &kube::Client) -> Result<Identity> {
-    let cluster_uid = cluster_uid(client).await?;
-    let revs =
-        releases::list_revisions(client, Some(SYSTEM_NAMESPACE), Some(KS_CORE_RELEASE), false)
-            .await?;
-    let mut id = Identity {
-        cluster_uid,
-        ks_core_revision: None,
-        ks_core_chart: None,
-        ks_core_app_version: None,
-    };
-    if let Some(d) = releases::last_deployed(&revs, SYSTEM_NAMESPACE, KS_CORE_RELEASE) {
-        let r = releases::read_release(client, d).await?;
-        id.ks_core_revision = Some(d.revision);
-        id.ks_core_chart = Some(format!(
-            "{}-{}",
-            r.chart.metadata.name, r.chart.metadata.version
-        ));
-        id.ks_core_app_version = Some(r.chart.metadata.app_version);
+    fn key(self) -> &'static str {
+        match self {
+            Self::RestoreEtcdEndpoints => "restore-etcd-endpoints",
+            Self::RestoreRedis => "restore-redis",
+            Self::RollbackKsCore => "rollback-ks-core",
+            Self::RestoreIamTenant => "restore-iam-tenant",
+            Self::RestoreInstaller => "restore-installer",
+            Self::CloseMigrationJournal => "close-migration-journal",
+        }
     }
-    Ok(id)
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::RestoreEtcdEndpoints => {
+                "Restore the etcd endpointIps of the ClusterConfiguration"
+            }
+            Self::RestoreRedis => "Restore the redis objects the migration removed",
+            Self::RollbackKsCore => {
+                "helm rollback ks-core to the revision deployed before the migration"
+            }
+            Self::RestoreIamTenant => "Re-apply the backed-up IAM and tenant objects that differ",
+            Self::RestoreInstaller => "Restore ks-installer's replicas",
+            Self::CloseMigrationJournal => {
+                "Close the migration journal (its copy stays in the backup directory)"
+            }
+        }
+    }
+
+    fn destructive(self) -> bool {
+        match self {
+            Self::RollbackKsCore => true,
+            Self::RestoreEtcdEndpoints
+            | Self::RestoreRedis
+            | Self::RestoreIamTenant
+            | Self::RestoreInstaller
+            | Self::CloseMigrationJournal => false,
+        }
+    }
+
+    fn anchor(self) -> &'static str {
+        "rollback"
+    }
 }
 
 /// A backup directory, checked and read.
@@ -743,7 +733,7 @@ async fn rollback_ks_core(ctx: &mut Ctx, b: &Backup, timeout: Duration) -> Resul
         .helm
         .spawn(&args, &ctx.log, &b.dir.join("helm-rollback.stderr"))?;
     if let Some(pid) = running.id() {
-        backup::write_private(&pid_file, format!("{pid}\n").as_bytes())?;
+        local::write_private(&pid_file, format!("{pid}\n").as_bytes())?;
     }
     let wait = running.wait();
     tokio::pin!(wait);
@@ -792,15 +782,19 @@ async fn close_migration_journal(ctx: &mut Ctx) -> Result<String> {
     }
 }
 
-async fn run_step(id: &str, ctx: &mut Ctx, b: &Backup, timeout: Duration) -> Result<String> {
-    match id {
-        "restore-etcd-endpoints" => restore_etcd(ctx, b).await,
-        "restore-redis" => restore_redis(ctx, b).await,
-        "rollback-ks-core" => rollback_ks_core(ctx, b, timeout).await,
-        "restore-iam-tenant" => restore_iam_tenant(ctx, b).await,
-        "restore-installer" => restore_installer(ctx, b).await,
-        "close-migration-journal" => close_migration_journal(ctx).await,
-        other => Err(Error::usage(format!("no rollback step `{other}`"))),
+async fn run_step(
+    step: RollbackStep,
+    ctx: &mut Ctx,
+    b: &Backup,
+    timeout: Duration,
+) -> Result<String> {
+    match step {
+        RollbackStep::RestoreEtcdEndpoints => restore_etcd(ctx, b).await,
+        RollbackStep::RestoreRedis => restore_redis(ctx, b).await,
+        RollbackStep::RollbackKsCore => rollback_ks_core(ctx, b, timeout).await,
+        RollbackStep::RestoreIamTenant => restore_iam_tenant(ctx, b).await,
+        RollbackStep::RestoreInstaller => restore_installer(ctx, b).await,
+        RollbackStep::CloseMigrationJournal => close_migration_journal(ctx).await,
     }
 }
 
@@ -1011,14 +1005,14 @@ async fn held(
         steps: Vec::new(),
         cannot_undo: Vec::new(),
     };
-    let keys: Vec<&str> = STEPS.iter().map(|s| s.id).collect();
+    let keys: Vec<&str> = RollbackStep::ALL.iter().map(|s| s.key()).collect();
     let (mig, _) = journal::read(&client).await?;
     let mut rj = read_journal(&client).await?;
     let started = keys.iter().any(|k| rj.steps.contains_key(*k));
-    let changed = steps::STEPS
+    let changed = StepId::ALL
         .iter()
-        .filter(|s| s.id != "backup")
-        .any(|s| mig.steps.contains_key(s.id))
+        .filter(|s| **s != StepId::Backup)
+        .any(|s| mig.steps.contains_key(s.key()))
         || steps::ks_core_v4(&client).await?.is_some();
     let done = rj.all_done(keys.iter().copied());
     if started && !done && rj.run.backup_dir != abs {
@@ -1041,7 +1035,7 @@ async fn held(
                     "already rolled back (from {} at {}); nothing to do",
                     rj.run.backup_dir,
                     rj.steps
-                        .get("close-migration-journal")
+                        .get(RollbackStep::CloseMigrationJournal.key())
                         .map(|e| e.at.as_str())
                         .unwrap_or("?")
                 ),
@@ -1060,13 +1054,13 @@ async fn held(
     if started && !done {
         printer.note(&format!(
             "resuming the rollback recorded in ConfigMap {SYSTEM_NAMESPACE}/{JOURNAL} ({})",
-            journal::describe(&rj, &keys.iter().map(|k| k.to_string()).collect::<Vec<_>>())
+            journal::describe(&rj, &RollbackStep::keys())
         ));
     } else {
         rj = Journal::default();
         rj.run.role = "rollback".into();
         rj.run.backup_dir = abs.clone();
-        rj.run.started_at = journal::now();
+        rj.run.started_at = local::now();
     }
 
     let helm = Helm::new(Helm::locate(opts.helm.as_deref())?, &args.kube);
@@ -1085,12 +1079,12 @@ async fn held(
             .and_then(|i| i.ks_core_app_version.clone())
             .unwrap_or_default(),
     )];
-    for (i, s) in STEPS.iter().enumerate() {
+    for (i, s) in RollbackStep::ALL.iter().enumerate() {
         lines.push(format!(
             "  {}. {}{}",
             i + 1,
-            s.title,
-            if rj.state(s.id) == Some(State::Done) {
+            s.title(),
+            if rj.state(s.key()) == Some(State::Done) {
                 " — already done"
             } else {
                 ""
@@ -1110,7 +1104,6 @@ async fn held(
         crate::VERSION
     ));
     let local = backup.dir.join(LOCAL_JOURNAL);
-    let interactive = printer.interactive;
     let mut ctx = Ctx {
         client: client.clone(),
         helm,
@@ -1129,18 +1122,18 @@ async fn held(
         backup_dir: backup.dir.clone(),
         server: cluster.server.clone(),
         printer,
-        progress: Progress::new(interactive),
+        progress: StepProgress::new(),
         actions: Vec::new(),
         lease_lost,
     };
-    let m = STEPS.len();
+    let m = RollbackStep::ALL.len();
     let mut failure = None;
-    for (i, s) in STEPS.iter().enumerate() {
+    for (i, &s) in RollbackStep::ALL.iter().enumerate() {
         let n = i + 1;
         let mut entry = StepReport {
-            id: s.id.into(),
-            title: s.title.into(),
-            destructive: s.destructive,
+            id: s.key().into(),
+            title: s.title().into(),
+            destructive: s.destructive(),
             state: String::new(),
             detail: String::new(),
             actions: Vec::new(),
@@ -1150,11 +1143,14 @@ async fn held(
             report.steps.push(entry);
             continue;
         }
-        if let Some(e) = rj.steps.get(s.id).filter(|e| e.state == State::Done) {
+        if let Some(e) = rj.steps.get(s.key()).filter(|e| e.state == State::Done) {
             entry.state = "skipped".into();
             entry.detail = format!("done by an earlier run at {}: {}", e.at, e.detail);
-            ctx.printer
-                .note(&format!("[{n}/{m}] {} — already done ({})", s.title, e.at));
+            ctx.printer.note(&format!(
+                "[{n}/{m}] {} — already done ({})",
+                s.title(),
+                e.at
+            ));
             report.steps.push(entry);
             continue;
         }
@@ -1167,7 +1163,7 @@ async fn held(
                 format!(
                     "lost Lease {SYSTEM_NAMESPACE}/{}: stopped before step {n}/{m} ({})",
                     lease::NAME,
-                    s.id
+                    s.key()
                 ),
                 Some("once no other run holds it, rerun the same command to resume".into()),
             ));
@@ -1175,26 +1171,26 @@ async fn held(
             report.steps.push(entry);
             continue;
         }
-        ctx.progress.start(&mut ctx.printer, n, m, s.title);
+        ctx.progress.start(&mut ctx.printer, n, m, s.title());
         ctx.actions.clear();
-        ctx.log.line(&format!("step {n}/{m} {}: start", s.id));
+        ctx.log.line(&format!("step {n}/{m} {}: start", s.key()));
         if !opts.dry_run {
-            rj.set(s.id, State::Running, "");
+            rj.set(s.key(), State::Running, "");
             save_journal(&client, &rj, &local).await?;
         }
-        let outcome = run_step(s.id, &mut ctx, &backup, opts.timeout).await;
+        let outcome = run_step(s, &mut ctx, &backup, opts.timeout).await;
         entry.actions = std::mem::take(&mut ctx.actions);
         match outcome {
             Ok(detail) => {
                 ctx.log
-                    .line(&format!("step {n}/{m} {}: done: {detail}", s.id));
+                    .line(&format!("step {n}/{m} {}: done: {detail}", s.key()));
                 if !opts.dry_run {
-                    rj.set(s.id, State::Done, detail.clone());
+                    rj.set(s.key(), State::Done, detail.clone());
                     save_journal(&client, &rj, &local).await?;
                 }
                 let line = format!(
                     "[{n}/{m}] {} — {}",
-                    s.title,
+                    s.title(),
                     if opts.dry_run { "planned" } else { &detail }
                 );
                 ctx.progress.finish(&mut ctx.printer, &line);
@@ -1205,16 +1201,19 @@ async fn held(
                 }
             }
             Err(e) => {
-                ctx.log.line(&format!("step {n}/{m} {}: failed: {e}", s.id));
+                ctx.log
+                    .line(&format!("step {n}/{m} {}: failed: {e}", s.key()));
                 if !opts.dry_run {
-                    rj.set(s.id, State::Failed, e.to_string());
+                    rj.set(s.key(), State::Failed, e.to_string());
                     if let Err(save) = save_journal(&client, &rj, &local).await {
                         ctx.printer
                             .warn(&format!("cannot record the failure in the journal: {save}"));
                     }
                 }
-                ctx.progress
-                    .finish(&mut ctx.printer, &format!("[{n}/{m}] {} — FAILED", s.title));
+                ctx.progress.finish(
+                    &mut ctx.printer,
+                    &format!("[{n}/{m}] {} — FAILED", s.title()),
+                );
                 entry.state = "failed".into();
                 entry.detail = e.to_string();
                 failure = Some(e);
@@ -1299,7 +1298,7 @@ mod tests {
     fn a_tampered_or_foreign_backup_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("b");
-        backup::create_private_dir(&dir).unwrap();
+        local::create_private_dir(&dir).unwrap();
         let c = backup::Collected {
             source: backup::namespace_source("kubesphere-system"),
             items: vec![

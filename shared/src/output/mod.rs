@@ -5,6 +5,7 @@
 //! into a `Vec<u8>` and the runner hands in a locked stdout.
 
 pub mod jsonpath;
+pub mod progress;
 pub mod style;
 pub mod table;
 

@@ -11,7 +11,9 @@ use kube::{Api, api::DynamicObject};
 use serde_json::Value;
 
 use super::report::{WaitOutcome, WaitResult};
-use crate::{error::Result, kubesphere::install_plan_resource, list, run::Printer};
+use crate::{
+    error::Result, kubesphere::install_plan_resource, list, output::progress::Line, run::Printer,
+};
 
 /// The InstallPlan upstream's guide follows after untainting.
 pub const GATEWAY_PLAN: &str = "gateway";
@@ -72,7 +74,8 @@ fn skipped(detail: String) -> WaitResult {
 }
 
 /// Polls InstallPlan `gateway` until the agent of every member in `members` is `Installed`, or
-/// `timeout` passes. Progress lines go to stderr; the outcome goes into the report.
+/// `timeout` passes. Progress goes to stderr (a live line on a terminal, a line per change
+/// otherwise); the outcome goes into the report.
 pub async fn wait_for_agents(
     client: &kube::Client,
     members: &[String],
@@ -82,6 +85,19 @@ pub async fn wait_for_agents(
     if members.is_empty() {
         return Ok(skipped("no member was untainted".into()));
     }
+    let line = printer.line("");
+    let outcome = poll(client, members, timeout, printer, &line).await;
+    line.clear();
+    outcome
+}
+
+async fn poll(
+    client: &kube::Client,
+    members: &[String],
+    timeout: Duration,
+    printer: &mut Printer,
+    live: &Line,
+) -> Result<WaitResult> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &install_plan_resource());
     let action = format!("get InstallPlan `{GATEWAY_PLAN}`");
     let deadline = Instant::now() + timeout;
@@ -130,7 +146,7 @@ pub async fn wait_for_agents(
                 .join(", ")
         );
         if line != last_line {
-            printer.note(&line);
+            printer.status(live, &line, Some(&line));
             last_line = line;
         }
         let now = Instant::now();
