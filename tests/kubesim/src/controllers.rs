@@ -551,6 +551,17 @@ fn bare_template(t: &Value, extra_label: &str) -> Value {
     t
 }
 
+/// A pod the scheduler could not place (yet): Pending, `PodScheduled` False.
+fn unscheduled(p: &Value) -> bool {
+    s(p, "/status/phase") == "Pending"
+        && p.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| s(c, "/type") == "PodScheduled" && s(c, "/status") == "False")
+            })
+}
+
 fn pod_ready(p: &Value) -> bool {
     !deleting(p)
         && s(p, "/status/phase") == "Running"
@@ -810,6 +821,9 @@ impl Ctl<'_> {
                 }
             }
             "/nodes" => {
+                if !gone {
+                    self.schedule_pending();
+                }
                 for d in self.list_all(DS.key) {
                     self.sync_daemonset(s(&d, "/metadata/namespace"), s(&d, "/metadata/name"));
                 }
@@ -858,31 +872,71 @@ impl Ctl<'_> {
 
     // --- kubelet and scheduler ---------------------------------------------------------------
 
-    fn node_for(&self, preferred: &str) -> String {
+    /// The node a pod goes to: `preferred` (its own or its DaemonSet's), else the first node
+    /// not cordoned (`spec.unschedulable`). `None` when there are nodes and every one is
+    /// cordoned: the pod stays Pending, as the scheduler leaves it. A scenario without Node
+    /// objects runs its pods on no node (`Some("")`).
+    fn node_for(&self, preferred: &str) -> Option<String> {
         if !preferred.is_empty() {
-            return preferred.to_string();
+            return Some(preferred.to_string());
         }
-        self.list_all("/nodes")
+        let nodes = self.list_all("/nodes");
+        if nodes.is_empty() {
+            return Some(String::new());
+        }
+        nodes
             .iter()
             .find(|n| n.pointer("/spec/unschedulable").and_then(Value::as_bool) != Some(true))
             .map(|n| s(n, "/metadata/name").to_string())
-            .unwrap_or_default()
+    }
+
+    /// Schedules the pods left Pending for want of a node, once a node takes them (uncordoned
+    /// or added).
+    fn schedule_pending(&self) {
+        let Some(node) = self.node_for("").filter(|n| !n.is_empty()) else {
+            return;
+        };
+        for p in self.list_all(PODS.key) {
+            if deleting(&p) || !unscheduled(&p) || !s(&p, "/spec/nodeName").is_empty() {
+                continue;
+            }
+            let at = path(PODS, s(&p, "/metadata/namespace"), s(&p, "/metadata/name"));
+            if let Some(bound) =
+                self.merge(&at, &json!({"spec": {"nodeName": node}}), "kube-scheduler")
+            {
+                self.kubelet(&bound);
+            }
+        }
     }
 
     /// Runs a new pod: `Running` and Ready, or, for `restartPolicy` Never/OnFailure, run to
-    /// completion: `Succeeded`, or `Failed` when it carries `kubesim.dev/fail: "true"`.
+    /// completion: `Succeeded`, or `Failed` when it carries `kubesim.dev/fail: "true"`. With
+    /// every node cordoned it stays Pending, condition `PodScheduled` False, `Unschedulable`.
     fn kubelet(&self, pod: &Value) {
         if deleting(pod)
-            || pod.pointer("/status/conditions").is_some()
+            || (pod.pointer("/status/conditions").is_some() && !unscheduled(pod))
             || !matches!(s(pod, "/status/phase"), "" | "Pending")
         {
             return;
         }
         let t = now();
+        let Some(node) = self.node_for(s(pod, "/spec/nodeName")) else {
+            let n = self.list_all("/nodes").len();
+            let status = json!({
+                "phase": "Pending",
+                "qosClass": "BestEffort",
+                "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "lastProbeTime": null, "lastTransitionTime": t,
+                    "message": format!("0/{n} nodes are available: {n} node(s) were unschedulable. preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling.")}],
+            });
+            if !unscheduled(pod) {
+                self.set_status(PODS, pod, status, "kube-scheduler");
+            }
+            return;
+        };
         let n = self.next_ip.get();
         self.next_ip.set(n + 1);
         let ip = format!("10.244.{}.{}", n / 250, n % 250 + 2);
-        let node = self.node_for(s(pod, "/spec/nodeName"));
         let host_ip = self
             .get(
                 Res {
@@ -974,8 +1028,7 @@ impl Ctl<'_> {
             }
         }
         let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
-        let node = self.node_for(node);
-        if !node.is_empty() {
+        if let Some(node) = self.node_for(node).filter(|n| !n.is_empty()) {
             spec["nodeName"] = json!(node);
         }
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})

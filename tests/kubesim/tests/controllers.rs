@@ -621,6 +621,54 @@ fn a_scenario_claim_deleted_with_its_pods_takes_its_protected_volume_along() {
 }
 
 #[test]
+fn pods_wait_for_an_uncordoned_node() {
+    let env = Env::start(Sim::builder().scenario("ks34-member").controllers(true));
+    let nodes: Vec<String> = items(&json(&env, &["get", "nodes"]))
+        .iter()
+        .map(|n| name(n).to_string())
+        .collect();
+    for n in &nodes {
+        env.ok(&["cordon", n]);
+    }
+    env.ok_stdin(&["apply", "-f", "-"], Some(WEB));
+    env.ok(&[
+        "wait",
+        "--for=jsonpath={.status.replicas}=3",
+        "deployment/web",
+        "--timeout=60s",
+    ]);
+    env.ok(&[
+        "wait",
+        "--for=condition=PodScheduled=False",
+        "pod",
+        "-l",
+        "app=web",
+        "--timeout=60s",
+    ]);
+    let pods = items(&json(&env, &["get", "pods", "-l", "app=web"]));
+    assert_eq!(pods.len(), 3);
+    for p in &pods {
+        assert_eq!(p["status"]["phase"], "Pending");
+        assert!(p["spec"]["nodeName"].is_null(), "{p}");
+        let c = &p["status"]["conditions"][0];
+        assert_eq!(
+            (&c["type"], &c["status"], &c["reason"]),
+            (
+                &Value::from("PodScheduled"),
+                &Value::from("False"),
+                &Value::from("Unschedulable")
+            )
+        );
+    }
+    env.ok(&["uncordon", &nodes[1]]);
+    env.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    for p in items(&json(&env, &["get", "pods", "-l", "app=web"])) {
+        assert_eq!(p["spec"]["nodeName"], nodes[1].as_str());
+        assert_eq!(p["status"]["phase"], "Running");
+    }
+}
+
+#[test]
 fn deletes_honour_propagation_policy() {
     let env = env();
     let deploy = |n: &str| WEB.replace("web", n).replace("replicas: 3", "replicas: 2");
