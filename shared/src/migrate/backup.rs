@@ -35,6 +35,8 @@ use crate::{
 
 /// The manifest's file name.
 pub const MANIFEST: &str = "manifest.json";
+/// The file of the redis objects the per-namespace set lacks.
+pub const REDIS_FILE: &str = "backup-redis.yaml";
 
 /// One saved file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
