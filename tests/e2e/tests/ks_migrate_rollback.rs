@@ -12,11 +12,50 @@ use serde_json::Value;
 
 const NS: &str = "kubesphere-system";
 
-/// An object without what the API server owns (and the status rollback does not write).
+/// The annotations the volume binder writes on a claim (they name the volume it had).
+const BIND_ANNOTATIONS: [&str; 5] = [
+    "pv.kubernetes.io/bind-completed",
+    "pv.kubernetes.io/bound-by-controller",
+    "volume.kubernetes.io/selected-node",
+    "volume.kubernetes.io/storage-provisioner",
+    "volume.beta.kubernetes.io/storage-provisioner",
+];
+
+/// An object without what the API server owns (and the status rollback does not write), nor
+/// what the cluster assigns anew when rollback recreates an object the migration deleted: the
+/// redis Service's clusterIP (its old address may be another Service's by then) and the redis
+/// PVC's volume with the binder's annotations (under reclaim policy Delete its volume went with
+/// it). Each test checks the claim's volume on its own.
 fn comparable(mut v: Value) -> Value {
+    let kind = v["kind"].as_str().unwrap_or_default().to_string();
     if let Some(o) = v.as_object_mut() {
         o.remove("apiVersion");
         o.remove("status");
+    }
+    match kind.as_str() {
+        "Service" => {
+            if let Some(s) = v["spec"].as_object_mut() {
+                s.remove("clusterIP");
+                s.remove("clusterIPs");
+            }
+        }
+        "PersistentVolumeClaim" => {
+            if let Some(s) = v["spec"].as_object_mut() {
+                s.remove("volumeName");
+            }
+            if let Some(a) = v["metadata"]["annotations"].as_object_mut() {
+                for k in BIND_ANNOTATIONS {
+                    a.remove(k);
+                }
+            }
+            if v["metadata"]["annotations"]
+                .as_object()
+                .is_some_and(|a| a.is_empty())
+            {
+                v["metadata"].as_object_mut().unwrap().remove("annotations");
+            }
+        }
+        _ => {}
     }
     if let Some(m) = v["metadata"].as_object_mut() {
         for k in [
@@ -127,6 +166,67 @@ fn not_as_saved(m: &Mig, saved: &BTreeMap<String, Value>) -> Vec<String> {
         .collect()
 }
 
+/// What every rollback ends with: each backed-up object as saved, `helm history` with one
+/// rollback revision, the newest, deployed with the v3 chart of the revision deployed before
+/// the migration, the rollback journal done and the migration's closed, `kubectl health` passing.
+fn assert_rolled_back(m: &Mig, saved: &BTreeMap<String, Value>, before: &[Value]) {
+    let problems = not_as_saved(m, saved);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // helm history: the upgrade, then the rollback, deployed with the chart of the revision before.
+    let after = m.history(NS, "ks-core");
+    let last = after.last().unwrap();
+    let was = before.last().unwrap();
+    assert_eq!(after.len(), before.len() + 2, "{after:?}");
+    let rollbacks = after
+        .iter()
+        .filter(|r| {
+            r["description"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Rollback to")
+        })
+        .count();
+    assert_eq!(rollbacks, 1, "helm rolled back once: {after:?}");
+    assert_eq!(last["status"], "deployed");
+    assert_eq!(last["chart"], was["chart"]);
+    assert_eq!(last["app_version"], was["app_version"]);
+    assert!(
+        last["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("Rollback to {}", was["revision"])),
+        "{last}"
+    );
+    // The rollback journal is done, the migration's closed.
+    let j = m
+        .env
+        .get_json(&["configmap", "-n", NS, "ks-migrate-rollback-journal"]);
+    for (k, v) in j["data"].as_object().unwrap() {
+        if k != "run" {
+            assert!(
+                v.as_str().unwrap().contains(r#""state":"done""#),
+                "{k}: {v}"
+            );
+        }
+    }
+    assert!(!m.exists(&["configmap", "-n", NS, "ks-migrate-journal"]));
+    m.env.kubectl().args(["health"]).run().assert_success();
+}
+
+/// The volume the redis PVC is bound to, once it is (its pod is its first consumer).
+fn redis_volume(m: &Mig) -> String {
+    m.kubectl_ok(&[
+        "wait",
+        "-n",
+        NS,
+        "--for=jsonpath={.status.phase}=Bound",
+        "pvc/redis-pvc",
+        "--timeout=60s",
+    ]);
+    let pvc = m.env.get_json(&["pvc", "-n", NS, "redis-pvc"]);
+    pvc["spec"]["volumeName"].as_str().unwrap().to_string()
+}
+
 fn rollback(m: &Mig, dir: &Path, extra: &[&str]) -> e2e::Run {
     let mut args = vec!["rollback", "--backup-dir", dir.to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -205,38 +305,33 @@ fn rollback_undoes_a_real_helm_migration_and_refuses_foreign_or_tampered_backups
         .assert_stdout_contains("outcome: rolled-back")
         .assert_stdout_contains("CRD users.iam.kubesphere.io")
         .assert_stdout_contains("restore the etcd snapshot taken before the migration")
-        .assert_stdout_contains("https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/#recovering-from-a-failure-state");
-    let problems = not_as_saved(&m, &saved);
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-    // helm history: a new revision, deployed with the v3 chart of the revision before.
-    let after = m.history(NS, "ks-core");
-    let last = after.last().unwrap();
-    let was = before.last().unwrap();
-    assert_eq!(after.len(), before.len() + 2, "{after:?}");
-    assert_eq!(last["status"], "deployed");
-    assert_eq!(last["chart"], was["chart"]);
-    assert_eq!(last["app_version"], was["app_version"]);
+        .assert_stdout_contains("https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/#recovering-from-a-failure-state")
+        // The redis Service and PVC come back from backup-redis.yaml; under reclaim policy
+        // Delete the PVC's volume went with it, so the claim is new and empty, as it says.
+        .assert_stdout_contains("Service kubesphere-system/redis is missing")
+        .assert_stdout_contains("applied without its old clusterIP 10.233.50.3")
+        .assert_stdout_contains("PersistentVolumeClaim kubesphere-system/redis-pvc is missing")
+        .assert_stdout_contains("it comes back as a new claim with a new, empty volume")
+        .assert_stdout_contains("the data of PVC kubesphere-system/redis-pvc");
     assert!(
-        last["description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains(&format!("Rollback to {}", was["revision"])),
-        "{last}"
+        !run.stdout
+            .contains("recreate it from your v3.4 install's redis manifest"),
+        "the backup holds the redis Service and PVC"
     );
-    // The rollback journal is done, the migration's closed.
-    let j = m
-        .env
-        .get_json(&["configmap", "-n", NS, "ks-migrate-rollback-journal"]);
-    for (k, v) in j["data"].as_object().unwrap() {
-        if k != "run" {
-            assert!(
-                v.as_str().unwrap().contains(r#""state":"done""#),
-                "{k}: {v}"
-            );
-        }
-    }
-    assert!(!m.exists(&["configmap", "-n", NS, "ks-migrate-journal"]));
-    m.env.kubectl().args(["health"]).run().assert_success();
+    assert_rolled_back(&m, &saved, &before);
+    let old_volume =
+        saved["persistentvolumeclaim./kubesphere-system/redis-pvc"]["spec"]["volumeName"]
+            .as_str()
+            .unwrap();
+    assert_ne!(redis_volume(&m), old_volume, "a new volume");
+    assert!(!m.exists(&["pv", old_volume]));
+    let svc = m.env.get_json(&["service", "-n", NS, "redis"]);
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| !ip.is_empty()),
+        "{svc}"
+    );
 
     // A rerun is a no-op.
     let objects = resource_versions(&m.env, ALL_KINDS);
