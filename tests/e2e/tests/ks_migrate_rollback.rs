@@ -465,3 +465,53 @@ fn rollback_killed_at_every_step_then_rerun_converges() {
     assert_eq!(rollbacks, 1, "helm rolled back once: {history:?}");
     assert_eq!(history.last().unwrap()["status"], "deployed");
 }
+
+#[test]
+fn rollback_undoes_a_member_migration_and_takes_a_retained_redis_volume_back() {
+    let m = Mig::real("ks34-member");
+    let before = m.history(NS, "ks-core");
+    // The redis volume kept by reclaim policy Retain
+    // (https://kubernetes.io/docs/tasks/administer-cluster/change-pv-reclaim-policy/): the
+    // migration's delete of redis-pvc leaves it Released, still naming the deleted claim.
+    let volume = redis_volume(&m);
+    m.kubectl_ok(&[
+        "patch",
+        "pv",
+        &volume,
+        "-p",
+        r#"{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}"#,
+    ]);
+    m.migrate()
+        .args(["member", "--yes"])
+        .timeout(Duration::from_secs(600))
+        .run()
+        .assert_success();
+    m.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Released",
+        &format!("pv/{volume}"),
+        "--timeout=60s",
+    ]);
+    assert!(!m.exists(&["pvc", "-n", NS, "redis-pvc"]));
+    let dir = m.backup_dirs().pop().expect("a backup dir");
+    let saved = backup_objects(&dir);
+
+    let run = rollback(&m, &dir, &["--yes"]);
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stdout_contains("outcome: rolled-back")
+        .assert_stdout_contains(&format!("patch PersistentVolume {volume} with JSON patch"))
+        .assert_stdout_contains("reserved for it again, the claim binds it with the data it held");
+    assert!(
+        !run.stdout.contains("the data of PVC"),
+        "nothing lost: {}",
+        run.stdout
+    );
+    assert_rolled_back(&m, &saved, &before);
+    // The claim is back on its own volume, which names the new claim.
+    assert_eq!(redis_volume(&m), volume);
+    let pvc = m.env.get_json(&["pvc", "-n", NS, "redis-pvc"]);
+    let pv = m.env.get_json(&["pv", &volume]);
+    assert_eq!(pv["status"]["phase"], "Bound");
+    assert_eq!(pv["spec"]["claimRef"]["uid"], pvc["metadata"]["uid"]);
+}
