@@ -910,6 +910,12 @@ async fn rollback_ks_core(ctx: &mut Ctx, b: &Backup, timeout: Duration) -> Resul
             .ok()
             .and_then(|t| t.trim().parse::<u32>().ok())
     {
+        if rollback_in_flight(pid, KS_CORE_RELEASE) {
+            ctx.note(format!(
+                "waiting for the helm rollback an interrupted run started (pid {pid}) to finish (up to {}s)",
+                timeout.as_secs()
+            ));
+        }
         let start = std::time::Instant::now();
         while rollback_in_flight(pid, KS_CORE_RELEASE) && start.elapsed() < timeout {
             ctx.status(&format!(

@@ -1,6 +1,8 @@
 //! `kubectl ks-migrate rollback` with the real helm v3.17.3 on kubesim with controllers: a
-//! ks34-host migration undone from its own backup. Lean on purpose: one migration serves the
-//! refusals (a tampered backup, another cluster), the dry run, the rollback and its rerun.
+//! ks34-host migration undone from its own backup (one migration serves the refusals — a
+//! tampered backup, another cluster —, the dry run, the rollback and its rerun), the same for a
+//! ks34-member migration, and rollbacks killed with SIGKILL, between steps and while the real
+//! `helm rollback` is at work.
 
 mod common;
 
@@ -514,4 +516,98 @@ fn rollback_undoes_a_member_migration_and_takes_a_retained_redis_volume_back() {
     let pv = m.env.get_json(&["pv", &volume]);
     assert_eq!(pv["status"]["phase"], "Bound");
     assert_eq!(pv["spec"]["claimRef"]["uid"], pvc["metadata"]["uid"]);
+}
+
+/// Cordons (or uncordons) every node with the real kubectl: while all are cordoned, the pods of
+/// a rollout stay Pending, and `helm rollback --wait` waits for them.
+fn cordon_all(m: &Mig, cordon: bool) {
+    let nodes = m.env.get_json(&["nodes"]);
+    for n in nodes["items"].as_array().unwrap() {
+        let name = n["metadata"]["name"].as_str().unwrap();
+        m.kubectl_ok(&[if cordon { "cordon" } else { "uncordon" }, name]);
+    }
+}
+
+/// True while process `pid` is a `helm rollback`.
+fn helm_rollback_running(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("rollback"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn rollback_killed_while_helm_rolls_back_then_rerun_waits_for_that_helm() {
+    let m = Mig::real("ks34-host");
+    let before = m.history(NS, "ks-core");
+    m.migrate()
+        .args(HOST)
+        .timeout(Duration::from_secs(600))
+        .run()
+        .assert_success();
+    let dir = m.backup_dirs().pop().expect("a backup dir");
+    let saved = backup_objects(&dir);
+
+    // The rollback's pods cannot be scheduled, so the real helm rollback --wait is still at
+    // work, its revision pending-rollback, when the plugin's process group gets SIGKILL.
+    cordon_all(&m, true);
+    let running = m
+        .migrate()
+        .args(["rollback", "--yes", "--backup-dir", dir.to_str().unwrap()])
+        .process_group()
+        .timeout(Duration::from_secs(600))
+        .spawn();
+    let pid_file = dir.join("helm-rollback.pid");
+    let helm = e2e::eventually(Duration::from_secs(180), || {
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let history = m.history(NS, "ks-core");
+        (history.last()?["status"] == "pending-rollback").then_some(pid)
+    });
+    let group = format!("-{}", running.id());
+    let kill = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let killed = running.wait();
+    assert_eq!(killed.code, None, "killed by the signal: {killed:?}");
+    // helm runs in its own process group: it goes on, the revision still pending.
+    assert!(helm_rollback_running(helm), "helm {helm} goes on");
+    assert_eq!(
+        rollback_step_state(&m, "rollback-ks-core").as_deref(),
+        Some("running")
+    );
+
+    // The rerun resumes at the rollback and waits for that helm rather than start another.
+    let rerun = m
+        .migrate()
+        .args(["rollback", "--yes", "--backup-dir", dir.to_str().unwrap()])
+        .timeout(Duration::from_secs(600))
+        .spawn();
+    let log = dir.join("ks-migrate-rollback.log");
+    let waiting = format!("waiting for the helm rollback an interrupted run started (pid {helm})");
+    e2e::eventually(Duration::from_secs(120), || {
+        std::fs::read_to_string(&log)
+            .ok()?
+            .contains(&waiting)
+            .then_some(())
+    });
+    assert_eq!(
+        m.history(NS, "ks-core").last().unwrap()["status"],
+        "pending-rollback"
+    );
+    cordon_all(&m, false);
+    let run = rerun.wait();
+    run.assert_success()
+        .assert_no_panic()
+        .assert_stderr_contains("resuming the rollback")
+        .assert_stdout_contains(&waiting)
+        .assert_stdout_contains(": already rolled back")
+        .assert_stdout_contains("outcome: rolled-back");
+    assert!(!helm_rollback_running(helm));
+    assert!(!pid_file.exists());
+    assert_rolled_back(&m, &saved, &before);
 }
