@@ -6,14 +6,16 @@
 //! labelled `kubesphere.io/workspace=system-workspace` plus `kubesphere-devops-worker`, the
 //! configmaps, secrets, statefulsets, deployments and daemonsets (`backup-<ns>.yaml`); the
 //! ClusterConfiguration (`backup-cc.yaml`); the IAM and tenant objects and the namespaces
-//! (`backup-iam-*.yaml`, `backup-tenant-*.yaml`, `backup-namespaces.yaml`). Each file here is a
+//! (`backup-iam-*.yaml`, `backup-tenant-*.yaml`, `backup-namespaces.yaml`). Beyond upstream's
+//! set, `backup-redis.yaml` holds the redis objects the migration deletes that the per-namespace
+//! set lacks (the Service and the PVC), so that `rollback` can recreate them. Each file here is a
 //! `v1` `List`, which `kubectl apply -f` restores.
 
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::{
     apps::v1::{DaemonSet, Deployment, StatefulSet},
-    core::v1::{ConfigMap, Namespace, Secret},
+    core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service},
     rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
 };
 use kube::{
@@ -27,12 +29,14 @@ use sha2::{Digest, Sha256};
 use super::local::{now, write_private};
 use crate::{
     error::{Error, Result},
-    kubesphere::{SYSTEM_WORKSPACE_SELECTOR, cluster_configuration_resource},
+    kubesphere::{SYSTEM_NAMESPACE, SYSTEM_WORKSPACE_SELECTOR, cluster_configuration_resource},
     list,
 };
 
 /// The manifest's file name.
 pub const MANIFEST: &str = "manifest.json";
+/// The file of the redis objects the per-namespace set lacks.
+pub const REDIS_FILE: &str = "backup-redis.yaml";
 
 /// One saved file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,9 +159,33 @@ pub enum Kind {
     ClusterRoleBindings,
     /// A KubeSphere CRD resource: group and plural.
     Custom(&'static str, &'static str),
+    /// One core object, by kind (`Service`, `PersistentVolumeClaim`) and name, in the part's
+    /// namespace.
+    Object(&'static str, &'static str),
 }
 
+/// The types saved per namespace, in order.
+const NAMESPACE_KINDS: [Kind; 5] = [
+    Kind::ConfigMaps,
+    Kind::Secrets,
+    Kind::StatefulSets,
+    Kind::Deployments,
+    Kind::DaemonSets,
+];
+
 impl Kind {
+    /// The object kind of a per-namespace type (`ConfigMap` for configmaps).
+    fn object_kind(self) -> Option<&'static str> {
+        Some(match self {
+            Self::ConfigMaps => "ConfigMap",
+            Self::Secrets => "Secret",
+            Self::StatefulSets => "StatefulSet",
+            Self::Deployments => "Deployment",
+            Self::DaemonSets => "DaemonSet",
+            _ => return None,
+        })
+    }
+
     fn describe(self) -> String {
         match self {
             Self::ConfigMaps => "configmaps".into(),
@@ -172,6 +200,7 @@ impl Kind {
             Self::ClusterRoles => "clusterroles".into(),
             Self::ClusterRoleBindings => "clusterrolebindings".into(),
             Self::Custom(g, p) => format!("{p}.{g}"),
+            Self::Object(k, n) => format!("{} {n}", k.to_ascii_lowercase()),
         }
     }
 }
@@ -234,17 +263,37 @@ pub fn cluster_sources() -> Vec<Source> {
 
 /// The per-namespace set: configmaps, secrets, statefulsets, deployments, daemonsets.
 pub fn namespace_source(ns: &str) -> Source {
-    let kinds = [
-        Kind::ConfigMaps,
-        Kind::Secrets,
-        Kind::StatefulSets,
-        Kind::Deployments,
-        Kind::DaemonSets,
-    ];
     Source {
         file: format!("backup-{ns}.yaml"),
-        parts: kinds.iter().map(|k| (*k, Some(ns.to_string()))).collect(),
+        parts: NAMESPACE_KINDS
+            .iter()
+            .map(|k| (*k, Some(ns.to_string())))
+            .collect(),
         holds: format!("configmaps, secrets, statefulsets, deployments, daemonsets in {ns}"),
+    }
+}
+
+/// The redis objects `remove-redis` deletes ([`super::steps::REDIS_OBJECTS`]) of kinds the
+/// per-namespace set does not save: the Service and the PVC, each when present.
+pub fn redis_source() -> Source {
+    let parts: Vec<(Kind, Option<String>)> = super::steps::REDIS_OBJECTS
+        .iter()
+        .filter(|(kind, _)| {
+            !NAMESPACE_KINDS
+                .iter()
+                .any(|k| k.object_kind() == Some(*kind))
+        })
+        .map(|(kind, name)| (Kind::Object(kind, name), Some(SYSTEM_NAMESPACE.to_string())))
+        .collect();
+    let holds = parts
+        .iter()
+        .map(|(k, _)| k.describe())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Source {
+        file: REDIS_FILE.into(),
+        parts,
+        holds: format!("{holds} in {SYSTEM_NAMESPACE} (when present)"),
     }
 }
 
@@ -283,6 +332,7 @@ pub async fn sources(client: &kube::Client) -> Result<Vec<Source>> {
         .iter()
         .map(|ns| namespace_source(ns))
         .collect();
+    out.push(redis_source());
     out.extend(cluster_sources());
     Ok(out)
 }
@@ -301,6 +351,15 @@ async fn resource(client: &kube::Client, kind: Kind) -> Result<Option<ApiResourc
         Kind::ClusterRoles => ApiResource::erase::<ClusterRole>(&()),
         Kind::ClusterRoleBindings => ApiResource::erase::<ClusterRoleBinding>(&()),
         Kind::ClusterConfiguration => cluster_configuration_resource(),
+        Kind::Object("Service", _) => ApiResource::erase::<Service>(&()),
+        Kind::Object("PersistentVolumeClaim", _) => {
+            ApiResource::erase::<PersistentVolumeClaim>(&())
+        }
+        Kind::Object(kind, _) => {
+            return Err(Error::usage(format!(
+                "the backup cannot save a single {kind} (only a Service or a PersistentVolumeClaim)"
+            )));
+        }
         Kind::Custom(group, plural) => {
             let g = match kube::discovery::group(client, group).await {
                 Ok(g) => g,
@@ -335,15 +394,14 @@ async fn read_part(
         Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
         None => Api::all_with(client.clone(), &ar),
     };
-    let objects: Vec<DynamicObject> = if kind == Kind::ClusterConfiguration {
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), crate::kubesphere::SYSTEM_NAMESPACE, &ar);
-        match list::retry_read(
-            "get ClusterConfiguration `kubesphere-system/ks-installer`",
-            || api.get("ks-installer"),
-        )
-        .await
-        {
+    let one = match kind {
+        Kind::ClusterConfiguration => Some((SYSTEM_NAMESPACE, "ks-installer")),
+        Kind::Object(_, name) => Some((namespace.unwrap_or(SYSTEM_NAMESPACE), name)),
+        _ => None,
+    };
+    let objects: Vec<DynamicObject> = if let Some((ns, name)) = one {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+        match list::retry_read(&format!("get {} `{ns}/{name}`", ar.kind), || api.get(name)).await {
             Ok(o) => vec![o],
             Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(e),
@@ -506,6 +564,26 @@ mod tests {
         }
         assert_eq!(files.len(), 15);
         assert_eq!(namespace_source("x").parts.len(), 5);
+        // The redis objects remove-redis deletes that the per-namespace set lacks.
+        let redis = redis_source();
+        assert_eq!(redis.file, REDIS_FILE);
+        assert_eq!(
+            redis.parts,
+            [
+                (
+                    Kind::Object("Service", "redis"),
+                    Some("kubesphere-system".to_string())
+                ),
+                (
+                    Kind::Object("PersistentVolumeClaim", "redis-pvc"),
+                    Some("kubesphere-system".to_string())
+                ),
+            ]
+        );
+        assert_eq!(
+            redis.holds,
+            "service redis, persistentvolumeclaim redis-pvc in kubesphere-system (when present)"
+        );
         assert!(sha256_hex(b"").starts_with("e3b0c442"));
     }
 }

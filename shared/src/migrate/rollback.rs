@@ -22,7 +22,7 @@ use std::{
 use k8s_openapi::{
     api::{
         apps::v1::Deployment,
-        core::v1::{ConfigMap, PersistentVolumeClaim},
+        core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Service},
     },
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
@@ -222,6 +222,13 @@ impl Backup {
             .unwrap_or_default()
     }
 
+    /// A backed-up redis object: in the system namespace's file, or (the Service and the PVC)
+    /// in [`backup::REDIS_FILE`].
+    pub fn redis(&self, kind: &str, name: &str) -> Option<&Value> {
+        self.find(SYSTEM_FILE, kind, name)
+            .or_else(|| self.find(backup::REDIS_FILE, kind, name))
+    }
+
     /// One object of a file, by kind and name.
     pub fn find(&self, file: &str, kind: &str, name: &str) -> Option<&Value> {
         self.items(file).iter().find(|o| {
@@ -371,10 +378,35 @@ async fn save_journal(client: &kube::Client, j: &Journal, local: &Path) -> Resul
     journal::write_local(local, j)
 }
 
+/// The annotations the PV controller and the scheduler write on a claim as they bind it
+/// (`AnnBindCompleted`, `AnnBoundByController`, `AnnSelectedNode`, `AnnStorageProvisioner` and its
+/// beta form in
+/// <https://github.com/kubernetes/kubernetes/blob/v1.30.0/pkg/controller/volume/persistentvolume/util/util.go>):
+/// they describe the volume a claim had, not the claim.
+pub const CLAIM_BIND_ANNOTATIONS: &[&str] = &[
+    "pv.kubernetes.io/bind-completed",
+    "pv.kubernetes.io/bound-by-controller",
+    "volume.kubernetes.io/selected-node",
+    "volume.kubernetes.io/storage-provisioner",
+    "volume.beta.kubernetes.io/storage-provisioner",
+];
+
 /// An object as compared with its backup: no apiVersion (the served version may have moved),
-/// no status, none of the fields the API server owns.
+/// no status, none of the fields the API server owns, nor those the cluster assigns when the
+/// object is created or bound: a Service's `clusterIP`/`clusterIPs` (the address a deleted
+/// Service had may be another's by now; a headless Service's `None` stays), a claim's
+/// `volumeName` and [`CLAIM_BIND_ANNOTATIONS`] (the volume it had may be gone).
 pub fn comparable(obj: &Value) -> Value {
     let mut v = obj.clone();
+    let kind = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let core = v
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .is_none_or(|a| a == "v1");
     if let Some(o) = v.as_object_mut() {
         o.remove("apiVersion");
         o.remove("status");
@@ -389,6 +421,31 @@ pub fn comparable(obj: &Value) -> Value {
             "selfLink",
         ] {
             m.remove(k);
+        }
+        if core && kind == "PersistentVolumeClaim" {
+            if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+                for k in CLAIM_BIND_ANNOTATIONS {
+                    a.remove(*k);
+                }
+            }
+            if m.get("annotations")
+                .and_then(Value::as_object)
+                .is_some_and(|a| a.is_empty())
+            {
+                m.remove("annotations");
+            }
+        }
+    }
+    if let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) {
+        match kind.as_str() {
+            "Service" if core && spec.get("clusterIP") != Some(&json!("None")) => {
+                spec.remove("clusterIP");
+                spec.remove("clusterIPs");
+            }
+            "PersistentVolumeClaim" if core => {
+                spec.remove("volumeName");
+            }
+            _ => {}
         }
     }
     v
@@ -555,14 +612,176 @@ async fn restore_etcd(ctx: &mut Ctx, b: &Backup) -> Result<String> {
     Ok(format!("endpointIps restored ({before})"))
 }
 
+/// What becomes of the volume a backed-up claim was bound to when the claim is recreated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumePlan {
+    /// The volume is kept (reclaim policy `Retain`), `Released` and still names the deleted
+    /// claim, or is already reserved for its name: the recreated claim names it again and gets
+    /// its data back. `clear_uid`: its `claimRef` still holds the deleted claim's uid, which must
+    /// go first (a volume names the one claim it may bind:
+    /// <https://kubernetes.io/docs/concepts/storage/persistent-volumes/#reserving-a-persistentvolume>).
+    Rebind {
+        /// The volume.
+        volume: String,
+        /// Remove `claimRef.uid` (and `claimRef.resourceVersion`) first.
+        clear_uid: bool,
+    },
+    /// The claim comes back new, with a new, empty volume; why.
+    New(String),
+}
+
+/// Decides, from the backed-up claim and its volume as it is now (`None`: gone), whether the
+/// recreated claim may bind that volume again. Only the very volume the claim had, kept by
+/// reclaim policy `Retain` and naming no other claim, is taken back.
+pub fn volume_plan(saved: &Value, pv: Option<&Value>) -> VolumePlan {
+    fn str_at<'a>(v: &'a Value, p: &str) -> &'a str {
+        v.pointer(p).and_then(Value::as_str).unwrap_or_default()
+    }
+    let volume = str_at(saved, "/spec/volumeName").to_string();
+    if volume.is_empty() {
+        return VolumePlan::New("it was not bound when the backup was taken".into());
+    }
+    let Some(pv) = pv else {
+        return VolumePlan::New(format!(
+            "its volume {volume} is gone (under reclaim policy Delete a volume is deleted with its claim)"
+        ));
+    };
+    let policy = str_at(pv, "/spec/persistentVolumeReclaimPolicy");
+    let phase = str_at(pv, "/status/phase");
+    let (ns, name, uid) = (
+        str_at(pv, "/spec/claimRef/namespace"),
+        str_at(pv, "/spec/claimRef/name"),
+        str_at(pv, "/spec/claimRef/uid"),
+    );
+    let ours = ns == str_at(saved, "/metadata/namespace")
+        && name == str_at(saved, "/metadata/name")
+        && (uid.is_empty() || uid == str_at(saved, "/metadata/uid"));
+    if pv.pointer("/metadata/deletionTimestamp").is_some() {
+        return VolumePlan::New(format!("its volume {volume} is being deleted"));
+    }
+    if policy != "Retain" {
+        return VolumePlan::New(format!(
+            "its volume {volume} has reclaim policy {policy}, not Retain"
+        ));
+    }
+    if !ours || !matches!(phase, "Released" | "Available") {
+        let holder = if name.is_empty() {
+            "no claim".to_string()
+        } else {
+            format!("claim {ns}/{name}")
+        };
+        return VolumePlan::New(format!(
+            "its volume {volume} is {phase} and names {holder}: it is not taken back"
+        ));
+    }
+    VolumePlan::Rebind {
+        volume,
+        clear_uid: !uid.is_empty(),
+    }
+}
+
+/// Recreates a backed-up claim that is missing: bound to its old volume again when
+/// [`volume_plan`] allows, else new (and empty), which the notes say. A claim that exists is
+/// compared and re-applied like any object.
+async fn restore_claim(ctx: &mut Ctx, saved: &Value) -> Result<bool> {
+    let ns = saved
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(SYSTEM_NAMESPACE);
+    let name = saved
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let what = steps::describe("PersistentVolumeClaim", Some(ns), name);
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
+    if list::get_opt(&claims, name, &format!("get {what}"))
+        .await?
+        .is_some()
+    {
+        return restore_object(ctx, saved).await;
+    }
+    let volume = saved
+        .pointer("/spec/volumeName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let pv = if volume.is_empty() {
+        None
+    } else {
+        let pvs: Api<PersistentVolume> = Api::all(ctx.client.clone());
+        list::get_opt(&pvs, volume, &format!("get PersistentVolume `{volume}`"))
+            .await?
+            .map(|p| serde_json::to_value(&p).unwrap_or(Value::Null))
+    };
+    ctx.note(format!("{what} is missing"));
+    let mut want = to_apply(saved, "v1");
+    match volume_plan(saved, pv.as_ref()) {
+        VolumePlan::Rebind { volume, clear_uid } => {
+            if clear_uid {
+                let uid = pv
+                    .as_ref()
+                    .and_then(|p| p.pointer("/spec/claimRef/uid"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let mut ops = vec![
+                    json!({"op": "test", "path": "/spec/claimRef/uid", "value": uid}),
+                    json!({"op": "remove", "path": "/spec/claimRef/uid"}),
+                ];
+                if pv
+                    .as_ref()
+                    .and_then(|p| p.pointer("/spec/claimRef/resourceVersion"))
+                    .is_some()
+                {
+                    ops.push(json!({"op": "remove", "path": "/spec/claimRef/resourceVersion"}));
+                }
+                ctx.json_patch(
+                    &ApiResource::erase::<PersistentVolume>(&()),
+                    None,
+                    &volume,
+                    Value::Array(ops),
+                )
+                .await?;
+            }
+            ctx.note(format!(
+                "{what}: its volume {volume} (reclaim policy Retain) was kept and still names it: reserved for it again, the claim binds it with the data it held"
+            ));
+            want["spec"]["volumeName"] = json!(volume);
+        }
+        VolumePlan::New(why) => ctx.note(format!(
+            "{what}: {why}; it comes back as a new claim with a new, empty volume: the data it held is lost"
+        )),
+    }
+    ctx.apply(&want).await?;
+    Ok(true)
+}
+
 async fn restore_redis(ctx: &mut Ctx, b: &Backup) -> Result<String> {
     let mut restored = 0;
     let mut absent = Vec::new();
     for (kind, name) in steps::REDIS_OBJECTS {
-        match b.find(SYSTEM_FILE, kind, name) {
-            Some(saved) => restored += usize::from(restore_object(ctx, saved).await?),
-            None => absent.push(format!("{kind} {name}")),
-        }
+        let Some(saved) = b.redis(kind, name) else {
+            absent.push(format!("{kind} {name}"));
+            continue;
+        };
+        let applied = match *kind {
+            "PersistentVolumeClaim" => restore_claim(ctx, saved).await?,
+            "Service" => {
+                let ip = saved
+                    .pointer("/spec/clusterIP")
+                    .and_then(Value::as_str)
+                    .filter(|ip| !ip.is_empty() && *ip != "None")
+                    .map(String::from);
+                let applied = restore_object(ctx, saved).await?;
+                if let Some(ip) = ip.filter(|_| applied) {
+                    ctx.note(format!(
+                        "{}: applied without its old clusterIP {ip}, which may be another Service's by now; the cluster assigns one, and clients reach it by name ({name}.{SYSTEM_NAMESPACE}.svc)",
+                        steps::describe(kind, Some(SYSTEM_NAMESPACE), name)
+                    ));
+                }
+                applied
+            }
+            _ => restore_object(ctx, saved).await?,
+        };
+        restored += usize::from(applied);
     }
     if !absent.is_empty() {
         ctx.note(format!("not in the backup: {}", absent.join(", ")));
@@ -681,6 +900,12 @@ async fn rollback_ks_core(ctx: &mut Ctx, b: &Backup, timeout: Duration) -> Resul
             .ok()
             .and_then(|t| t.trim().parse::<u32>().ok())
     {
+        if rollback_in_flight(pid, KS_CORE_RELEASE) {
+            ctx.note(format!(
+                "waiting for the helm rollback an interrupted run started (pid {pid}) to finish (up to {}s)",
+                timeout.as_secs()
+            ));
+        }
         let start = std::time::Instant::now();
         while rollback_in_flight(pid, KS_CORE_RELEASE) && start.elapsed() < timeout {
             ctx.status(&format!(
@@ -910,34 +1135,73 @@ pub async fn cannot_undo(client: &kube::Client, b: &Backup) -> Result<Vec<Manual
             step: "keep it until the v3 cluster is checked, then: kubectl -n kubesphere-system delete pvc ks-upgrade".into(),
         });
     }
-    // Redis objects upstream's backup set does not hold.
+    // The redis objects a backup of an older ks-migrate (without backup-redis.yaml) lacks.
+    let has_redis_file = b
+        .manifest
+        .files
+        .iter()
+        .any(|f| f.file == backup::REDIS_FILE);
     for (kind, name) in steps::REDIS_OBJECTS {
-        if b.find(SYSTEM_FILE, kind, name).is_none()
-            && ["Service", "PersistentVolumeClaim"].contains(kind)
-        {
-            let lower = kind.to_ascii_lowercase();
-            let gone = match *kind {
-                "Service" => {
-                    let api: Api<k8s_openapi::api::core::v1::Service> =
-                        Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
-                    list::get_opt(&api, name, "get Service `kubesphere-system/redis`")
-                        .await?
-                        .is_none()
-                }
-                _ => list::get_opt(&pvcs, name, "get PVC `kubesphere-system/redis-pvc`")
-                    .await?
-                    .is_none(),
-            };
-            if gone {
-                out.push(Manual {
-                    what: format!("{kind} kubesphere-system/{name}"),
-                    why: "removed by the migration and not in upstream's backup set (a PVC's data went with it)".into(),
-                    step: format!(
-                        "recreate it from your v3.4 install's redis manifest (kubectl -n kubesphere-system apply -f redis-{lower}.yaml), or restore the etcd snapshot"
-                    ),
-                });
-            }
+        if has_redis_file || b.redis(kind, name).is_some() {
+            continue;
         }
+        let gone = match *kind {
+            "Service" => {
+                let api: Api<Service> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+                list::get_opt(&api, name, "get Service `kubesphere-system/redis`")
+                    .await?
+                    .is_none()
+            }
+            "PersistentVolumeClaim" => {
+                list::get_opt(&pvcs, name, "get PVC `kubesphere-system/redis-pvc`")
+                    .await?
+                    .is_none()
+            }
+            _ => false,
+        };
+        if gone {
+            let lower = kind.to_ascii_lowercase();
+            out.push(Manual {
+                what: format!("{kind} kubesphere-system/{name}"),
+                why: format!(
+                    "removed by the migration and not in this backup (an older ks-migrate did not write {}; a PVC's data went with it)",
+                    backup::REDIS_FILE
+                ),
+                step: format!(
+                    "recreate it from your v3.4 install's redis manifest (kubectl -n kubesphere-system apply -f redis-{lower}.yaml), or restore the etcd snapshot"
+                ),
+            });
+        }
+    }
+    // The data of a backed-up claim whose volume went with it.
+    for (kind, name) in steps::REDIS_OBJECTS {
+        let Some(saved) = b
+            .redis(kind, name)
+            .filter(|_| *kind == "PersistentVolumeClaim")
+        else {
+            continue;
+        };
+        let volume = saved
+            .pointer("/spec/volumeName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let pvs: Api<PersistentVolume> = Api::all(client.clone());
+        if volume.is_empty()
+            || list::get_opt(&pvs, volume, &format!("get PersistentVolume `{volume}`"))
+                .await?
+                .is_some()
+        {
+            continue;
+        }
+        out.push(Manual {
+            what: format!("the data of PVC kubesphere-system/{name}"),
+            why: format!(
+                "its volume {volume} is gone (under reclaim policy Delete a volume is deleted with its claim); the claim is restored with a new, empty volume"
+            ),
+            step: format!(
+                "restore the volume's data from a backup of it, if there is one (an etcd snapshot holds no volume data); {name} holds redis' data, which KubeSphere uses as its cache"
+            ),
+        });
     }
     out.push(Manual {
         what: "everything above at once".into(),
@@ -1292,6 +1556,115 @@ mod tests {
         assert!(iam_tenant_file("backup-iam-users.yaml"));
         assert!(iam_tenant_file("backup-tenant-workspaces.yaml"));
         assert!(!iam_tenant_file("backup-kubesphere-system.yaml"));
+    }
+
+    #[test]
+    fn a_recreated_service_or_claim_leaves_what_the_cluster_assigns() {
+        let svc = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "redis", "namespace": "kubesphere-system", "labels": {"app": "redis"}},
+            "spec": {"clusterIP": "10.233.50.3", "clusterIPs": ["10.233.50.3"], "ports": [{"port": 6379}]}});
+        let want = to_apply(&svc, "v1");
+        assert!(want["spec"].get("clusterIP").is_none());
+        assert!(want["spec"].get("clusterIPs").is_none());
+        assert_eq!(want["spec"]["ports"], json!([{"port": 6379}]));
+        // Another address is no difference; another port is.
+        let mut live = svc.clone();
+        live["spec"]["clusterIP"] = json!("10.96.0.9");
+        live["spec"]["clusterIPs"] = json!(["10.96.0.9"]);
+        assert_eq!(comparable(&live), comparable(&want));
+        live["spec"]["ports"] = json!([{"port": 6380}]);
+        assert_ne!(comparable(&live), comparable(&want));
+        // A headless Service keeps its `None`.
+        let mut headless = svc.clone();
+        headless["spec"]["clusterIP"] = json!("None");
+        assert_eq!(to_apply(&headless, "v1")["spec"]["clusterIP"], "None");
+
+        let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "redis-pvc", "namespace": "kubesphere-system", "uid": "u-old",
+                "annotations": {"pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes",
+                    "volume.kubernetes.io/selected-node": "worker-1", "volume.kubernetes.io/storage-provisioner": "openebs.io/local",
+                    "volume.beta.kubernetes.io/storage-provisioner": "openebs.io/local"},
+                "finalizers": ["kubernetes.io/pvc-protection"]},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}},
+                "storageClassName": "local", "volumeName": "pvc-old"}});
+        let want = to_apply(&pvc, "v1");
+        assert!(want["spec"].get("volumeName").is_none());
+        assert!(want["metadata"].get("annotations").is_none(), "{want}");
+        assert_eq!(
+            want["metadata"]["finalizers"],
+            json!(["kubernetes.io/pvc-protection"])
+        );
+        assert_eq!(want["spec"]["storageClassName"], "local");
+        // Bound anew: another volume, the binder's annotations only.
+        let mut live = pvc.clone();
+        live["spec"]["volumeName"] = json!("pvc-new");
+        live["metadata"]["annotations"] = json!({"pv.kubernetes.io/bind-completed": "yes"});
+        assert_eq!(comparable(&live), comparable(&want));
+        // Other kinds keep fields of those names.
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+            "spec": {"clusterIP": "x", "volumeName": "y"}});
+        assert_eq!(to_apply(&cm, "v1")["spec"], cm["spec"]);
+    }
+
+    #[test]
+    fn only_the_claims_own_retained_volume_is_taken_back() {
+        let saved = json!({"kind": "PersistentVolumeClaim",
+            "metadata": {"name": "redis-pvc", "namespace": "kubesphere-system", "uid": "u-old"},
+            "spec": {"volumeName": "pvc-old"}});
+        let pv = |policy: &str, phase: &str, claim_ref: Value| {
+            json!({"metadata": {"name": "pvc-old"},
+                "spec": {"persistentVolumeReclaimPolicy": policy, "claimRef": claim_ref},
+                "status": {"phase": phase}})
+        };
+        let ours = json!({"namespace": "kubesphere-system", "name": "redis-pvc", "uid": "u-old"});
+        let reserved = json!({"namespace": "kubesphere-system", "name": "redis-pvc"});
+        // Released by the deleted claim: its uid goes, then the claim names the volume again.
+        assert_eq!(
+            volume_plan(&saved, Some(&pv("Retain", "Released", ours.clone()))),
+            VolumePlan::Rebind {
+                volume: "pvc-old".into(),
+                clear_uid: true
+            }
+        );
+        // Already reserved (a rerun after the uid went).
+        assert_eq!(
+            volume_plan(&saved, Some(&pv("Retain", "Available", reserved))),
+            VolumePlan::Rebind {
+                volume: "pvc-old".into(),
+                clear_uid: false
+            }
+        );
+        // Gone with the claim (reclaim policy Delete): a new, empty claim.
+        match volume_plan(&saved, None) {
+            VolumePlan::New(why) => assert!(why.contains("pvc-old is gone"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // Still there but about to be deleted, bound to another claim, or freed for anyone.
+        let deleting = {
+            let mut p = pv("Delete", "Released", ours.clone());
+            p["metadata"]["deletionTimestamp"] = json!("2026-12-02T00:00:00Z");
+            p
+        };
+        let others =
+            json!({"namespace": "kubesphere-system", "name": "redis-pvc", "uid": "u-other"});
+        for (p, says) in [
+            (deleting, "being deleted"),
+            (pv("Delete", "Released", ours), "reclaim policy Delete"),
+            (
+                pv("Retain", "Bound", others),
+                "is Bound and names claim kubesphere-system/redis-pvc",
+            ),
+            (pv("Retain", "Available", Value::Null), "names no claim"),
+        ] {
+            match volume_plan(&saved, Some(&p)) {
+                VolumePlan::New(why) => assert!(why.contains(says), "{why}"),
+                other => panic!("{p}: {other:?}"),
+            }
+        }
+        // Never bound.
+        let unbound =
+            json!({"kind": "PersistentVolumeClaim", "metadata": {"name": "x"}, "spec": {}});
+        assert!(matches!(volume_plan(&unbound, None), VolumePlan::New(_)));
     }
 
     #[test]

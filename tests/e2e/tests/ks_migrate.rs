@@ -213,9 +213,29 @@ fn host_migrates_from_v3_4_to_v4() {
         "backup-tenant-workspaces.yaml",
         "backup-namespaces.yaml",
         "backup-kubesphere-devops-worker.yaml",
+        "backup-redis.yaml",
     ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
+    // The redis Service and PVC remove-redis deletes, which upstream's set lacks.
+    let redis: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("backup-redis.yaml")).unwrap())
+            .unwrap();
+    let kinds: Vec<(&str, &str)> = redis["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [("Service", "redis"), ("PersistentVolumeClaim", "redis-pvc")]
+    );
     let ks = std::fs::read_to_string(dir.join("backup-kubesphere-system.yaml")).unwrap();
     assert!(
         ks.contains("redis-secret") && ks.contains(&secret_value),

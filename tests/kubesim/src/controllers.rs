@@ -35,6 +35,8 @@ const REVISION_HASH: &str = "controller-revision-hash";
 const JOB_UID: &str = "batch.kubernetes.io/controller-uid";
 const JOB_NAME: &str = "batch.kubernetes.io/job-name";
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
+const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
+const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 
 // ---------------------------------------------------------------------------------------------
 // API-server side: defaults, clusterIP allocation, delete finalizers.
@@ -340,6 +342,40 @@ pub fn resolve_owner_refs(st: &mut Store) {
     }
 }
 
+/// Points each scenario PersistentVolume's `claimRef` at its claim's uid, as
+/// [`resolve_owner_refs`] does for ownerReferences: a `claimRef.uid` that matches no object
+/// takes the uid of the claim its namespace and name give. Called once after loading.
+pub fn resolve_claim_refs(st: &mut Store) {
+    let claims: std::collections::HashMap<(String, String), String> = st
+        .objects
+        .get(PVCS.key)
+        .map(|m| {
+            m.iter()
+                .map(|((ns, name), o)| ((ns.clone(), name.clone()), uid(&o.value).to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let uids: BTreeSet<&String> = claims.values().collect();
+    let mut fixes = Vec::new();
+    for o in st.objects.get(PVS.key).into_iter().flat_map(|m| m.values()) {
+        let Some(r) = o.value.pointer("/spec/claimRef") else {
+            continue;
+        };
+        let u = s(r, "/uid").to_string();
+        if u.is_empty() || uids.contains(&u) {
+            continue;
+        }
+        if let Some(found) = claims.get(&(s(r, "/namespace").into(), s(r, "/name").into())) {
+            let mut v = o.value.clone();
+            v["spec"]["claimRef"]["uid"] = json!(found);
+            fixes.push(v);
+        }
+    }
+    for v in fixes {
+        st.put_silent(PVS.key, Stored::new(v));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Controller loop.
 // ---------------------------------------------------------------------------------------------
@@ -406,6 +442,11 @@ const PVCS: Res = Res {
     key: "/persistentvolumeclaims",
     prefix: "/api/v1",
     plural: "persistentvolumeclaims",
+};
+const PVS: Res = Res {
+    key: "/persistentvolumes",
+    prefix: "/api/v1",
+    plural: "persistentvolumes",
 };
 
 fn path(r: Res, ns: &str, name: &str) -> String {
@@ -508,6 +549,17 @@ fn bare_template(t: &Value, extra_label: &str) -> Value {
         }
     }
     t
+}
+
+/// A pod the scheduler could not place (yet): Pending, `PodScheduled` False.
+fn unscheduled(p: &Value) -> bool {
+    s(p, "/status/phase") == "Pending"
+        && p.pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| s(c, "/type") == "PodScheduled" && s(c, "/status") == "False")
+            })
 }
 
 fn pod_ready(p: &Value) -> bool {
@@ -754,27 +806,31 @@ impl Ctl<'_> {
                     Some(("Job", o, _)) => self.sync_job(&ns, o),
                     _ => {}
                 }
-                if !gone {
-                    for c in v
-                        .pointer("/spec/volumes")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        let claim = s(c, "/persistentVolumeClaim/claimName");
-                        if !claim.is_empty() {
-                            self.sync_pvc(&ns, claim);
-                        }
+                // a new pod may be a claim's first consumer; a gone or finished one may be
+                // the last user of a claim being deleted
+                for c in v
+                    .pointer("/spec/volumes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let claim = s(c, "/persistentVolumeClaim/claimName");
+                    if !claim.is_empty() {
+                        self.sync_pvc(&ns, claim);
                     }
                 }
             }
             "/nodes" => {
+                if !gone {
+                    self.schedule_pending();
+                }
                 for d in self.list_all(DS.key) {
                     self.sync_daemonset(s(&d, "/metadata/namespace"), s(&d, "/metadata/name"));
                 }
             }
             "/persistentvolumeclaims" if !gone => self.sync_pvc(&ns, &name),
             "/persistentvolumeclaims" => self.release_volume(v),
+            "/persistentvolumes" if !gone => self.sync_pv(&name),
             "storage.k8s.io/storageclasses" if !gone => {
                 for c in self.list_all(PVCS.key) {
                     if s(&c, "/status/phase") != "Bound" {
@@ -816,31 +872,71 @@ impl Ctl<'_> {
 
     // --- kubelet and scheduler ---------------------------------------------------------------
 
-    fn node_for(&self, preferred: &str) -> String {
+    /// The node a pod goes to: `preferred` (its own or its DaemonSet's), else the first node
+    /// not cordoned (`spec.unschedulable`). `None` when there are nodes and every one is
+    /// cordoned: the pod stays Pending, as the scheduler leaves it. A scenario without Node
+    /// objects runs its pods on no node (`Some("")`).
+    fn node_for(&self, preferred: &str) -> Option<String> {
         if !preferred.is_empty() {
-            return preferred.to_string();
+            return Some(preferred.to_string());
         }
-        self.list_all("/nodes")
+        let nodes = self.list_all("/nodes");
+        if nodes.is_empty() {
+            return Some(String::new());
+        }
+        nodes
             .iter()
             .find(|n| n.pointer("/spec/unschedulable").and_then(Value::as_bool) != Some(true))
             .map(|n| s(n, "/metadata/name").to_string())
-            .unwrap_or_default()
+    }
+
+    /// Schedules the pods left Pending for want of a node, once a node takes them (uncordoned
+    /// or added).
+    fn schedule_pending(&self) {
+        let Some(node) = self.node_for("").filter(|n| !n.is_empty()) else {
+            return;
+        };
+        for p in self.list_all(PODS.key) {
+            if deleting(&p) || !unscheduled(&p) || !s(&p, "/spec/nodeName").is_empty() {
+                continue;
+            }
+            let at = path(PODS, s(&p, "/metadata/namespace"), s(&p, "/metadata/name"));
+            if let Some(bound) =
+                self.merge(&at, &json!({"spec": {"nodeName": node}}), "kube-scheduler")
+            {
+                self.kubelet(&bound);
+            }
+        }
     }
 
     /// Runs a new pod: `Running` and Ready, or, for `restartPolicy` Never/OnFailure, run to
-    /// completion: `Succeeded`, or `Failed` when it carries `kubesim.dev/fail: "true"`.
+    /// completion: `Succeeded`, or `Failed` when it carries `kubesim.dev/fail: "true"`. With
+    /// every node cordoned it stays Pending, condition `PodScheduled` False, `Unschedulable`.
     fn kubelet(&self, pod: &Value) {
         if deleting(pod)
-            || pod.pointer("/status/conditions").is_some()
+            || (pod.pointer("/status/conditions").is_some() && !unscheduled(pod))
             || !matches!(s(pod, "/status/phase"), "" | "Pending")
         {
             return;
         }
         let t = now();
+        let Some(node) = self.node_for(s(pod, "/spec/nodeName")) else {
+            let n = self.list_all("/nodes").len();
+            let status = json!({
+                "phase": "Pending",
+                "qosClass": "BestEffort",
+                "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "lastProbeTime": null, "lastTransitionTime": t,
+                    "message": format!("0/{n} nodes are available: {n} node(s) were unschedulable. preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling.")}],
+            });
+            if !unscheduled(pod) {
+                self.set_status(PODS, pod, status, "kube-scheduler");
+            }
+            return;
+        };
         let n = self.next_ip.get();
         self.next_ip.set(n + 1);
         let ip = format!("10.244.{}.{}", n / 250, n % 250 + 2);
-        let node = self.node_for(s(pod, "/spec/nodeName"));
         let host_ip = self
             .get(
                 Res {
@@ -932,8 +1028,7 @@ impl Ctl<'_> {
             }
         }
         let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
-        let node = self.node_for(node);
-        if !node.is_empty() {
+        if let Some(node) = self.node_for(node).filter(|n| !n.is_empty()) {
             spec["nodeName"] = json!(node);
         }
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
@@ -1569,19 +1664,30 @@ impl Ctl<'_> {
     // --- Volumes -------------------------------------------------------------------------------
 
     /// Binds a claim: to the volume it names, else by dynamic provisioning through its
-    /// StorageClass (immediately, or for `WaitForFirstConsumer` once a pod uses the claim).
+    /// StorageClass (immediately, or for `WaitForFirstConsumer` once a pod uses the claim). A
+    /// named volume binds only when it is free or reserved for this claim (its `claimRef` is
+    /// unset, or names this claim with no uid or this claim's uid); one still bound or
+    /// `Released` to another claim leaves the claim Pending
+    /// (<https://kubernetes.io/docs/concepts/storage/persistent-volumes/#reserving-a-persistentvolume>).
+    /// A claim being deleted loses its protection finalizer once no pod uses it.
     fn sync_pvc(&self, ns: &str, name: &str) {
         let Some(pvc) = self.get(PVCS, ns, name) else {
             return;
         };
-        if deleting(&pvc) || s(&pvc, "/status/phase") == "Bound" {
+        if deleting(&pvc) {
+            if !self.claim_in_use(ns, name) {
+                self.lift_protection(PVCS, &pvc, PVC_PROTECTION);
+            }
+            return;
+        }
+        if s(&pvc, "/status/phase") == "Bound" {
             return;
         }
         let agent = "kube-controller-manager";
-        let pvs = Res {
-            key: "/persistentvolumes",
-            prefix: "/api/v1",
-            plural: "persistentvolumes",
+        let pending = |pvc: &Value| {
+            if s(pvc, "/status/phase").is_empty() {
+                self.set_status(PVCS, pvc, json!({"phase": "Pending"}), agent);
+            }
         };
         let class_name = s(&pvc, "/spec/storageClassName").to_string();
         let request = s(&pvc, "/spec/resources/requests/storage").to_string();
@@ -1597,26 +1703,14 @@ impl Ctl<'_> {
                 "",
                 &class_name,
             ) else {
-                if s(&pvc, "/status/phase").is_empty() {
-                    self.set_status(PVCS, &pvc, json!({"phase": "Pending"}), agent);
-                }
+                pending(&pvc);
                 return;
             };
-            if s(&class, "/volumeBindingMode") == "WaitForFirstConsumer" {
-                let used = self.list(PODS.key, ns).iter().any(|p| {
-                    p.pointer("/spec/volumes")
-                        .and_then(Value::as_array)
-                        .is_some_and(|v| {
-                            v.iter()
-                                .any(|v| s(v, "/persistentVolumeClaim/claimName") == name)
-                        })
-                });
-                if !used {
-                    if s(&pvc, "/status/phase").is_empty() {
-                        self.set_status(PVCS, &pvc, json!({"phase": "Pending"}), agent);
-                    }
-                    return;
-                }
+            if s(&class, "/volumeBindingMode") == "WaitForFirstConsumer"
+                && !self.claim_in_use(ns, name)
+            {
+                pending(&pvc);
+                return;
             }
             provisioner = s(&class, "/provisioner").to_string();
             volume_name = format!("pvc-{}", uid(&pvc));
@@ -1624,7 +1718,7 @@ impl Ctl<'_> {
                 .get("reclaimPolicy")
                 .and_then(Value::as_str)
                 .unwrap_or("Delete");
-            if self.get(pvs, "", &volume_name).is_none() {
+            if self.get(PVS, "", &volume_name).is_none() {
                 let pv = json!({
                     "apiVersion": "v1", "kind": "PersistentVolume",
                     "metadata": {"name": volume_name, "annotations": {"pv.kubernetes.io/provisioned-by": provisioner}},
@@ -1638,14 +1732,37 @@ impl Ctl<'_> {
                         "claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": ns, "name": name, "uid": uid(&pvc)},
                     },
                 });
-                self.create(pvs, "", &pv, agent);
+                self.create(PVS, "", &pv, agent);
             }
         }
-        let Some(pv) = self.get(pvs, "", &volume_name) else {
+        let Some(mut pv) = self.get(PVS, "", &volume_name) else {
+            pending(&pvc);
             return;
         };
+        let claim_ref = pv.pointer("/spec/claimRef").filter(|r| r.is_object());
+        let ref_uid = claim_ref.map(|r| s(r, "/uid")).unwrap_or_default();
+        let reserved = claim_ref.is_none_or(|r| {
+            s(r, "/namespace") == ns
+                && s(r, "/name") == name
+                && (ref_uid.is_empty() || ref_uid == uid(&pvc))
+        });
+        if deleting(&pv) || !reserved {
+            pending(&pvc);
+            return;
+        }
+        if ref_uid.is_empty() {
+            let claim = json!({"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": ns, "name": name, "uid": uid(&pvc)});
+            match self.merge(
+                &path(PVS, "", &volume_name),
+                &json!({"spec": {"claimRef": claim}}),
+                agent,
+            ) {
+                Some(v) => pv = v,
+                None => return,
+            }
+        }
         self.set_status(
-            pvs,
+            PVS,
             &pv,
             json!({"phase": "Bound", "lastPhaseTransitionTime": now()}),
             agent,
@@ -1671,29 +1788,76 @@ impl Ctl<'_> {
         );
     }
 
-    /// A deleted claim's volume: deleted (reclaim policy `Delete`) or `Released`.
-    fn release_volume(&self, pvc: &Value) {
-        let pvs = Res {
-            key: "/persistentvolumes",
-            prefix: "/api/v1",
-            plural: "persistentvolumes",
+    /// True while a pod that has not terminated uses the claim.
+    fn claim_in_use(&self, ns: &str, name: &str) -> bool {
+        self.list(PODS.key, ns).iter().any(|p| {
+            !matches!(s(p, "/status/phase"), "Succeeded" | "Failed")
+                && p.pointer("/spec/volumes")
+                    .and_then(Value::as_array)
+                    .is_some_and(|v| {
+                        v.iter()
+                            .any(|v| s(v, "/persistentVolumeClaim/claimName") == name)
+                    })
+        })
+    }
+
+    /// Storage object in use protection
+    /// (<https://kubernetes.io/docs/concepts/storage/persistent-volumes/#storage-object-in-use-protection>):
+    /// drops `finalizer` from an object being deleted, so the delete completes.
+    fn lift_protection(&self, r: Res, obj: &Value, finalizer: &str) {
+        let all: Vec<Value> = obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let rest: Vec<&Value> = all.iter().filter(|f| *f != finalizer).collect();
+        if rest.len() == all.len() {
+            return;
+        }
+        self.merge(
+            &path(r, s(obj, "/metadata/namespace"), s(obj, "/metadata/name")),
+            &json!({"metadata": {"finalizers": rest, "resourceVersion": s(obj, "/metadata/resourceVersion")}}),
+            "kube-controller-manager",
+        );
+    }
+
+    /// A volume being deleted loses its protection finalizer once it is no longer Bound; a
+    /// changed one (e.g. its `claimRef` cleared for a claim) is offered to the claims waiting for
+    /// it by name.
+    fn sync_pv(&self, name: &str) {
+        let Some(pv) = self.get(PVS, "", name) else {
+            return;
         };
-        for pv in self.list_all(pvs.key) {
-            if s(&pv, "/spec/claimRef/uid") != uid(pvc) {
+        if deleting(&pv) {
+            if s(&pv, "/status/phase") != "Bound" {
+                self.lift_protection(PVS, &pv, PV_PROTECTION);
+            }
+            return;
+        }
+        for c in self.list_all(PVCS.key) {
+            if s(&c, "/spec/volumeName") == name && s(&c, "/status/phase") != "Bound" {
+                self.sync_pvc(s(&c, "/metadata/namespace"), s(&c, "/metadata/name"));
+            }
+        }
+    }
+
+    /// A deleted claim's volume: `Released`, then deleted when its reclaim policy is `Delete`.
+    fn release_volume(&self, pvc: &Value) {
+        for pv in self.list_all(PVS.key) {
+            if s(&pv, "/spec/claimRef/uid") != uid(pvc) || s(&pv, "/status/phase") == "Released" {
                 continue;
             }
+            self.set_status(
+                PVS,
+                &pv,
+                json!({"phase": "Released", "lastPhaseTransitionTime": now()}),
+                "kube-controller-manager",
+            );
             if s(&pv, "/spec/persistentVolumeReclaimPolicy") == "Delete" {
                 self.delete(
                     "/api/v1/persistentvolumes",
                     s(&pv, "/metadata/name"),
                     "Background",
-                );
-            } else {
-                self.set_status(
-                    pvs,
-                    &pv,
-                    json!({"phase": "Released", "lastPhaseTransitionTime": now()}),
-                    "kube-controller-manager",
                 );
             }
         }

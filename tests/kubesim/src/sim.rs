@@ -163,6 +163,7 @@ impl SimBuilder {
             && let Ok(mut st) = core.store.write()
         {
             crate::controllers::resolve_owner_refs(&mut st);
+            crate::controllers::resolve_claim_refs(&mut st);
         }
         let admin_token = format!("kubesim-admin-{}", uuid::Uuid::new_v4().simple());
         let mut tokens = HashMap::new();

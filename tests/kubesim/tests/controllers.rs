@@ -511,6 +511,163 @@ fn claims_bind_and_services_get_a_cluster_ip() {
     assert_eq!(svc["spec"]["clusterIP"], ip.as_str());
 }
 
+const RETAINED: &str = "apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: keep
+provisioner: kubesim.dev/hostpath
+reclaimPolicy: Retain
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  finalizers: [kubernetes.io/pvc-protection]
+spec:
+  storageClassName: keep
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: user}
+spec:
+  containers: [{name: c, image: busybox}]
+  volumes: [{name: v, persistentVolumeClaim: {claimName: data}}]
+";
+
+#[test]
+fn claims_in_use_are_protected_and_a_released_volume_binds_only_once_reserved_again() {
+    let env = env();
+    env.ok_stdin(&["apply", "-f", "-"], Some(RETAINED));
+    env.ok(&["wait", "--for=condition=Ready", "pod/user", "--timeout=60s"]);
+    let old = json(&env, &["get", "pvc", "data"]);
+    let old_uid = old["metadata"]["uid"].as_str().unwrap().to_string();
+    let pv_name = old["spec"]["volumeName"].as_str().unwrap().to_string();
+
+    // storage object in use protection: the claim stays while its pod runs
+    env.ok(&["delete", "pvc", "data", "--wait=false"]);
+    let held = json(&env, &["get", "pvc", "data"]);
+    assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
+    env.ok(&["delete", "pod", "user"]);
+    env.ok(&["wait", "--for=delete", "pvc/data", "--timeout=60s"]);
+
+    // reclaim policy Retain: the volume is Released, still naming the deleted claim
+    let pv = json(&env, &["get", "pv", &pv_name]);
+    assert_eq!(pv["status"]["phase"], "Released");
+    assert_eq!(pv["spec"]["claimRef"]["uid"], old_uid.as_str());
+
+    // a new claim naming it waits: the volume is still the old claim's
+    let again = format!(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: data}}\nspec:\n  storageClassName: keep\n  volumeName: {pv_name}\n  accessModes: [ReadWriteOnce]\n  resources: {{requests: {{storage: 1Gi}}}}\n"
+    );
+    env.ok_stdin(&["apply", "-f", "-"], Some(&again));
+    let waiting = json(&env, &["get", "pvc", "data"]);
+    assert_eq!(waiting["status"]["phase"], "Pending");
+
+    // reserved for it (claimRef without the old uid), it binds
+    env.ok(&[
+        "patch",
+        "pv",
+        &pv_name,
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/spec/claimRef/uid"}]"#,
+    ]);
+    env.ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Bound",
+        "pvc/data",
+        "--timeout=60s",
+    ]);
+    let bound = json(&env, &["get", "pvc", "data"]);
+    let pv = json(&env, &["get", "pv", &pv_name]);
+    assert_eq!(pv["status"]["phase"], "Bound");
+    assert_eq!(pv["spec"]["claimRef"]["uid"], bound["metadata"]["uid"]);
+    assert_ne!(bound["metadata"]["uid"], old_uid.as_str());
+}
+
+#[test]
+fn a_scenario_claim_deleted_with_its_pods_takes_its_protected_volume_along() {
+    // ks34-host's redis-pvc and its volume carry the protection finalizers, and the volume's
+    // claimRef names the claim by the scenario's uid; reclaim policy Delete
+    let env = Env::start(Sim::builder().scenario("ks34-host").controllers(true));
+    let ns = ["-n", "kubesphere-system"];
+    let pvc = json(&env, &["get", "pvc", "redis-pvc", ns[0], ns[1]]);
+    let pv_name = pvc["spec"]["volumeName"].as_str().unwrap().to_string();
+    let pv = json(&env, &["get", "pv", &pv_name]);
+    assert_eq!(pv["spec"]["claimRef"]["uid"], pvc["metadata"]["uid"]);
+    env.ok(&["delete", "pvc", "redis-pvc", "--wait=false", ns[0], ns[1]]);
+    assert!(
+        json(&env, &["get", "pvc", "redis-pvc", ns[0], ns[1]])["metadata"]["deletionTimestamp"]
+            .is_string(),
+        "the redis pod still uses it"
+    );
+    env.ok(&["delete", "deployment", "redis", ns[0], ns[1]]);
+    env.ok(&[
+        "wait",
+        "--for=delete",
+        "pvc/redis-pvc",
+        "--timeout=60s",
+        ns[0],
+        ns[1],
+    ]);
+    env.ok(&[
+        "wait",
+        "--for=delete",
+        &format!("pv/{pv_name}"),
+        "--timeout=60s",
+    ]);
+}
+
+#[test]
+fn pods_wait_for_an_uncordoned_node() {
+    let env = Env::start(Sim::builder().scenario("ks34-member").controllers(true));
+    let nodes: Vec<String> = items(&json(&env, &["get", "nodes"]))
+        .iter()
+        .map(|n| name(n).to_string())
+        .collect();
+    for n in &nodes {
+        env.ok(&["cordon", n]);
+    }
+    env.ok_stdin(&["apply", "-f", "-"], Some(WEB));
+    env.ok(&[
+        "wait",
+        "--for=jsonpath={.status.replicas}=3",
+        "deployment/web",
+        "--timeout=60s",
+    ]);
+    env.ok(&[
+        "wait",
+        "--for=condition=PodScheduled=False",
+        "pod",
+        "-l",
+        "app=web",
+        "--timeout=60s",
+    ]);
+    let pods = items(&json(&env, &["get", "pods", "-l", "app=web"]));
+    assert_eq!(pods.len(), 3);
+    for p in &pods {
+        assert_eq!(p["status"]["phase"], "Pending");
+        assert!(p["spec"]["nodeName"].is_null(), "{p}");
+        let c = &p["status"]["conditions"][0];
+        assert_eq!(
+            (&c["type"], &c["status"], &c["reason"]),
+            (
+                &Value::from("PodScheduled"),
+                &Value::from("False"),
+                &Value::from("Unschedulable")
+            )
+        );
+    }
+    env.ok(&["uncordon", &nodes[1]]);
+    env.ok(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    for p in items(&json(&env, &["get", "pods", "-l", "app=web"])) {
+        assert_eq!(p["spec"]["nodeName"], nodes[1].as_str());
+        assert_eq!(p["status"]["phase"], "Running");
+    }
+}
+
 #[test]
 fn deletes_honour_propagation_policy() {
     let env = env();
