@@ -2,11 +2,12 @@
 //! upgrades.
 //!
 //! It reads what runs now ([`inventory`]), resolves the targets and the step-by-step path
-//! ([`path`]), checks the cluster against the path ([`findings`], with the removal table of
+//! ([`path`]), checks the cluster against the path ([`checks`], with the removal table of
 //! [`apis`]), writes the runbook ([`steps`]) and prints one `UpgradePlan` report ([`report`]).
 //! Exit 0: ready; 1: Required findings (or any finding with `--fail-on warn`); 2: could not run.
 
 pub mod apis;
+pub mod checks;
 pub mod codes;
 pub mod findings;
 pub mod inventory;
@@ -20,8 +21,9 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use self::{
+    checks::KubeSphereFacts,
     codes::Code,
-    findings::{Finding, KubeSphereFacts, Severity},
+    findings::{Finding, Severity},
     inventory::{BuildKind, Inventory},
     path::Component,
     report::{
@@ -156,7 +158,7 @@ pub(crate) async fn plan_cluster(
     let ks_target = path::resolve_kubesphere_target(ks_current.as_ref(), ks_requested)?;
     // The 3.3.1 role changes matter only to a path that crosses 3.3.1: a cluster already past
     // it is not read (its IAM CRDs may even be gone) and gets no KS003.
-    if crosses_role_changes(ks_current.as_ref(), ks_target.as_ref()) {
+    if checks::crosses_role_changes(ks_current.as_ref(), ks_target.as_ref()) {
         inventory::collect_iam(&cluster.client, &mut inv).await;
     }
     build_plan(
@@ -182,13 +184,6 @@ pub(crate) fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
     } else {
         ExitStatus::Success
     }
-}
-
-/// True when the KubeSphere path crosses 3.3.1 (`current < 3.3.1 <= target`), the release whose
-/// upgrade rewrites roles ([`findings::check_role_changes`]).
-pub fn crosses_role_changes(current: Option<&Version>, target: Option<&Version>) -> bool {
-    let v331 = findings::ROLE_CHANGES_RELEASE;
-    current.is_some_and(|c| *c < v331) && target.is_some_and(|t| *t >= v331)
 }
 
 /// Builds the report from what was collected (pure: no API calls).
@@ -239,7 +234,7 @@ pub fn build_plan(
 
     let table = apis::table()?;
     let mut f: Vec<Finding> = Vec::new();
-    f.extend(findings::check_nodes(&inv.nodes));
+    f.extend(checks::check_nodes(&inv.nodes));
     let k8s_steps: Vec<Version> = path
         .iter()
         .filter(|s| s.component == Component::Kubernetes)
@@ -248,29 +243,29 @@ pub fn build_plan(
     let k8s_end = k8s_steps.last().unwrap_or(current);
     let first_needing_containerd_2 = k8s_steps
         .iter()
-        .find(|v| v.minor_key() > findings::LAST_MINOR_WITH_CONTAINERD_1);
-    f.extend(findings::check_runtime(
+        .find(|v| v.minor_key() > checks::runtime::LAST_MINOR_WITH_CONTAINERD_1);
+    f.extend(checks::check_runtime(
         &inv.nodes,
         k8s_end,
         first_needing_containerd_2,
     ));
-    f.extend(findings::check_skew(current, first_k8s.as_ref(), &versions));
-    f.extend(findings::check_control_plane(&components));
-    f.extend(findings::check_pdbs(&inv.pdbs));
-    f.extend(findings::check_bare_pods(&inv.bare_pods));
-    f.extend(findings::check_unhealthy_pods(&inv.unhealthy_pods));
-    f.extend(findings::check_single_replicas(
+    f.extend(checks::check_skew(current, first_k8s.as_ref(), &versions));
+    f.extend(checks::check_control_plane(&components));
+    f.extend(checks::check_pdbs(&inv.pdbs));
+    f.extend(checks::check_bare_pods(&inv.bare_pods));
+    f.extend(checks::check_unhealthy_pods(&inv.unhealthy_pods));
+    f.extend(checks::check_single_replicas(
         &inv.deployments,
         &inv.statefulsets,
     ));
-    f.extend(findings::check_apiservices(&inv.apiservices));
-    f.extend(findings::check_webhooks(
+    f.extend(checks::check_apiservices(&inv.apiservices));
+    f.extend(checks::check_webhooks(
         &inv.validating,
         &inv.mutating,
         &inv.webhook_endpoints,
     ));
-    f.extend(findings::check_helm(&inv.helm, ks_step));
-    f.extend(findings::check_default_storage_class(
+    f.extend(checks::check_helm(&inv.helm, ks_step));
+    f.extend(checks::check_default_storage_class(
         &inv.storage_classes,
         migration_step,
     ));
@@ -279,7 +274,7 @@ pub fn build_plan(
         .iter()
         .any(|d| d.namespace == crate::kubesphere::SYSTEM_NAMESPACE && d.name == "ks-installer");
     if let Some(k) = ks {
-        f.extend(findings::check_kubesphere(&KubeSphereFacts {
+        f.extend(checks::check_kubesphere(&KubeSphereFacts {
             ks: k,
             clusters: inv.clusters.as_deref(),
             helm: &inv.helm,
@@ -288,11 +283,11 @@ pub fn build_plan(
         }));
     }
     if let Some(iam) = &inv.iam
-        && crosses_role_changes(ks_current.as_ref(), ks_target)
+        && checks::crosses_role_changes(ks_current.as_ref(), ks_target)
     {
-        f.extend(findings::check_role_changes(iam));
+        f.extend(checks::check_role_changes(iam));
     }
-    f.extend(findings::check_apis(
+    f.extend(checks::check_apis(
         table,
         current,
         k8s_target,

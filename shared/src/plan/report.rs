@@ -6,8 +6,9 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{
+    checks::{control_plane::ComponentVersion, skew::NodeVersions},
     codes::Code,
-    findings::{ComponentVersion, Finding, NodeVersions, ObjectRef, Severity},
+    findings::{Finding, ObjectRef, Severity},
     inventory::{ClusterBuild, Extension, Inventory, Skipped},
     path::PathStep,
     steps::Step,

@@ -6,7 +6,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
 
 use super::{
-    findings,
+    checks::runtime,
     inventory::{BuildKind, Inventory},
     path::{Component, PathStep},
     summary::NodeSummary,
@@ -190,7 +190,7 @@ pub fn build_steps(
     let mut containerd_1: Vec<String> = inv
         .nodes
         .iter()
-        .filter(|n| findings::containerd_1x(&n.container_runtime).is_some())
+        .filter(|n| runtime::containerd_1x(&n.container_runtime).is_some())
         .map(|n| n.name.clone())
         .collect();
     containerd_1.sort();
@@ -216,7 +216,7 @@ pub fn build_steps(
             && step
                 .to
                 .parse::<Version>()
-                .is_ok_and(|v| v.minor_key() > findings::LAST_MINOR_WITH_CONTAINERD_1);
+                .is_ok_and(|v| v.minor_key() > runtime::LAST_MINOR_WITH_CONTAINERD_1);
         if needs_containerd_2 && !runtime_done {
             containerd_step(&mut b, &phase, build, &containerd_1, inv);
             runtime_done = true;
@@ -251,10 +251,10 @@ fn containerd_step(
     nodes: &[String],
     inv: &Inventory,
 ) {
-    let (last_major, last_minor) = findings::LAST_MINOR_WITH_CONTAINERD_1;
+    let (last_major, last_minor) = runtime::LAST_MINOR_WITH_CONTAINERD_1;
     let mut notes = vec![format!(
         "Kubernetes v{last_major}.{last_minor} is the last minor that supports containerd 1.x: {}",
-        findings::CONTAINERD_1_END_SOURCE
+        runtime::CONTAINERD_1_END_SOURCE
     )];
     if build.is_managed() {
         notes

@@ -1,18 +1,27 @@
 //! What runs now: a read-only collection, every list paginated (`crate::list`), metadata-only
 //! where no spec or status is needed, one list per resource type, the independent reads run
-//! concurrently (one request in flight per collector, at most [`SCAN_CONCURRENCY`] for the
+//! concurrently (one request in flight per collector, at most `scan::SCAN_CONCURRENCY` for the
 //! per-kind API scan and the Helm payload reads).
 //!
 //! Large kinds are read one page at a time and reduced to [`super::summary`] values while the
 //! page is in memory, so the plan's memory does not grow with the cluster. The deprecated-API
-//! scan of a kind listed here anyway ([`LISTED_IN_FULL`]) is read from those pages; pods are
+//! scan of a kind listed here anyway (`scan::LISTED_IN_FULL`) is read from those pages; pods are
 //! listed twice on purpose: all of them metadata-only (bare pods), and those not running with a
-//! server-side field selector ([`NOT_RUNNING_SELECTOR`]).
+//! server-side field selector (`NOT_RUNNING_SELECTOR`).
 //!
 //! A read that fails is recorded in [`Inventory::skipped`] with its reason (forbidden, server
 //! error); the report turns it into `CHECK001` (or a note for optional signals), never a pass. An
 //! API that is simply not served (404: no Velero, no KubeSphere multi-cluster) is an absence,
 //! not a failure.
+//!
+//! This file has the two phases (`collect`, `collect_iam`) and the reads of the first; the
+//! build detection (kubeadm-config, [`BuildKind`]) is in `build`, the deprecated-API scans
+//! (stored objects, deployed Helm manifests, the API server's metric) in `scan`, and the IAM
+//! reads (roles and bindings) in `iam`.
+
+mod build;
+mod iam;
+mod scan;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -25,21 +34,32 @@ use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
     core::v1::{ConfigMap, Endpoints, Node, Pod},
     policy::v1::PodDisruptionBudget,
-    rbac::v1::{Role, RoleBinding},
     storage::v1::StorageClass,
 };
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::{
     Api,
-    api::{ApiResource, DynamicObject, GroupVersionKind, ListParams},
+    api::{DynamicObject, ListParams},
 };
 use serde::Serialize;
 use serde_json::Value;
 
-pub use super::summary::{BindingMeta, HelmUse, Iam, RoleMeta, StoredUse};
+pub(crate) use self::build::detect_build;
+pub use self::build::{BuildKind, ClusterBuild, KubeadmConfig};
+use self::{
+    build::parse_kubeadm_config,
+    iam::{iam, rbac_rolebindings, rbac_roles},
+    scan::{
+        SCAN_CONCURRENCY, dynamic_api, helm_manifest_uses, metric, scan_stored, split_scan,
+        take_scan,
+    },
+};
 use super::{
-    apis::{self, ScanKind},
-    summary::{self, DerivedScan, NodeSummary, SystemPod, UnhealthyPod, Workload},
+    apis,
+    summary::{
+        self, BindingMeta, DerivedScan, HelmUse, Iam, NodeSummary, RoleMeta, StoredUse, SystemPod,
+        UnhealthyPod, Workload,
+    },
 };
 use crate::{
     error::{Error, Result},
@@ -49,9 +69,6 @@ use crate::{
     model::ObjectRef,
     version::Version,
 };
-
-/// Requests in flight at once for the per-kind scan and the Helm payload reads.
-pub const SCAN_CONCURRENCY: usize = 4;
 
 /// A read that could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,188 +80,6 @@ pub struct Skipped {
     pub reason: String,
     /// An optional signal (the metric, Velero): a note, not a blocking finding.
     pub optional: bool,
-}
-
-/// How the cluster was built, which decides the tool for the Kubernetes steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BuildKind {
-    /// kubeadm.
-    Kubeadm,
-    /// KubeSphere's KubeKey (kubeadm underneath).
-    Kubekey,
-    /// k3s.
-    K3s,
-    /// RKE2.
-    Rke2,
-    /// Amazon EKS.
-    Eks,
-    /// Google GKE.
-    Gke,
-    /// Azure AKS.
-    Aks,
-    /// Alibaba ACK.
-    Ack,
-    /// Could not tell.
-    Unknown,
-}
-
-impl BuildKind {
-    /// The tool that upgrades Kubernetes on such a cluster.
-    pub fn tool(self) -> &'static str {
-        match self {
-            Self::Kubeadm => "kubeadm",
-            Self::Kubekey => "KubeKey (kk upgrade; kubeadm underneath)",
-            Self::K3s => "k3s installer",
-            Self::Rke2 => "RKE2 installer",
-            Self::Eks => "aws eks (managed control plane)",
-            Self::Gke => "gcloud container (managed control plane)",
-            Self::Aks => "az aks (managed control plane)",
-            Self::Ack => "Alibaba Cloud ACK console (managed control plane)",
-            Self::Unknown => "the tool that built the cluster",
-        }
-    }
-
-    /// kubeadm manages the control plane (kubeadm and KubeKey).
-    pub fn is_kubeadm(self) -> bool {
-        matches!(self, Self::Kubeadm | Self::Kubekey)
-    }
-
-    /// A managed control plane.
-    pub fn is_managed(self) -> bool {
-        matches!(self, Self::Eks | Self::Gke | Self::Aks | Self::Ack)
-    }
-}
-
-/// The build and the facts it was decided from.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterBuild {
-    /// The kind.
-    pub kind: BuildKind,
-    /// The tool for the Kubernetes steps.
-    pub tool: String,
-    /// The signals used.
-    pub evidence: Vec<String>,
-}
-
-/// What kubeadm-config says.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KubeadmConfig {
-    /// `kubernetesVersion`.
-    pub kubernetes_version: Option<String>,
-    /// `controlPlaneEndpoint`.
-    pub control_plane_endpoint: Option<String>,
-    /// `etcd.external` is set.
-    pub external_etcd: bool,
-    /// `etcd.external.endpoints`.
-    pub etcd_endpoints: Vec<String>,
-    /// `apiServer.certSANs`.
-    #[serde(skip)]
-    pub cert_sans: Vec<String>,
-}
-
-/// Parses the `ClusterConfiguration` key of kubeadm-config.
-pub fn parse_kubeadm_config(text: &str) -> KubeadmConfig {
-    let v: Value = serde_saphyr::from_str(text).unwrap_or(Value::Null);
-    let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
-    let list = |p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    KubeadmConfig {
-        kubernetes_version: s("/kubernetesVersion"),
-        control_plane_endpoint: s("/controlPlaneEndpoint"),
-        external_etcd: v.pointer("/etcd/external").is_some_and(|e| !e.is_null()),
-        etcd_endpoints: list("/etcd/external/endpoints"),
-        cert_sans: list("/apiServer/certSANs"),
-    }
-}
-
-/// Decides the build from the facts at hand: the version's distribution suffix (k3s, rke2, eks,
-/// gke, aliyun), kubeadm-config (KubeKey when its endpoint or certSANs name
-/// `lb.kubesphere.local`, KubeKey's internal load-balancer name, or a node carries a
-/// `kubekey.kubesphere.io/` label), then the nodes' `spec.providerID` scheme.
-pub fn detect_build(
-    version: &Version,
-    kubeadm: Option<&KubeadmConfig>,
-    nodes: &[NodeSummary],
-) -> ClusterBuild {
-    let mut evidence = Vec::new();
-    let by_suffix = match version.distribution() {
-        Some("k3s") => Some(BuildKind::K3s),
-        Some("rke2") => Some(BuildKind::Rke2),
-        Some("eks") => Some(BuildKind::Eks),
-        Some("gke") => Some(BuildKind::Gke),
-        Some("ack") => Some(BuildKind::Ack),
-        _ => None,
-    };
-    let kind = if let Some(k) = by_suffix {
-        evidence.push(format!("API server version {version}"));
-        k
-    } else if let Some(cfg) = kubeadm {
-        evidence.push("ConfigMap kube-system/kubeadm-config".into());
-        let lb = cfg
-            .control_plane_endpoint
-            .iter()
-            .chain(cfg.cert_sans.iter())
-            .any(|s| s.contains("lb.kubesphere.local"));
-        let label = nodes
-            .iter()
-            .any(|n| n.has_label_prefix("kubekey.kubesphere.io/"));
-        if lb {
-            evidence.push(
-                "kubeadm-config names lb.kubesphere.local (KubeKey's internal load balancer)"
-                    .into(),
-            );
-        }
-        if label {
-            evidence.push("node labels kubekey.kubesphere.io/*".into());
-        }
-        if lb || label {
-            BuildKind::Kubekey
-        } else {
-            BuildKind::Kubeadm
-        }
-    } else {
-        let ids: Vec<&str> = nodes
-            .iter()
-            .filter_map(|n| n.provider_id.as_deref())
-            .collect();
-        let scheme = |p: &str| ids.iter().any(|id| id.starts_with(p));
-        let labelled = |k: &str| nodes.iter().any(|n| n.has_label_prefix(k));
-        if scheme("azure://") || labelled("kubernetes.azure.com/") {
-            evidence.push("node providerID azure:// / kubernetes.azure.com labels".into());
-            BuildKind::Aks
-        } else if scheme("aws://") && labelled("eks.amazonaws.com/") {
-            evidence.push("node providerID aws:// and eks.amazonaws.com labels".into());
-            BuildKind::Eks
-        } else if scheme("gce://") && labelled("cloud.google.com/gke") {
-            evidence.push("node providerID gce:// and cloud.google.com/gke labels".into());
-            BuildKind::Gke
-        } else if labelled("node.kubernetes.io/instance-type")
-            && ids.iter().any(|i| i.starts_with("k3s://"))
-        {
-            evidence.push("node providerID k3s://".into());
-            BuildKind::K3s
-        } else {
-            evidence.push("no kubeadm-config, no distribution suffix, no known providerID".into());
-            BuildKind::Unknown
-        }
-    };
-    ClusterBuild {
-        kind,
-        tool: kind.tool().into(),
-        evidence,
-    }
 }
 
 /// A v4 extension (InstallPlan).
@@ -372,60 +207,9 @@ impl Skips {
     }
 }
 
-fn dynamic_api(
-    client: &kube::Client,
-    api_version: &str,
-    kind: &str,
-    plural: &str,
-) -> Api<DynamicObject> {
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let ar =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
-    Api::all_with(client.clone(), &ar)
-}
-
-/// Kinds the inventory lists in full anyway (typed, for their findings), with the apiVersion it
-/// lists them at: their stored-object signal is read from those pages, not from a second list.
-pub const LISTED_IN_FULL: &[(&str, &str)] = &[
-    ("Deployment", "apps/v1"),
-    ("StatefulSet", "apps/v1"),
-    (
-        "ValidatingWebhookConfiguration",
-        "admissionregistration.k8s.io/v1",
-    ),
-    (
-        "MutatingWebhookConfiguration",
-        "admissionregistration.k8s.io/v1",
-    ),
-    ("APIService", "apiregistration.k8s.io/v1"),
-    ("PodDisruptionBudget", "policy/v1"),
-    ("StorageClass", "storage.k8s.io/v1"),
-    ("Role", "rbac.authorization.k8s.io/v1"),
-    ("RoleBinding", "rbac.authorization.k8s.io/v1"),
-];
-
-/// Splits the kinds to scan into those read from the inventory's own full lists (`kind` →
-/// apiVersion) and those [`scan_stored`] lists. A kind is derived only when the apiVersion the
-/// inventory lists is the scan's first choice, which is what the scan would have listed.
-fn split_scan(kinds: &[ScanKind]) -> (BTreeMap<&'static str, String>, Vec<ScanKind>) {
-    let mut derived = BTreeMap::new();
-    let mut listed = Vec::new();
-    for k in kinds {
-        match LISTED_IN_FULL.iter().find(|(kind, v)| {
-            *kind == k.kind && k.candidates.first().map(String::as_str) == Some(*v)
-        }) {
-            Some((kind, v)) => {
-                derived.insert(*kind, (*v).to_string());
-            }
-            None => listed.push(k.clone()),
-        }
-    }
-    (derived, listed)
-}
-
 /// Collects the first phase: everything that depends only on the API server version and the
 /// Kubernetes target.
-pub async fn collect(
+pub(crate) async fn collect(
     client: &kube::Client,
     current: &Version,
     k8s_target: &Version,
@@ -805,7 +589,7 @@ async fn kube_system_pods(client: &kube::Client) -> Result<(Vec<SystemPod>, Vec<
 /// The server-side filter for pods that are neither Running nor finished well: what
 /// pre-check.sh's `kubectl get pods -A --field-selector=status.phase!=Running | grep -v
 /// Completed` lists.
-pub const NOT_RUNNING_SELECTOR: &str = "status.phase!=Running,status.phase!=Succeeded";
+const NOT_RUNNING_SELECTOR: &str = "status.phase!=Running,status.phase!=Succeeded";
 
 /// Every pod not Running and not Succeeded (Pending, Failed, Unknown), cluster-wide, with a
 /// server-side field selector: on a healthy cluster this list is empty whatever its size.
@@ -882,7 +666,7 @@ where
 }
 
 /// Collects KubeSphere 3.x IAM for the 3.3.1 role check (second phase, only on 3.x).
-pub async fn collect_iam(client: &kube::Client, inv: &mut Inventory) {
+pub(crate) async fn collect_iam(client: &kube::Client, inv: &mut Inventory) {
     let skips = Skips(Mutex::new(Vec::new()));
     if let Some(iam) = skips
         .soft(
@@ -917,18 +701,6 @@ fn bare_candidate(
         return None;
     }
     Some((m.namespace.clone()?, m.name.clone()?))
-}
-
-/// Records the deprecated-API scan a list yielded for `kind` (`None`: the list failed, so the
-/// scan of that kind did not run) and hands back the list.
-fn take_scan<T>(
-    scans: &mut BTreeMap<&'static str, Option<DerivedScan>>,
-    kind: &'static str,
-    listed: Option<(T, DerivedScan)>,
-) -> Option<T> {
-    let (list, scan) = listed.unzip();
-    scans.insert(kind, scan);
-    list
 }
 
 async fn bare_pods(client: &kube::Client) -> Result<Vec<ObjectRef>> {
@@ -1080,380 +852,10 @@ async fn velero_backups(client: &kube::Client) -> Result<Option<Vec<VeleroBackup
     Ok(Some(out))
 }
 
-async fn metric(client: &kube::Client) -> Result<Vec<apis::MetricUse>> {
-    let request = http::Request::get("/metrics")
-        .body(Vec::new())
-        .map_err(|e| Error::parse("request for /metrics", e))?;
-    let text = list::retry_read("get /metrics", || client.request_text(request.clone())).await?;
-    Ok(apis::parse_deprecated_metric(&text))
-}
-
-type Scan = (Vec<StoredUse>, Vec<(String, String)>);
-type KindScan = (Vec<StoredUse>, (String, String));
-
-/// Lists every kind of the path's table entries that the inventory does not list anyway,
-/// metadata only, one page at a time, and keeps the objects whose last-applied annotation or
-/// managedFields name a table apiVersion.
-async fn scan_stored(client: &kube::Client, kinds: &[ScanKind]) -> Result<Scan> {
-    let table = apis::table()?;
-    let results: Vec<Result<KindScan>> = stream::iter(kinds.iter().cloned())
-        .map(|k| {
-            let client = client.clone();
-            async move {
-                for candidate in &k.candidates {
-                    let api = dynamic_api(&client, candidate, &k.kind, &k.resource);
-                    let action = format!("list {}.{} (metadata)", k.resource, candidate);
-                    let mut uses = Vec::new();
-                    let listed = list::for_each_metadata_page(
-                        &api,
-                        &ListParams::default(),
-                        &action,
-                        |page| {
-                            uses.extend(page.iter().filter_map(|item| {
-                                summary::stored_use(table, &k.kind, candidate, &item.metadata)
-                            }))
-                        },
-                    )
-                    .await;
-                    match listed {
-                        Ok(()) => return Ok((uses, (k.kind.clone(), candidate.clone()))),
-                        Err(e) if e.is_not_found() => continue,
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok((Vec::new(), (k.kind.clone(), "not served".to_string())))
-            }
-        })
-        .buffer_unordered(SCAN_CONCURRENCY)
-        .collect()
-        .await;
-    let mut uses = Vec::new();
-    let mut scanned = Vec::new();
-    for r in results {
-        let (u, s) = r?;
-        uses.extend(u);
-        scanned.push(s);
-    }
-    uses.sort_by(|a, b| a.object.cmp(&b.object));
-    scanned.sort();
-    Ok((uses, scanned))
-}
-
-type HelmScan = (Vec<HelmUse>, Vec<(String, Error)>);
-
-/// Reads the deployed revision of every release (only that one: a removed API in a superseded
-/// revision is history, as pluto and kubent also judge) and keeps its table apiVersions.
-async fn helm_manifest_uses(
-    client: &kube::Client,
-    revisions: &[Revision],
-    table: &[apis::ApiEntry],
-) -> Result<HelmScan> {
-    let mut deployed: Vec<Revision> = Vec::new();
-    for r in helm::latest(revisions) {
-        if let Some(d) = helm::last_deployed(revisions, &r.namespace, &r.name) {
-            deployed.push(d.clone());
-        }
-    }
-    let results: Vec<(Revision, Result<helm::Release>)> = stream::iter(deployed)
-        .map(|r| {
-            let client = client.clone();
-            async move {
-                let rel = helm::read_release(&client, &r).await;
-                (r, rel)
-            }
-        })
-        .buffer_unordered(SCAN_CONCURRENCY)
-        .collect()
-        .await;
-    let mut uses = Vec::new();
-    let mut failures = Vec::new();
-    for (r, rel) in results {
-        match rel {
-            Ok(rel) => {
-                for o in apis::manifest_objects(&rel.manifest) {
-                    if apis::lookup(table, &o.api_version, &o.kind).is_some() {
-                        uses.push(HelmUse {
-                            namespace: r.namespace.clone(),
-                            release: r.name.clone(),
-                            revision: r.revision,
-                            storage_object: r.object.clone(),
-                            storage: r.storage,
-                            api_version: o.api_version,
-                            kind: o.kind,
-                            name: o.name,
-                        });
-                    }
-                }
-            }
-            Err(e) => failures.push((
-                format!("Helm release {}/{} manifest", r.namespace, r.name),
-                e,
-            )),
-        }
-    }
-    uses.sort_by(|a, b| {
-        (&a.namespace, &a.release, &a.kind, &a.name).cmp(&(
-            &b.namespace,
-            &b.release,
-            &b.kind,
-            &b.name,
-        ))
-    });
-    Ok((uses, failures))
-}
-
-fn aggregation(annotations: Option<&BTreeMap<String, String>>) -> Vec<String> {
-    annotations
-        .and_then(|a| a.get("iam.kubesphere.io/aggregation-roles"))
-        .and_then(|t| serde_json::from_str::<Vec<String>>(t).ok())
-        .unwrap_or_default()
-}
-
-fn binding_from(kind: &str, o: &DynamicObject) -> BindingMeta {
-    let mut users: Vec<String> = kubesphere::field(o, &["subjects"])
-        .and_then(Value::as_array)
-        .map(|s| {
-            s.iter()
-                .filter(|x| x.get("kind").and_then(Value::as_str) == Some("User"))
-                .filter_map(|x| x.get("name").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(u) = o
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get("iam.kubesphere.io/user-ref"))
-        && !users.contains(u)
-    {
-        users.push(u.clone());
-    }
-    BindingMeta {
-        kind: kind.into(),
-        namespace: o.metadata.namespace.clone(),
-        name: o.metadata.name.clone().unwrap_or_default(),
-        role: kubesphere::field_str(o, &["roleRef", "name"])
-            .unwrap_or_default()
-            .to_string(),
-        users,
-    }
-}
-
-/// A role's metadata as the 3.3.1 check reads it.
-fn role_meta(
-    kind: &str,
-    m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> RoleMeta {
-    RoleMeta {
-        kind: kind.into(),
-        namespace: m.namespace.clone(),
-        name: m.name.clone().unwrap_or_default(),
-        labels: m.labels.clone().unwrap_or_default(),
-        aggregation: aggregation(m.annotations.as_ref()),
-    }
-}
-
-/// A RoleBinding to a namespaced Role (bindings to ClusterRoles are not the check's concern).
-fn rolebinding_meta(b: &RoleBinding) -> Option<BindingMeta> {
-    (b.role_ref.kind == "Role").then(|| BindingMeta {
-        kind: "RoleBinding".into(),
-        namespace: b.metadata.namespace.clone(),
-        name: b.metadata.name.clone().unwrap_or_default(),
-        role: b.role_ref.name.clone(),
-        users: b
-            .subjects
-            .iter()
-            .flatten()
-            .filter(|s| s.kind == "User")
-            .map(|s| s.name.clone())
-            .collect(),
-    })
-}
-
-/// rbac Roles, metadata only, page by page: the 3.3.1 check's summaries and the stored-object
-/// signal (read in the first phase when the removal table scans Roles, so that they are listed
-/// once).
-async fn rbac_roles(
-    client: &kube::Client,
-    table: &[apis::ApiEntry],
-    mut scan: DerivedScan,
-) -> Result<(Vec<RoleMeta>, DerivedScan)> {
-    let api = Api::<Role>::all(client.clone());
-    let mut out = Vec::new();
-    list::for_each_metadata_page(
-        &api,
-        &ListParams::default(),
-        "list roles (metadata)",
-        |page| {
-            for r in &page {
-                scan.see(table, "Role", &r.metadata);
-                out.push(role_meta("Role", &r.metadata));
-            }
-        },
-    )
-    .await?;
-    Ok((out, scan))
-}
-
-/// rbac RoleBindings, page by page: the bindings to Roles and the stored-object signal.
-async fn rbac_rolebindings(
-    client: &kube::Client,
-    table: &[apis::ApiEntry],
-    mut scan: DerivedScan,
-) -> Result<(Vec<BindingMeta>, DerivedScan)> {
-    let api = Api::<RoleBinding>::all(client.clone());
-    let mut out = Vec::new();
-    list::for_each_page(&api, &ListParams::default(), "list rolebindings", |page| {
-        for b in &page {
-            scan.see(table, "RoleBinding", &b.metadata);
-            out.extend(rolebinding_meta(b));
-        }
-    })
-    .await?;
-    Ok((out, scan))
-}
-
-/// KubeSphere 3.x IAM. rbac Roles and RoleBindings come from the first phase when it read them
-/// (`roles`, `bindings`), otherwise they are listed here.
-async fn iam(
-    client: &kube::Client,
-    roles: Option<Vec<RoleMeta>>,
-    bindings: Option<Vec<BindingMeta>>,
-) -> Result<Iam> {
-    let all = ListParams::default();
-    let gr = dynamic_api(
-        client,
-        "iam.kubesphere.io/v1alpha2",
-        "GlobalRole",
-        "globalroles",
-    );
-    let grb = dynamic_api(
-        client,
-        "iam.kubesphere.io/v1alpha2",
-        "GlobalRoleBinding",
-        "globalrolebindings",
-    );
-    let wr = dynamic_api(
-        client,
-        "iam.kubesphere.io/v1alpha2",
-        "WorkspaceRole",
-        "workspaceroles",
-    );
-    let wrb = dynamic_api(
-        client,
-        "iam.kubesphere.io/v1alpha2",
-        "WorkspaceRoleBinding",
-        "workspacerolebindings",
-    );
-    let role_api = Api::<Role>::all(client.clone());
-    let rb_api = Api::<RoleBinding>::all(client.clone());
-    let roles = async {
-        match roles {
-            Some(r) => Ok(r),
-            None => Ok(
-                list::list_all_metadata(&role_api, &all, "list roles (metadata)")
-                    .await?
-                    .iter()
-                    .map(|r| role_meta("Role", &r.metadata))
-                    .collect(),
-            ),
-        }
-    };
-    let bindings = async {
-        match bindings {
-            Some(b) => Ok(b),
-            None => Ok(list::list_all(&rb_api, &all, "list rolebindings")
-                .await?
-                .iter()
-                .filter_map(rolebinding_meta)
-                .collect()),
-        }
-    };
-    let (gr, grb, wr, wrb, roles, rbs): (_, _, _, _, Vec<RoleMeta>, Vec<BindingMeta>) = futures::try_join!(
-        list::list_all_metadata(&gr, &all, "list globalroles.iam.kubesphere.io (metadata)"),
-        list::list_all(&grb, &all, "list globalrolebindings.iam.kubesphere.io"),
-        list::list_all_metadata(
-            &wr,
-            &all,
-            "list workspaceroles.iam.kubesphere.io (metadata)"
-        ),
-        list::list_all(&wrb, &all, "list workspacerolebindings.iam.kubesphere.io"),
-        roles,
-        bindings,
-    )?;
-    let mut out = Iam::default();
-    out.roles
-        .extend(gr.iter().map(|r| role_meta("GlobalRole", &r.metadata)));
-    out.roles
-        .extend(wr.iter().map(|r| role_meta("WorkspaceRole", &r.metadata)));
-    out.roles.extend(roles);
-    out.bindings
-        .extend(grb.iter().map(|o| binding_from("GlobalRoleBinding", o)));
-    out.bindings
-        .extend(wrb.iter().map(|o| binding_from("WorkspaceRoleBinding", o)));
-    out.bindings.extend(rbs);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
-
-    fn node(labels: serde_json::Value, provider: Option<&str>) -> NodeSummary {
-        let n: Node = serde_json::from_value(
-            json!({"metadata": {"name": "n", "labels": labels}, "spec": {"providerID": provider}}),
-        )
-        .unwrap();
-        NodeSummary::from_node(&n)
-    }
-
-    #[test]
-    fn kinds_listed_anyway_are_not_scanned_twice() {
-        let k = |kind: &str, candidates: &[&str]| ScanKind {
-            kind: kind.into(),
-            resource: format!("{}s", kind.to_lowercase()),
-            candidates: candidates.iter().map(|c| c.to_string()).collect(),
-        };
-        let (derived, listed) = split_scan(&[
-            k("Deployment", &["apps/v1", "extensions/v1beta1"]),
-            k("ReplicaSet", &["apps/v1"]),
-            k("Role", &["rbac.authorization.k8s.io/v1"]),
-            // Listed by the inventory at apps/v1, but the scan's first choice is another
-            // version: the scan lists it itself.
-            k("StatefulSet", &["apps/v1beta2"]),
-        ]);
-        assert_eq!(
-            derived.get("Deployment").map(String::as_str),
-            Some("apps/v1")
-        );
-        assert_eq!(
-            derived.get("Role").map(String::as_str),
-            Some("rbac.authorization.k8s.io/v1")
-        );
-        assert!(!derived.contains_key("StatefulSet"));
-        let listed: Vec<&str> = listed.iter().map(|k| k.kind.as_str()).collect();
-        assert_eq!(listed, vec!["ReplicaSet", "StatefulSet"]);
-
-        // The real table at ks34-host's path: the five kinds of the issue come from the pages.
-        let table = apis::table().unwrap();
-        let kinds = apis::scan_kinds(table, &v("v1.26.15"), &v("v1.27"));
-        let (derived, listed) = split_scan(&kinds);
-        for kind in [
-            "Deployment",
-            "StatefulSet",
-            "ValidatingWebhookConfiguration",
-            "MutatingWebhookConfiguration",
-            "APIService",
-        ] {
-            assert!(derived.contains_key(kind), "{kind}: {derived:?}");
-            assert!(listed.iter().all(|k| k.kind != kind));
-        }
-    }
 
     #[test]
     fn bare_pod_candidates() {
@@ -1475,86 +877,5 @@ mod tests {
             "annotations": {"kubernetes.io/config.mirror": "x"}});
         assert_eq!(bare_candidate(&meta(mirror)), None);
         assert_eq!(bare_candidate(&meta(json!({"name": "no-namespace"}))), None);
-    }
-
-    #[test]
-    fn kubeadm_config_is_read() {
-        let cfg = parse_kubeadm_config(
-            "apiServer:\n  certSANs:\n  - lb.kubesphere.local\napiVersion: kubeadm.k8s.io/v1beta3\ncontrolPlaneEndpoint: lb.kubesphere.local:6443\netcd:\n  external:\n    endpoints:\n    - https://10.0.0.1:2379\nkubernetesVersion: v1.26.15\n",
-        );
-        assert_eq!(cfg.kubernetes_version.as_deref(), Some("v1.26.15"));
-        assert!(cfg.external_etcd);
-        assert_eq!(
-            cfg.etcd_endpoints,
-            vec!["https://10.0.0.1:2379".to_string()]
-        );
-        let local = parse_kubeadm_config("etcd:\n  local:\n    dataDir: /var/lib/etcd\n");
-        assert!(!local.external_etcd);
-        assert!(
-            parse_kubeadm_config(": not yaml [")
-                .kubernetes_version
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn builds_are_told_apart() {
-        let plain = KubeadmConfig::default();
-        let kk = KubeadmConfig {
-            control_plane_endpoint: Some("lb.kubesphere.local:6443".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            detect_build(&v("v1.26.15"), Some(&plain), &[]).kind,
-            BuildKind::Kubeadm
-        );
-        assert_eq!(
-            detect_build(&v("v1.26.15"), Some(&kk), &[]).kind,
-            BuildKind::Kubekey
-        );
-        assert_eq!(
-            detect_build(
-                &v("v1.26.15"),
-                Some(&plain),
-                &[node(json!({"kubekey.kubesphere.io/role": "x"}), None)]
-            )
-            .kind,
-            BuildKind::Kubekey
-        );
-        assert_eq!(
-            detect_build(&v("v1.26.15+k3s1"), None, &[]).kind,
-            BuildKind::K3s
-        );
-        assert_eq!(
-            detect_build(&v("v1.26.15+rke2r1"), None, &[]).kind,
-            BuildKind::Rke2
-        );
-        assert_eq!(
-            detect_build(&v("v1.26.15-eks-4f4795d"), None, &[]).kind,
-            BuildKind::Eks
-        );
-        assert_eq!(
-            detect_build(&v("v1.28.2-gke.100"), None, &[]).kind,
-            BuildKind::Gke
-        );
-        assert_eq!(
-            detect_build(
-                &v("v1.28.2"),
-                None,
-                &[node(
-                    json!({"kubernetes.azure.com/cluster": "x"}),
-                    Some("azure:///subscriptions/x")
-                )]
-            )
-            .kind,
-            BuildKind::Aks
-        );
-        let unknown = detect_build(
-            &v("v1.28.2"),
-            None,
-            &[node(json!({}), Some("aws:///eu-west-1a/i-1"))],
-        );
-        assert_eq!(unknown.kind, BuildKind::Unknown);
-        assert!(!unknown.evidence.is_empty());
     }
 }
