@@ -16,7 +16,7 @@ use std::{
 };
 
 use crate::{
-    cli::KubeArgs,
+    client::ConnectOptions,
     error::{Error, Result},
     version::Version,
 };
@@ -125,7 +125,7 @@ impl Helm {
     }
 
     /// A runner for `path`, carrying kubectl's connection flags over to helm's.
-    pub fn new(path: PathBuf, kube: &KubeArgs) -> Self {
+    pub fn new(path: PathBuf, kube: &ConnectOptions) -> Self {
         let mut conn = Vec::new();
         let mut env = Vec::new();
         if let Some(k) = &kube.kubeconfig {
@@ -419,7 +419,7 @@ mod tests {
 
     #[test]
     fn tokens_never_reach_the_argument_vector() {
-        let kube = KubeArgs {
+        let kube = ConnectOptions {
             kubeconfig: Some("/k".into()),
             context: Some("c".into()),
             token: Some("s3cret".into()),
