@@ -130,7 +130,7 @@ impl KubeArgs {
 
 /// The longest duration accepted: Go's `time.Duration` limit (2^63-1 nanoseconds, about 292
 /// years), beyond which kubectl's own `time.ParseDuration` fails too.
-pub const MAX_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
+pub(crate) const MAX_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
 
 /// Parses a duration flag as kubectl does (`--request-timeout`, and every other duration flag of
 /// the plugins): a bare integer is seconds; otherwise Go-style units (`ns`, `us`, `ms`, `s`, `m`,

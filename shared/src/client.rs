@@ -159,7 +159,10 @@ fn from_config(
 /// applied (its other flags are the host's, and are ignored). Nothing of it is written to
 /// disk, and an error never quotes it: a kubeconfig kube-rs cannot use is reported without its
 /// text.
-pub async fn connect_in_memory(kubeconfig: Kubeconfig, args: &ConnectOptions) -> Result<Cluster> {
+pub(crate) async fn connect_in_memory(
+    kubeconfig: Kubeconfig,
+    args: &ConnectOptions,
+) -> Result<Cluster> {
     let context = kubeconfig.current_context.clone();
     let options = KubeConfigOptions {
         context: context.clone(),
@@ -194,7 +197,7 @@ fn kubeconfig_error_kind(err: &kube::config::KubeconfigError) -> &'static str {
 }
 
 /// Resolves the kube-rs `Config` for the flags, with the context name used.
-pub async fn load_config(args: &ConnectOptions) -> Result<(kube::Config, Option<String>)> {
+pub(crate) async fn load_config(args: &ConnectOptions) -> Result<(kube::Config, Option<String>)> {
     let kubeconfig = match read_kubeconfig(args)? {
         Some(kc) => Some(kc),
         None if args.server.is_some() => Some(Kubeconfig::default()),
@@ -258,7 +261,7 @@ fn apply_timeouts(config: &mut kube::Config, timeout: Duration) {
 }
 
 /// Reads the kubeconfig kubectl would read, or `None` when there is none.
-pub fn read_kubeconfig(args: &ConnectOptions) -> Result<Option<Kubeconfig>> {
+pub(crate) fn read_kubeconfig(args: &ConnectOptions) -> Result<Option<Kubeconfig>> {
     if let Some(path) = &args.kubeconfig {
         if !path.exists() {
             return Err(Error::LoadKubeconfig {
@@ -409,7 +412,7 @@ impl std::error::Error for DeadlineExceeded {}
 
 /// The requests in flight, oldest first, with how long each has waited (for the progress line
 /// drawn on a terminal while the API server is slow to answer).
-pub fn pending_requests() -> Vec<(String, Duration)> {
+pub(crate) fn pending_requests() -> Vec<(String, Duration)> {
     let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
     let mut all: Vec<(String, Duration)> = pending
         .values()

@@ -14,15 +14,15 @@
 
 pub mod cli;
 pub mod client;
-pub mod complete;
-pub mod domain;
+pub(crate) mod complete;
+pub(crate) mod domain;
 pub mod error;
 pub mod helm;
 pub mod kubesphere;
-pub mod list;
-pub mod model;
+pub(crate) mod list;
+pub(crate) mod model;
 pub mod output;
-pub mod patch;
+pub(crate) mod patch;
 pub mod run;
 pub mod version;
 

@@ -582,7 +582,7 @@ fn describe_failure(route: &Route, e: &Error) -> String {
 
 /// The worst exit status with the single-cluster precedence: findings (1) over could-not-run (2)
 /// over success (0).
-pub fn worst(statuses: impl IntoIterator<Item = ExitStatus>) -> ExitStatus {
+pub(crate) fn worst(statuses: impl IntoIterator<Item = ExitStatus>) -> ExitStatus {
     let mut any_error = false;
     for s in statuses {
         match s {

@@ -143,7 +143,7 @@ pub async fn check_until_passing(
 
 /// Reads the API server's `gitVersion`; failing here means the cluster cannot be reached, and
 /// the whole command stops rather than report anything.
-pub async fn server_version(client: &kube::Client) -> Result<String> {
+pub(crate) async fn server_version(client: &kube::Client) -> Result<String> {
     let info =
         list::retry_read("get the API server version", || client.apiserver_version()).await?;
     Ok(info.git_version)
@@ -298,7 +298,7 @@ impl Scope {
 
 /// The system-workspace namespaces (one metadata-only list with the label selector) plus
 /// `kube-system`, which a cluster without KubeSphere does not label.
-pub async fn system_namespaces(client: &kube::Client) -> Result<BTreeSet<String>> {
+pub(crate) async fn system_namespaces(client: &kube::Client) -> Result<BTreeSet<String>> {
     let api: Api<Namespace> = Api::all(client.clone());
     let params = ListParams::default().labels(crate::kubesphere::SYSTEM_WORKSPACE_SELECTOR);
     let metas = list::list_all_metadata(

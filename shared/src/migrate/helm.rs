@@ -45,11 +45,6 @@ impl Log {
         })
     }
 
-    /// True when a file is open.
-    pub fn is_open(&self) -> bool {
-        self.file.is_some()
-    }
-
     /// A second handle on the log file (opened for appending), for a child's output.
     pub fn handle(&self) -> Option<File> {
         self.file.as_ref()?.lock().ok()?.try_clone().ok()

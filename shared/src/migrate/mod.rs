@@ -11,20 +11,20 @@
 //! step's objects, patches and helm argument vectors and changes nothing.
 
 pub mod backup;
-pub mod ctx;
-pub mod gateway;
-pub mod helm;
-pub mod identity;
-pub mod journal;
-pub mod lease;
-pub mod local;
-pub mod precheck;
-pub mod progress;
-pub mod report;
+pub(crate) mod ctx;
+pub(crate) mod gateway;
+pub(crate) mod helm;
+pub(crate) mod identity;
+pub(crate) mod journal;
+pub(crate) mod lease;
+pub(crate) mod local;
+pub(crate) mod precheck;
+pub(crate) mod progress;
+pub(crate) mod report;
 pub mod rollback;
-pub mod runner;
-pub mod step;
-pub mod steps;
+pub(crate) mod runner;
+pub(crate) mod step;
+pub(crate) mod steps;
 pub mod values;
 
 use std::{
@@ -174,7 +174,7 @@ pub async fn run(command: Command, args: Args, printer: Printer) -> Result<ExitS
 }
 
 /// A Go duration for helm (`30m`, `90s`).
-pub fn go_duration(d: Duration) -> String {
+pub(crate) fn go_duration(d: Duration) -> String {
     let s = d.as_secs().max(1);
     if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)

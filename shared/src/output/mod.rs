@@ -6,9 +6,9 @@
 
 mod format;
 pub mod jsonpath;
-pub mod progress;
-pub mod style;
-pub mod table;
+pub(crate) mod progress;
+mod style;
+pub(crate) mod table;
 
 use std::io::Write;
 

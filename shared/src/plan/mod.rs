@@ -7,13 +7,13 @@
 //! Exit 0: ready; 1: Required findings (or any finding with `--fail-on warn`); 2: could not run.
 
 pub mod apis;
-pub mod codes;
+pub(crate) mod codes;
 pub mod findings;
 pub mod inventory;
 pub mod path;
 pub mod report;
-pub mod steps;
-pub mod summary;
+pub(crate) mod steps;
+pub(crate) mod summary;
 
 use clap::ValueEnum;
 
@@ -132,13 +132,13 @@ pub fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
 
 /// True when the KubeSphere path crosses 3.3.1 (`current < 3.3.1 <= target`), the release whose
 /// upgrade rewrites roles ([`findings::check_role_changes`]).
-pub fn crosses_role_changes(current: Option<&Version>, target: Option<&Version>) -> bool {
+pub(crate) fn crosses_role_changes(current: Option<&Version>, target: Option<&Version>) -> bool {
     let v331 = findings::ROLE_CHANGES_RELEASE;
     current.is_some_and(|c| *c < v331) && target.is_some_and(|t| *t >= v331)
 }
 
 /// Builds the report from what was collected (pure: no API calls).
-pub fn build_plan(
+pub(crate) fn build_plan(
     inv: &Inventory,
     current: &Version,
     k8s_target: &Version,

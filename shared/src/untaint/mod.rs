@@ -18,9 +18,9 @@
 //!
 //! The pure decisions live in [`patch`], the report in [`report`]; this file does the I/O.
 
-pub mod patch;
+pub(crate) mod patch;
 pub mod report;
-pub mod wait;
+pub(crate) mod wait;
 
 use std::time::Duration;
 
@@ -43,10 +43,10 @@ use crate::{
 };
 
 /// The field manager our writes are recorded under in `managedFields`.
-pub const FIELD_MANAGER: &str = "kubectl-untaint-member";
+pub(crate) const FIELD_MANAGER: &str = "kubectl-untaint-member";
 /// PATCH attempts per member, the first included, before giving up on a Cluster that keeps
 /// changing under us.
-pub const MAX_ATTEMPTS: u32 = 5;
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What to untaint and how (the flags, without connection and output).
@@ -157,7 +157,7 @@ pub fn exit_status(report: &UntaintReport, options: &Options) -> Result<ExitStat
 
 /// The result of [`untaint`]: the report, and the members whose agents `--wait` should follow.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// What was done to each member.
     pub report: UntaintReport,
     /// Members that are schedulable now and passed every check (untainted in this run, or
@@ -168,7 +168,7 @@ pub struct Outcome {
 /// Untaints the members `options` selects. Refusals and per-member API failures are recorded
 /// in the report; only errors that stop the whole run (the Clusters cannot be listed, the
 /// context is not a host) are returned as `Err`.
-pub async fn untaint(
+pub(crate) async fn untaint(
     client: &kube::Client,
     options: &Options,
     printer: &mut Printer,
