@@ -1,5 +1,7 @@
 //! Command-line pieces every plugin flattens into its own arguments: kubectl's connection flags
-//! ([`KubeArgs`]) and the `-o/--output` flag ([`OutputFormat`]).
+//! ([`KubeArgs`]), the `-o/--output` flag ([`OutputArgs`]) and the fleet flags ([`FleetArgs`]).
+//! Each converts into the library's plain options ([`ConnectOptions`], [`OutputFormat`],
+//! [`FleetOptions`]); nothing below this module sees a clap type.
 //!
 //! The names, short flags and meanings follow kubectl's `genericclioptions`, so that an operator
 //! can move a flag from a `kubectl get` line to one of our plugins unchanged.
@@ -8,7 +10,8 @@ use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use clap::Args;
 
-use crate::error::Error;
+pub use crate::output::OutputFormat;
+use crate::{client::ConnectOptions, fleet::FleetOptions};
 
 /// kubectl's connection flags.
 #[derive(Debug, Clone, Args)]
@@ -85,33 +88,49 @@ pub struct KubeArgs {
     pub insecure_skip_tls_verify: bool,
 }
 
-impl Default for KubeArgs {
-    /// No flags given, except that there is no `--deadline` (library callers bound their own
-    /// work) and pages have the usual size.
-    fn default() -> Self {
-        Self {
-            kubeconfig: None,
-            context: None,
-            cluster: None,
-            user: None,
-            namespace: None,
-            impersonate: None,
-            impersonate_groups: Vec::new(),
-            request_timeout: Duration::ZERO,
-            deadline: Duration::ZERO,
-            chunk_size: crate::list::PAGE_SIZE,
-            verbosity: 0,
-            server: None,
-            token: None,
-            certificate_authority: None,
-            insecure_skip_tls_verify: false,
+impl KubeArgs {
+    /// The connection these flags ask for.
+    pub fn options(&self) -> ConnectOptions {
+        let Self {
+            kubeconfig,
+            context,
+            cluster,
+            user,
+            namespace,
+            impersonate,
+            impersonate_groups,
+            request_timeout,
+            deadline,
+            chunk_size,
+            verbosity,
+            server,
+            token,
+            certificate_authority,
+            insecure_skip_tls_verify,
+        } = self.clone();
+        ConnectOptions {
+            kubeconfig,
+            context,
+            cluster,
+            user,
+            namespace,
+            impersonate,
+            impersonate_groups,
+            request_timeout,
+            deadline,
+            chunk_size,
+            verbosity,
+            server,
+            token,
+            certificate_authority,
+            insecure_skip_tls_verify,
         }
     }
 }
 
 /// The longest duration accepted: Go's `time.Duration` limit (2^63-1 nanoseconds, about 292
 /// years), beyond which kubectl's own `time.ParseDuration` fails too.
-pub const MAX_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
+pub(crate) const MAX_DURATION: Duration = Duration::new(9_223_372_036, 854_775_807);
 
 /// Parses a duration flag as kubectl does (`--request-timeout`, and every other duration flag of
 /// the plugins): a bare integer is seconds; otherwise Go-style units (`ns`, `us`, `ms`, `s`, `m`,
@@ -178,65 +197,6 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// How a report is printed (`-o`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum OutputFormat {
-    /// A human table (the default).
-    #[default]
-    Table,
-    /// The table with more columns.
-    Wide,
-    /// The report as JSON.
-    Json,
-    /// The report as YAML.
-    Yaml,
-    /// kubectl's jsonpath template over the JSON form of the report.
-    JsonPath(String),
-    /// A Markdown document (upgrade-plan's playbook).
-    Markdown,
-}
-
-impl FromStr for OutputFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(template) = s.strip_prefix("jsonpath=") {
-            if template.is_empty() {
-                return Err("jsonpath template must not be empty".into());
-            }
-            return Ok(Self::JsonPath(template.to_string()));
-        }
-        match s {
-            "table" | "" => Ok(Self::Table),
-            "wide" => Ok(Self::Wide),
-            "json" => Ok(Self::Json),
-            "yaml" => Ok(Self::Yaml),
-            "markdown" | "md" => Ok(Self::Markdown),
-            "jsonpath" => Err("jsonpath needs a template: -o jsonpath='{...}'".into()),
-            other => Err(format!(
-                "unknown output format `{other}` (allowed: table, wide, json, yaml, jsonpath=TEMPLATE)"
-            )),
-        }
-    }
-}
-
-impl OutputFormat {
-    /// Checks a format against what a command supports, with a usage error otherwise.
-    pub fn require_not_markdown(&self, command: &str) -> Result<(), Error> {
-        if *self == Self::Markdown {
-            return Err(Error::usage(format!(
-                "`{command}` does not support -o markdown"
-            )));
-        }
-        Ok(())
-    }
-
-    /// True for the machine-readable formats, where progress and colour must stay off stdout.
-    pub fn is_machine(&self) -> bool {
-        matches!(self, Self::Json | Self::Yaml | Self::JsonPath(_))
-    }
-}
-
 /// The `-o/--output` flag.
 #[derive(Debug, Clone, Default, Args)]
 pub struct OutputArgs {
@@ -250,6 +210,49 @@ pub struct OutputArgs {
         add = clap_complete::engine::ArgValueCandidates::new(output_candidates)
     )]
     pub output: OutputFormat,
+}
+
+/// The fleet flags, shared by `upgrade-plan` and `health`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Fleet (run against a KubeSphere host)")]
+pub struct FleetArgs {
+    /// Run on the host and on every member cluster it lists (clusters.cluster.kubesphere.io)
+    #[arg(long)]
+    pub fleet: bool,
+
+    /// With --fleet: how many clusters are checked at once
+    #[arg(long, value_name = "N", default_value_t = crate::fleet::DEFAULT_MAX_PARALLEL, value_parser = clap::value_parser!(u16).range(1..), requires = "fleet")]
+    pub max_parallel: u16,
+
+    /// With --fleet: reach member NAME through kubeconfig context CONTEXT (repeatable; wins over
+    /// the context found by server address)
+    #[arg(long = "member-context", value_name = "NAME=CONTEXT", value_parser = parse_member_context, requires = "fleet")]
+    pub member_contexts: Vec<(String, String)>,
+
+    /// With --fleet: reach a directly connected member that no context reaches with the
+    /// kubeconfig KubeSphere stores in its Cluster object (held in memory only, never shown)
+    #[arg(long, requires = "fleet")]
+    pub use_stored_kubeconfigs: bool,
+}
+
+impl FleetArgs {
+    /// The fleet options these flags ask for (whether to run on the fleet is [`Self::fleet`]).
+    pub fn options(&self) -> FleetOptions {
+        FleetOptions {
+            max_parallel: self.max_parallel,
+            member_contexts: self.member_contexts.clone(),
+            use_stored_kubeconfigs: self.use_stored_kubeconfigs,
+        }
+    }
+}
+
+fn parse_member_context(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, ctx)) if !name.is_empty() && !ctx.is_empty() => {
+            Ok((name.to_string(), ctx.to_string()))
+        }
+        _ => Err(format!("expected NAME=CONTEXT, got `{s}`")),
+    }
 }
 
 /// What `-o <TAB>` offers.
@@ -320,18 +323,12 @@ mod tests {
     }
 
     #[test]
-    fn output_formats_parse_like_kubectl() {
-        assert_eq!("json".parse::<OutputFormat>().unwrap(), OutputFormat::Json);
+    fn member_context_flag_parses() {
         assert_eq!(
-            "jsonpath={.items[*].name}".parse::<OutputFormat>().unwrap(),
-            OutputFormat::JsonPath("{.items[*].name}".into())
+            parse_member_context("m1=ctx=x").unwrap(),
+            ("m1".to_string(), "ctx=x".to_string())
         );
-        assert!("jsonpath".parse::<OutputFormat>().is_err());
-        assert!(
-            "xml"
-                .parse::<OutputFormat>()
-                .unwrap_err()
-                .contains("unknown output format")
-        );
+        assert!(parse_member_context("m1").is_err());
+        assert!(parse_member_context("=c").is_err());
     }
 }

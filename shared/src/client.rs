@@ -14,10 +14,67 @@ use kube::config::{
     NamedCluster, NamedContext,
 };
 
-use crate::{
-    cli::KubeArgs,
-    error::{Error, Result},
-};
+use crate::error::{Error, Result};
+
+/// How to reach the cluster: kubectl's connection flags as plain values (the plugins fill it
+/// from `cli::ConnectOptions`; a library caller builds it, usually from [`Default`]).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// The only kubeconfig file to read (no merging with `$KUBECONFIG`).
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    pub context: Option<String>,
+    /// The kubeconfig cluster to use.
+    pub cluster: Option<String>,
+    /// The kubeconfig user to use.
+    pub user: Option<String>,
+    /// The namespace (default: the context's, else `default`).
+    pub namespace: Option<String>,
+    /// The user to impersonate.
+    pub impersonate: Option<String>,
+    /// The groups to impersonate.
+    pub impersonate_groups: Vec<String>,
+    /// The bound on each request (zero: none).
+    pub request_timeout: Duration,
+    /// The bound on the whole command's waiting for the API server (zero: none).
+    pub deadline: Duration,
+    /// Objects per page of every list (zero: one request per list).
+    pub chunk_size: u32,
+    /// kubectl's `-v`: 6 logs every request on stderr.
+    pub verbosity: u8,
+    /// The API server URL, overriding the kubeconfig's.
+    pub server: Option<String>,
+    /// A bearer token.
+    pub token: Option<String>,
+    /// A CA certificate file.
+    pub certificate_authority: Option<PathBuf>,
+    /// Do not check the server's certificate.
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl Default for ConnectOptions {
+    /// No flags given, except that there is no deadline (library callers bound their own
+    /// work) and pages have the usual size.
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            context: None,
+            cluster: None,
+            user: None,
+            namespace: None,
+            impersonate: None,
+            impersonate_groups: Vec::new(),
+            request_timeout: Duration::ZERO,
+            deadline: Duration::ZERO,
+            chunk_size: crate::list::PAGE_SIZE,
+            verbosity: 0,
+            server: None,
+            token: None,
+            certificate_authority: None,
+            insecure_skip_tls_verify: false,
+        }
+    }
+}
 
 /// A connection to the cluster of the selected context.
 #[derive(Clone)]
@@ -49,7 +106,7 @@ const OVERRIDE_NAME: &str = "kupgrade-flags";
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connects as kubectl would with the same flags.
-pub async fn connect(args: &KubeArgs) -> Result<Cluster> {
+pub async fn connect(args: &ConnectOptions) -> Result<Cluster> {
     crate::list::set_page_size(args.chunk_size);
     let (config, context) = load_config(args).await?;
     let namespace = args.namespace.clone();
@@ -62,7 +119,7 @@ fn from_config(
     config: kube::Config,
     context: Option<String>,
     namespace: Option<String>,
-    args: &KubeArgs,
+    args: &ConnectOptions,
 ) -> Result<Cluster> {
     let mut warnings = Vec::new();
     if config.accept_invalid_certs {
@@ -102,7 +159,10 @@ fn from_config(
 /// applied (its other flags are the host's, and are ignored). Nothing of it is written to
 /// disk, and an error never quotes it: a kubeconfig kube-rs cannot use is reported without its
 /// text.
-pub async fn connect_in_memory(kubeconfig: Kubeconfig, args: &KubeArgs) -> Result<Cluster> {
+pub(crate) async fn connect_in_memory(
+    kubeconfig: Kubeconfig,
+    args: &ConnectOptions,
+) -> Result<Cluster> {
     let context = kubeconfig.current_context.clone();
     let options = KubeConfigOptions {
         context: context.clone(),
@@ -137,7 +197,7 @@ fn kubeconfig_error_kind(err: &kube::config::KubeconfigError) -> &'static str {
 }
 
 /// Resolves the kube-rs `Config` for the flags, with the context name used.
-pub async fn load_config(args: &KubeArgs) -> Result<(kube::Config, Option<String>)> {
+pub(crate) async fn load_config(args: &ConnectOptions) -> Result<(kube::Config, Option<String>)> {
     let kubeconfig = match read_kubeconfig(args)? {
         Some(kc) => Some(kc),
         None if args.server.is_some() => Some(Kubeconfig::default()),
@@ -201,7 +261,7 @@ fn apply_timeouts(config: &mut kube::Config, timeout: Duration) {
 }
 
 /// Reads the kubeconfig kubectl would read, or `None` when there is none.
-pub fn read_kubeconfig(args: &KubeArgs) -> Result<Option<Kubeconfig>> {
+pub(crate) fn read_kubeconfig(args: &ConnectOptions) -> Result<Option<Kubeconfig>> {
     if let Some(path) = &args.kubeconfig {
         if !path.exists() {
             return Err(Error::LoadKubeconfig {
@@ -352,7 +412,7 @@ impl std::error::Error for DeadlineExceeded {}
 
 /// The requests in flight, oldest first, with how long each has waited (for the progress line
 /// drawn on a terminal while the API server is slow to answer).
-pub fn pending_requests() -> Vec<(String, Duration)> {
+pub(crate) fn pending_requests() -> Vec<(String, Duration)> {
     let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
     let mut all: Vec<(String, Duration)> = pending
         .values()
@@ -459,7 +519,7 @@ struct ObserveLayer {
 }
 
 impl ObserveLayer {
-    fn new(args: &KubeArgs, server: &str) -> Self {
+    fn new(args: &ConnectOptions, server: &str) -> Self {
         Self {
             budget: std::sync::Arc::new(Budget {
                 limit: args.deadline,
@@ -637,7 +697,7 @@ where
 }
 
 /// Applies the override flags to the kubeconfig and returns the context to use.
-fn apply_overrides(kc: &mut Kubeconfig, args: &KubeArgs) -> Result<Option<String>> {
+fn apply_overrides(kc: &mut Kubeconfig, args: &ConnectOptions) -> Result<Option<String>> {
     let mut context_name = args.context.clone().or_else(|| kc.current_context.clone());
     if let Some(name) = &context_name
         && !kc.contexts.iter().any(|c| &c.name == name)
@@ -836,8 +896,8 @@ users:
   user: {token: secret-two}
 "#;
 
-    fn args_with(path: &std::path::Path) -> KubeArgs {
-        KubeArgs {
+    fn args_with(path: &std::path::Path) -> ConnectOptions {
+        ConnectOptions {
             kubeconfig: Some(path.to_path_buf()),
             ..Default::default()
         }

@@ -48,18 +48,10 @@ pub struct Directive(pub u32);
 impl Directive {
     /// Let the shell do its default completion (file names) when there are no candidates.
     pub const DEFAULT: Self = Self(0);
-    /// An error occurred; ignore the candidates.
-    pub const ERROR: Self = Self(1);
-    /// Do not add a space after the completion.
-    pub const NO_SPACE: Self = Self(2);
     /// Do not complete file names, even when there are no candidates.
     pub const NO_FILE_COMP: Self = Self(4);
-    /// The candidates are file extensions to filter file names by.
-    pub const FILTER_FILE_EXT: Self = Self(8);
     /// Complete directory names only.
     pub const FILTER_DIRS: Self = Self(16);
-    /// Keep the candidates in the given order.
-    pub const KEEP_ORDER: Self = Self(32);
 }
 
 /// One completion candidate: the value, and an optional one-line description.
@@ -90,7 +82,8 @@ pub struct Completion {
 }
 
 impl Completion {
-    /// The candidate values only (for tests and debugging).
+    /// The candidate values only (for tests).
+    #[cfg(test)]
     pub fn values(&self) -> Vec<&str> {
         self.candidates.iter().map(|c| c.value.as_str()).collect()
     }

@@ -258,7 +258,7 @@ impl Error {
 
 /// Turns a kube-rs error into the few words a user needs: the server's own message for API
 /// errors, and the root cause (connection refused, unknown CA, timeout) for transport errors.
-pub fn describe_kube_error(err: &kube::Error) -> String {
+pub(crate) fn describe_kube_error(err: &kube::Error) -> String {
     match err {
         kube::Error::Api(status) => {
             let reason = if status.reason.is_empty() {
@@ -280,7 +280,7 @@ pub fn describe_kube_error(err: &kube::Error) -> String {
 
 /// Describes an error of building a client (TLS material, exec credential plugin), without
 /// what an exec plugin printed on stdout (its credentials).
-pub fn describe_client_error(err: &kube::Error, exec_command: Option<&str>) -> String {
+pub(crate) fn describe_client_error(err: &kube::Error, exec_command: Option<&str>) -> String {
     match find_auth_error(err) {
         Some(auth) => describe_auth_error(auth, exec_command),
         None => err.to_string(),
@@ -303,7 +303,10 @@ fn find_auth_error<'a>(
 /// An authentication error in a few words. kube-rs's own message for a failed exec plugin
 /// quotes the plugin's whole output, stdout included, where a credential may be: it is never
 /// shown; only the exit status and the last line the plugin wrote on stderr are.
-pub fn describe_auth_error(err: &kube::client::AuthError, exec_command: Option<&str>) -> String {
+pub(crate) fn describe_auth_error(
+    err: &kube::client::AuthError,
+    exec_command: Option<&str>,
+) -> String {
     use kube::client::AuthError;
     let plugin = match exec_command {
         Some(c) => format!("the credential plugin `{c}`"),
@@ -376,7 +379,7 @@ fn transport_cause(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// An error and its causes on one line (`outer: cause: root`), repeated messages skipped.
-pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur = Some(err);
     while let Some(e) = cur {
@@ -390,7 +393,7 @@ pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The [`crate::client::DeadlineExceeded`] in an error chain, if any.
-pub fn find_deadline<'a>(
+pub(crate) fn find_deadline<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a crate::client::DeadlineExceeded> {
     let mut cur = Some(err);

@@ -192,7 +192,7 @@ fn revision_from_labels(
 /// Lists every revision in `namespace` (all namespaces when `None`), optionally of one release,
 /// from the storage labels only (metadata-only lists, no payloads). Secrets first; ConfigMap
 /// storage too when `include_configmaps`.
-pub async fn list_revisions(
+pub(crate) async fn list_revisions(
     client: &kube::Client,
     namespace: Option<&str>,
     release: Option<&str>,
@@ -255,7 +255,7 @@ fn push_revisions<K>(
 }
 
 /// The newest revision of each release (what `helm list -a` shows).
-pub fn latest(revisions: &[Revision]) -> Vec<&Revision> {
+pub(crate) fn latest(revisions: &[Revision]) -> Vec<&Revision> {
     let mut by_release: BTreeMap<(&str, &str), &Revision> = BTreeMap::new();
     for r in revisions {
         let e = by_release
@@ -269,7 +269,7 @@ pub fn latest(revisions: &[Revision]) -> Vec<&Revision> {
 }
 
 /// The newest `deployed` revision of one release.
-pub fn last_deployed<'a>(
+pub(crate) fn last_deployed<'a>(
     revisions: &'a [Revision],
     namespace: &str,
     name: &str,
@@ -281,7 +281,7 @@ pub fn last_deployed<'a>(
 }
 
 /// Reads and decodes one revision's payload.
-pub async fn read_release(client: &kube::Client, revision: &Revision) -> Result<Release> {
+pub(crate) async fn read_release(client: &kube::Client, revision: &Revision) -> Result<Release> {
     let action = format!(
         "get Helm release `{}` in `{}`",
         revision.object, revision.namespace

@@ -1,9 +1,12 @@
 //! kupgrade: the shared library of the kubectl upgrade plugin suite.
 //!
 //! Four kubectl plugins (`upgrade-plan`, `ks-migrate`, `untaint-member`, `health`) are thin
-//! binaries over this crate. The shared parts are the connection flags and client
-//! ([`cli`], [`client`]), typed errors and exit statuses ([`error`]), the runner ([`run`]) and
-//! the printers ([`output`]); the domain parts ([`domain`], [`version`], [`list`], [`helm`],
+//! binaries over this crate: each parses its own flags and calls its plugin's module with plain
+//! options (`health::check(&client, &health::Options { .. })`, `plan::plan`, `untaint::run`,
+//! `migrate::run`); no function of those modules takes a clap type. The shared parts are the
+//! client ([`client`]), typed errors and exit statuses ([`error`]), the printers ([`output`]),
+//! and, for the binaries only, the flag groups every plugin flattens ([`cli`]) and the runner
+//! ([`run`]); the domain parts ([`domain`], [`version`], [`list`], [`helm`],
 //! [`kubesphere`]) are used by several plugins, and [`model`] is the finding model every report
 //! uses; each plugin's logic lives in its own module and computes a typed, serializable report
 //! that the printers render.
@@ -11,15 +14,15 @@
 
 pub mod cli;
 pub mod client;
-pub mod complete;
-pub mod domain;
+pub(crate) mod complete;
+pub(crate) mod domain;
 pub mod error;
 pub mod helm;
 pub mod kubesphere;
-pub mod list;
-pub mod model;
+pub(crate) mod list;
+pub(crate) mod model;
 pub mod output;
-pub mod patch;
+pub(crate) mod patch;
 pub mod run;
 pub mod version;
 

@@ -309,7 +309,7 @@ async fn show_pending_requests(progress: Progress, mut stop: tokio::sync::onesho
 }
 
 /// Turns a command's result into the exit code, printing the error when there is one.
-pub fn finish(result: Result<ExitStatus>) -> ExitCode {
+pub(crate) fn finish(result: Result<ExitStatus>) -> ExitCode {
     match result {
         Ok(status) => status.into(),
         Err(e) if is_broken_pipe(&e) => ExitStatus::Success.into(),

@@ -216,7 +216,7 @@ impl Skew {
 
 /// How many minors a kubelet or kube-proxy may lag behind an API server at `apiserver`:
 /// three from Kubernetes 1.28 on (KEP-3935), two before.
-pub fn allowed_node_lag(apiserver: &Version) -> u64 {
+pub(crate) fn allowed_node_lag(apiserver: &Version) -> u64 {
     if apiserver.minor_key() >= (1, 28) {
         3
     } else {
@@ -225,7 +225,7 @@ pub fn allowed_node_lag(apiserver: &Version) -> u64 {
 }
 
 /// Checks a kubelet (or kube-proxy) version against an API server version.
-pub fn node_skew(apiserver: &Version, node: &Version) -> Skew {
+pub(crate) fn node_skew(apiserver: &Version, node: &Version) -> Skew {
     let delta = node.minors_to(apiserver);
     if delta < 0 {
         return Skew::NewerThanApiServer;
@@ -241,7 +241,7 @@ pub fn node_skew(apiserver: &Version, node: &Version) -> Skew {
 
 /// Controller manager and scheduler may be one minor older than the API server, never newer
 /// (<https://kubernetes.io/releases/version-skew-policy/#kube-controller-manager-kube-scheduler-and-cloud-controller-manager>).
-pub fn control_plane_skew(apiserver: &Version, component: &Version) -> Skew {
+pub(crate) fn control_plane_skew(apiserver: &Version, component: &Version) -> Skew {
     let delta = component.minors_to(apiserver);
     if delta < 0 {
         Skew::NewerThanApiServer
@@ -257,7 +257,7 @@ pub fn control_plane_skew(apiserver: &Version, component: &Version) -> Skew {
 
 /// Extracts the version from an image reference (`registry.k8s.io/kube-apiserver:v1.26.15`,
 /// `…/etcd:3.5.10-0`, `…@sha256:…` gives `None`).
-pub fn image_tag(image: &str) -> Option<&str> {
+pub(crate) fn image_tag(image: &str) -> Option<&str> {
     // The digest goes first: `name@sha256:…` has a colon but no tag.
     let without_digest = image.split('@').next()?;
     let name = without_digest.rsplit('/').next()?;

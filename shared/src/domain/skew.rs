@@ -3,7 +3,7 @@
 //! The kubelet and control-plane rules live in [`crate::version`] and are re-exported here; this
 //! module adds the kube-proxy rule.
 
-pub use crate::version::{Skew, allowed_node_lag, control_plane_skew, node_skew};
+pub(crate) use crate::version::{Skew, control_plane_skew, node_skew};
 
 use crate::version::Version;
 

@@ -144,11 +144,6 @@ impl Rollout {
             return None;
         })
     }
-
-    /// True when the rollout is complete.
-    pub fn is_complete(&self) -> bool {
-        self.gap().is_none()
-    }
 }
 
 #[cfg(test)]
@@ -167,7 +162,7 @@ mod tests {
             available: 2,
             surplus: 0,
         };
-        assert!(done.is_complete());
+        assert_eq!(done.gap(), None);
         let gap = |r: Rollout| r.gap().map(RolloutGap::as_str);
         assert_eq!(
             gap(Rollout {

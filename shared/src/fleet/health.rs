@@ -6,26 +6,21 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    API_VERSION, Fleet, FleetArgs, FleetCluster, FleetHealth, FleetMetadata, Outcome, Target,
+    API_VERSION, Fleet, FleetCluster, FleetHealth, FleetMetadata, FleetOptions, Outcome, Target,
     progress_line, resolve, run_bounded, worst,
 };
 use crate::{
     ExitStatus, Result,
-    cli::{KubeArgs, OutputFormat},
-    client::Cluster,
-    health::{
-        CheckId, FailOn, HealthReport, Options, Severity, Status, human, run_checks, server_version,
-    },
-    output::{self, progress::Line},
+    client::{Cluster, ConnectOptions},
+    health::{FailOn, HealthReport, Options, Severity, Status, human, run_checks, server_version},
+    output::{self, OutputFormat, progress::Line},
     run::Printer,
 };
 
 /// What `kubectl health` was asked to check.
 #[derive(Debug, Clone)]
 pub struct Params {
-    /// The checks.
-    pub checks: Vec<CheckId>,
-    /// Their options.
+    /// The checks and their options.
     pub options: Options,
     /// `--fail-on`.
     pub fail_on: FailOn,
@@ -35,8 +30,8 @@ pub struct Params {
 
 /// Runs the fleet health check and prints the report.
 pub async fn command(
-    kube: &KubeArgs,
-    args: &FleetArgs,
+    kube: &ConnectOptions,
+    args: &FleetOptions,
     params: Params,
     format: &OutputFormat,
     printer: &mut Printer,
@@ -53,13 +48,12 @@ pub async fn command(
     let max = usize::from(args.max_parallel);
     let total = targets.len();
     // Each cluster's check runs as its own task, so the job owns what it reads.
-    let checked = std::sync::Arc::new((params.options.clone(), params.checks.clone()));
+    let checked = std::sync::Arc::new(params.options.clone());
     let job = move |cluster: Cluster| {
         let checked = checked.clone();
         async move {
-            let (options, checks) = &*checked;
             let version = server_version(&cluster.client).await?;
-            Ok(run_checks(&cluster.client, options, &version, checks).await)
+            Ok(run_checks(&cluster.client, &checked, &version).await)
         }
     };
     let mut results: Vec<Option<Outcome<HealthReport>>> = (0..total).map(|_| None).collect();
@@ -227,7 +221,7 @@ fn overall(clusters: &[FleetCluster<HealthReport>]) -> Status {
 async fn wait<F, Fut>(
     targets: &mut [Target],
     results: &mut [Option<Outcome<HealthReport>>],
-    kube: &KubeArgs,
+    kube: &ConnectOptions,
     max: usize,
     job: F,
     fail_on: FailOn,

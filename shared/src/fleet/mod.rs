@@ -39,54 +39,36 @@ pub use report::{FleetCluster, FleetHealth, FleetMetadata, FleetPlan};
 
 use crate::{
     Error, ExitStatus, Result,
-    cli::KubeArgs,
-    client::{self, Cluster},
+    client::{self, Cluster, ConnectOptions},
     kubesphere, list,
 };
 
 /// The report's apiVersion, as the other reports.
 pub const API_VERSION: &str = "kupgrade.dev/v1alpha1";
 
-/// The fleet flags, shared by `upgrade-plan` and `health`.
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Fleet (run against a KubeSphere host)")]
-pub struct FleetArgs {
-    /// Run on the host and on every member cluster it lists (clusters.cluster.kubesphere.io)
-    #[arg(long)]
-    pub fleet: bool,
+/// `--max-parallel`'s default: how many clusters are checked at once.
+pub const DEFAULT_MAX_PARALLEL: u16 = 8;
 
-    /// With --fleet: how many clusters are checked at once
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), requires = "fleet")]
+/// How a fleet run reaches and paces its clusters (`upgrade-plan` and `health` with `--fleet`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetOptions {
+    /// How many clusters are checked at once (at least 1).
     pub max_parallel: u16,
-
-    /// With --fleet: reach member NAME through kubeconfig context CONTEXT (repeatable; wins over
-    /// the context found by server address)
-    #[arg(long = "member-context", value_name = "NAME=CONTEXT", value_parser = parse_member_context, requires = "fleet")]
+    /// Member name → kubeconfig context: explicit routes, which win over the context found by
+    /// server address.
     pub member_contexts: Vec<(String, String)>,
-
-    /// With --fleet: reach a directly connected member that no context reaches with the
-    /// kubeconfig KubeSphere stores in its Cluster object (held in memory only, never shown)
-    #[arg(long, requires = "fleet")]
+    /// Reach a directly connected member that no context reaches with the kubeconfig KubeSphere
+    /// stores in its Cluster object (held in memory only, never shown).
     pub use_stored_kubeconfigs: bool,
 }
 
-impl Default for FleetArgs {
+impl Default for FleetOptions {
     fn default() -> Self {
         Self {
-            fleet: false,
-            max_parallel: 8,
+            max_parallel: DEFAULT_MAX_PARALLEL,
             member_contexts: Vec::new(),
             use_stored_kubeconfigs: false,
         }
-    }
-}
-
-fn parse_member_context(s: &str) -> std::result::Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((name, ctx)) if !name.is_empty() && !ctx.is_empty() => {
-            Ok((name.to_string(), ctx.to_string()))
-        }
-        _ => Err(format!("expected NAME=CONTEXT, got `{s}`")),
     }
 }
 
@@ -379,11 +361,11 @@ pub(crate) fn decode_stored(stored: &StoredKubeconfig) -> std::result::Result<Ku
 pub(crate) async fn connect(
     route: &Route,
     member: &Member,
-    host_args: &KubeArgs,
+    host_args: &ConnectOptions,
 ) -> std::result::Result<Cluster, String> {
     // A member gets the host's kubeconfig, timeouts, page size and verbosity, and nothing that
     // names the host (server, token, impersonation).
-    let member_args = KubeArgs {
+    let member_args = ConnectOptions {
         kubeconfig: host_args.kubeconfig.clone(),
         request_timeout: host_args.request_timeout,
         deadline: host_args.deadline,
@@ -391,7 +373,7 @@ pub(crate) async fn connect(
         verbosity: host_args.verbosity,
         ..Default::default()
     };
-    let by_context = |ctx: &str| KubeArgs {
+    let by_context = |ctx: &str| ConnectOptions {
         context: Some(ctx.to_string()),
         ..member_args.clone()
     };
@@ -457,7 +439,7 @@ pub(crate) struct Fleet {
 }
 
 /// Connects to the host, lists the fleet and chooses each member's route.
-pub(crate) async fn resolve(kube: &KubeArgs, args: &FleetArgs) -> Result<Fleet> {
+pub(crate) async fn resolve(kube: &ConnectOptions, args: &FleetOptions) -> Result<Fleet> {
     let host = client::connect(kube).await?;
     let mut warnings = host.warnings.clone();
     // The host must answer before anything is listed, as in a single-cluster run.
@@ -525,7 +507,7 @@ pub(crate) type Outcome<R> = std::result::Result<R, String>;
 pub(crate) async fn run_bounded<R, F, Fut>(
     targets: &mut [Target],
     indices: &[usize],
-    kube: &KubeArgs,
+    kube: &ConnectOptions,
     max_parallel: usize,
     keep: bool,
     job: F,
@@ -600,7 +582,7 @@ fn describe_failure(route: &Route, e: &Error) -> String {
 
 /// The worst exit status with the single-cluster precedence: findings (1) over could-not-run (2)
 /// over success (0).
-pub fn worst(statuses: impl IntoIterator<Item = ExitStatus>) -> ExitStatus {
+pub(crate) fn worst(statuses: impl IntoIterator<Item = ExitStatus>) -> ExitStatus {
     let mut any_error = false;
     for s in statuses {
         match s {
@@ -771,15 +753,5 @@ mod tests {
         assert_eq!(worst([Success, Error]), Error);
         assert_eq!(worst([Error, Findings, Success]), Findings);
         assert_eq!(worst([]), Success);
-    }
-
-    #[test]
-    fn member_context_flag_parses() {
-        assert_eq!(
-            parse_member_context("m1=ctx=x").unwrap(),
-            ("m1".to_string(), "ctx=x".to_string())
-        );
-        assert!(parse_member_context("m1").is_err());
-        assert!(parse_member_context("=c").is_err());
     }
 }

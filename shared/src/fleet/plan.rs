@@ -2,36 +2,32 @@
 //! a `FleetPlan` report whose runbook is the whole fleet's, in order.
 
 use super::{
-    API_VERSION, Fleet, FleetArgs, FleetCluster, FleetMetadata, FleetPlan, Outcome, Route, Target,
-    progress_line, resolve, run_bounded,
+    API_VERSION, Fleet, FleetCluster, FleetMetadata, FleetOptions, FleetPlan, Outcome, Route,
+    Target, progress_line, resolve, run_bounded,
     runbook::{Part, fleet_steps},
     worst,
 };
 use crate::{
     ExitStatus, Result,
-    cli::{KubeArgs, OutputFormat},
-    client::Cluster,
-    output,
-    plan::{FailOn, codes::Code, exit_status, plan_cluster, report::UpgradePlan},
+    client::{Cluster, ConnectOptions},
+    output::{self, OutputFormat},
+    plan::{self, FailOn, codes::Code, exit_status, report::UpgradePlan},
     run::Printer,
-    version::Version,
 };
 
 /// What `kubectl upgrade-plan` was asked for.
 #[derive(Debug, Clone)]
 pub struct Params {
-    /// `--target`, parsed.
-    pub k8s_requested: Option<Version>,
-    /// `--ks-target`, parsed.
-    pub ks_requested: Option<Version>,
+    /// The targets.
+    pub options: plan::Options,
     /// `--fail-on`.
     pub fail_on: FailOn,
 }
 
 /// Plans the fleet and prints the report.
 pub async fn command(
-    kube: &KubeArgs,
-    args: &FleetArgs,
+    kube: &ConnectOptions,
+    args: &FleetOptions,
     params: Params,
     format: &OutputFormat,
     printer: &mut Printer,
@@ -54,19 +50,17 @@ pub async fn command(
     let total = targets.len();
     let names: Vec<String> = targets.iter().map(|t| t.member.name.clone()).collect();
     // Each cluster is planned as its own task, so the job owns the targets it plans for.
-    let requested =
-        std::sync::Arc::new((params.k8s_requested.clone(), params.ks_requested.clone()));
+    let requested = std::sync::Arc::new(params.options.clone());
     let job = move |cluster: Cluster| {
         let requested = requested.clone();
         async move {
-            let (k8s, ks) = &*requested;
             // A plan records what it could not read and goes on; a member whose user may read
             // nothing (401/403) is an ERROR row instead, found by one small read first.
             let nodes: kube::Api<k8s_openapi::api::core::v1::Node> =
                 kube::Api::all(cluster.client.clone());
             let probe = kube::api::ListParams::default().limit(1);
             crate::list::retry_read("list nodes", || nodes.list_metadata(&probe)).await?;
-            plan_cluster(&cluster, k8s.as_ref(), ks.as_ref(), |_| {}).await
+            plan::plan(&cluster, &requested).await
         }
     };
     let all: Vec<usize> = (0..total).collect();

@@ -34,11 +34,9 @@ mod workloads;
 
 use std::{
     collections::BTreeSet,
-    process::ExitCode,
     time::{Duration, Instant},
 };
 
-use clap::Parser;
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, api::ListParams};
@@ -47,92 +45,69 @@ pub use report::{CheckId, CheckResult, FailOn, Finding, HealthReport, Status};
 
 pub use crate::model::Severity;
 
-use crate::{
-    Error, ExitStatus, Result,
-    cli::{KubeArgs, OutputArgs, parse_duration},
-    client, list, output,
-    run::Printer,
-    version::Version,
-};
+use crate::{Error, Result, list, run::Printer, version::Version};
 
-/// Post-upgrade verification: a pass or fail per check, exit codes for CI
+/// `--restart-threshold`'s default: restarts from which a Ready pod warns.
+pub const DEFAULT_RESTART_THRESHOLD: u32 = 5;
+
+/// What the checks are asked to do. The default runs every check in the system namespaces.
 ///
-/// Checks (ids for --check/--skip): nodes, system-pods, workloads, helm-releases, kubesphere,
-/// api-services, webhooks, storage.
+/// ```no_run
+/// # async fn example() -> kupgrade::Result<()> {
+/// use kupgrade::{client, health};
 ///
-/// Exit status: 0 all checks pass (warnings allowed unless --fail-on warn); 1 a check fails,
-/// or --wait timed out with a check failing; 2 the command could not run, or a check could not
-/// list its objects (for example forbidden) and none failed.
-#[derive(Debug, Parser)]
-#[command(name = "kubectl health", bin_name = "kubectl health", version = crate::VERSION)]
-pub struct Args {
-    /// Run only these checks (comma-separated ids)
-    #[arg(long = "check", value_name = "IDS", value_delimiter = ',')]
-    checks: Vec<CheckId>,
-
-    /// Skip these checks (comma-separated ids, as for --check)
-    #[arg(
-        long = "skip",
-        value_name = "IDS",
-        value_delimiter = ',',
-        hide_possible_values = true
-    )]
-    skip: Vec<CheckId>,
-
-    /// Check pods, workloads and Helm releases in all namespaces, not only the system ones
-    #[arg(short = 'A', long)]
-    all_namespaces: bool,
-
-    /// The kubelet version every node must run (e.g. v1.27.16)
-    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
-    expect_version: Option<Version>,
-
-    /// Warn about a Ready pod whose containers restarted this many times or more (0: never)
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    restart_threshold: u32,
-
-    /// Which check status makes the exit status 1
-    #[arg(long, value_name = "STATUS", value_enum, default_value_t = FailOn::Fail)]
-    fail_on: FailOn,
-
-    /// Re-run the checks until every check passes or --timeout runs out
-    #[arg(long)]
-    wait: bool,
-
-    /// How long --wait waits (e.g. 90s, 5m)
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "wait")]
-    timeout: Duration,
-
-    /// Time between rounds of --wait
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, requires = "wait")]
-    interval: Duration,
-
-    #[command(flatten)]
-    fleet: crate::fleet::FleetArgs,
-    #[command(flatten)]
-    kube: KubeArgs,
-    #[command(flatten)]
-    output: OutputArgs,
-}
-
-fn parse_version(s: &str) -> std::result::Result<Version, String> {
-    s.parse::<Version>().map_err(|e| e.to_string())
-}
-
-/// What the checks are asked to do.
-#[derive(Debug, Clone, Default)]
+/// let cluster = client::connect(&client::ConnectOptions::default()).await?;
+/// let options = health::Options {
+///     checks: vec![health::CheckId::Nodes, health::CheckId::Storage],
+///     ..health::Options::default()
+/// };
+/// let report = health::check(&cluster.client, &options).await?;
+/// assert_eq!(report.checks.len(), 2);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
+    /// The checks to run, in report order ([`select_checks`] builds it from `--check`/`--skip`).
+    pub checks: Vec<CheckId>,
     /// Widen pods, workloads and Helm releases to all namespaces.
     pub all_namespaces: bool,
     /// The kubelet version every node must run.
     pub expect_version: Option<Version>,
-    /// Restarts from which a Ready pod warns.
+    /// Restarts from which a Ready pod warns (0: never).
     pub restart_threshold: u32,
 }
 
-/// Entry point of the `kubectl-health` binary.
-pub fn main() -> ExitCode {
-    crate::run::run(command)
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            checks: CheckId::ALL.to_vec(),
+            all_namespaces: false,
+            expect_version: None,
+            restart_threshold: DEFAULT_RESTART_THRESHOLD,
+        }
+    }
+}
+
+/// How [`wait`] re-runs the checks (`--wait`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitOptions {
+    /// Which status counts as not passing.
+    pub fail_on: FailOn,
+    /// How long to wait in all.
+    pub timeout: Duration,
+    /// Time between rounds (greater than zero).
+    pub interval: Duration,
+}
+
+impl WaitOptions {
+    /// Refuses a zero interval (rounds without a pause).
+    pub fn validate(&self) -> Result<()> {
+        if self.interval.is_zero() {
+            return Err(Error::usage("--interval must be greater than 0"));
+        }
+        Ok(())
+    }
 }
 
 /// The checks `--check` and `--skip` select, in report order.
@@ -152,63 +127,23 @@ pub fn select_checks(only: &[CheckId], skip: &[CheckId]) -> Result<Vec<CheckId>>
     Ok(chosen)
 }
 
-async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
-    args.output.output.require_not_markdown("kubectl health")?;
-    let checks = select_checks(&args.checks, &args.skip)?;
-    if args.wait && args.interval.is_zero() {
-        return Err(Error::usage("--interval must be greater than 0"));
-    }
-    let options = Options {
-        all_namespaces: args.all_namespaces,
-        expect_version: args.expect_version.clone(),
-        restart_threshold: args.restart_threshold,
-    };
-    if args.fleet.fleet {
-        let params = crate::fleet::health::Params {
-            checks,
-            options,
-            fail_on: args.fail_on,
-            wait: args.wait.then_some((args.timeout, args.interval)),
-        };
-        return crate::fleet::health::command(
-            &args.kube,
-            &args.fleet,
-            params,
-            &args.output.output,
-            &mut printer,
-        )
-        .await;
-    }
-    let cluster = client::connect(&args.kube).await?;
-    for w in &cluster.warnings {
-        printer.warn(w);
-    }
-    let client = &cluster.client;
-    let report = if args.wait {
-        let server_version = server_version(client).await?;
-        wait(
-            client,
-            &options,
-            &server_version,
-            &checks,
-            args.fail_on,
-            args.timeout,
-            args.interval,
-            &mut printer,
-        )
-        .await
-    } else {
-        check_once(client, &options, &checks).await?
-    };
-    let style = printer.out_style;
-    output::render(&report, &args.output.output, &style, printer.out())?;
-    crate::run::flush(&mut printer)?;
-    Ok(report.exit_status(args.fail_on))
+/// Reads the API server version, then runs the checks every `wait.interval` until every check
+/// passes or `wait.timeout` runs out; returns the last round's report (the progress and the
+/// outcome are told through `printer`).
+pub async fn check_until_passing(
+    client: &kube::Client,
+    options: &Options,
+    wait_options: &WaitOptions,
+    printer: &mut Printer,
+) -> Result<HealthReport> {
+    wait_options.validate()?;
+    let server_version = server_version(client).await?;
+    Ok(wait(client, options, &server_version, wait_options, printer).await)
 }
 
 /// Reads the API server's `gitVersion`; failing here means the cluster cannot be reached, and
 /// the whole command stops rather than report anything.
-pub async fn server_version(client: &kube::Client) -> Result<String> {
+pub(crate) async fn server_version(client: &kube::Client) -> Result<String> {
     let info =
         list::retry_read("get the API server version", || client.apiserver_version()).await?;
     Ok(info.git_version)
@@ -217,31 +152,26 @@ pub async fn server_version(client: &kube::Client) -> Result<String> {
 /// Reads the API server version and runs the checks once, at the same time: the checks that
 /// do not need the version (all but `nodes`) do not wait for it. If the version cannot be read
 /// the command stops with that error, whatever the checks found, as when it is read first.
-pub async fn check_once(
-    client: &kube::Client,
-    options: &Options,
-    checks: &[CheckId],
-) -> Result<HealthReport> {
+pub async fn check(client: &kube::Client, options: &Options) -> Result<HealthReport> {
     let (tx, rx) = tokio::sync::watch::channel(None);
     let version = async move {
         let v = server_version(client).await?;
         tx.send_replace(Some(v.parse::<Version>().ok()));
         Ok::<_, Error>(v)
     };
-    let results = async { Ok(run_round(client, options, rx, checks).await) };
+    let results = async { Ok(run_round(client, options, rx).await) };
     let (version, results) = futures::try_join!(version, results)?;
     Ok(report(version, options, results))
 }
 
 /// Runs the checks once, concurrently, over one client.
-pub async fn run_checks(
+pub(crate) async fn run_checks(
     client: &kube::Client,
     options: &Options,
     server_version: &str,
-    checks: &[CheckId],
 ) -> HealthReport {
     let (_tx, rx) = tokio::sync::watch::channel(Some(server_version.parse().ok()));
-    let results = run_round(client, options, rx, checks).await;
+    let results = run_round(client, options, rx).await;
     report(server_version.to_string(), options, results)
 }
 
@@ -249,7 +179,6 @@ async fn run_round(
     client: &kube::Client,
     options: &Options,
     server_version: tokio::sync::watch::Receiver<Option<Option<Version>>>,
-    checks: &[CheckId],
 ) -> Vec<CheckResult> {
     let ctx = Ctx {
         client,
@@ -258,7 +187,7 @@ async fn run_round(
         scope: tokio::sync::OnceCell::new(),
     };
     // Made before they are joined: see `pods::judge_job_pods`.
-    let each: Vec<_> = checks.iter().map(|id| run_one(*id, &ctx)).collect();
+    let each: Vec<_> = options.checks.iter().map(|id| run_one(*id, &ctx)).collect();
     join_all(each).await
 }
 
@@ -369,7 +298,7 @@ impl Scope {
 
 /// The system-workspace namespaces (one metadata-only list with the label selector) plus
 /// `kube-system`, which a cluster without KubeSphere does not label.
-pub async fn system_namespaces(client: &kube::Client) -> Result<BTreeSet<String>> {
+pub(crate) async fn system_namespaces(client: &kube::Client) -> Result<BTreeSet<String>> {
     let api: Api<Namespace> = Api::all(client.clone());
     let params = ListParams::default().labels(crate::kubesphere::SYSTEM_WORKSPACE_SELECTOR);
     let metas = list::list_all_metadata(
@@ -383,17 +312,18 @@ pub async fn system_namespaces(client: &kube::Client) -> Result<BTreeSet<String>
     Ok(set)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn wait(
     client: &kube::Client,
     options: &Options,
     server_version: &str,
-    checks: &[CheckId],
-    fail_on: FailOn,
-    timeout: Duration,
-    interval: Duration,
+    wait_options: &WaitOptions,
     printer: &mut Printer,
 ) -> HealthReport {
+    let WaitOptions {
+        fail_on,
+        timeout,
+        interval,
+    } = *wait_options;
     let start = Instant::now();
     let deadline = start + timeout;
     let line = printer.line("");
@@ -401,7 +331,7 @@ async fn wait(
     loop {
         round += 1;
         line.set(&format!("round {round}: checking…"));
-        let report = run_checks(client, options, server_version, checks).await;
+        let report = run_checks(client, options, server_version).await;
         let pending = report.not_passing(fail_on);
         if pending.is_empty() {
             line.clear();
@@ -460,6 +390,7 @@ pub(crate) fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ExitStatus;
 
     #[test]
     fn check_selection_keeps_report_order_and_refuses_nothing_left() {
@@ -478,42 +409,11 @@ mod tests {
     }
 
     #[test]
-    fn flags_parse_and_ids_are_validated() {
-        let a = Args::try_parse_from([
-            "kubectl-health",
-            "--check",
-            "nodes,system-pods",
-            "--skip",
-            "nodes",
-            "-A",
-            "--expect-version",
-            "v1.27.16",
-            "--fail-on",
-            "warn",
-            "--wait",
-            "--timeout",
-            "90s",
-        ])
-        .unwrap();
-        assert_eq!(a.checks, vec![CheckId::Nodes, CheckId::SystemPods]);
-        assert_eq!(a.skip, vec![CheckId::Nodes]);
-        assert!(a.all_namespaces && a.wait);
-        assert_eq!(a.fail_on, FailOn::Warn);
-        assert_eq!(a.timeout, Duration::from_secs(90));
-        assert_eq!(a.interval, Duration::from_secs(5));
-        assert_eq!(a.expect_version.unwrap().to_string(), "v1.27.16");
-
-        let e = Args::try_parse_from(["kubectl-health", "--check", "nodes,pods"]).unwrap_err();
-        let text = e.to_string();
-        assert!(text.contains("invalid value 'pods'"), "{text}");
-        assert!(
-            text.contains("system-pods") && text.contains("helm-releases"),
-            "{text}"
-        );
-        assert!(e.use_stderr());
-        assert!(Args::try_parse_from(["kubectl-health", "--expect-version", "1.x"]).is_err());
-        // --timeout only means something with --wait.
-        assert!(Args::try_parse_from(["kubectl-health", "--timeout", "1m"]).is_err());
+    fn the_default_options_run_every_check_with_the_documented_threshold() {
+        let o = Options::default();
+        assert_eq!(o.checks, select_checks(&[], &[]).unwrap());
+        assert_eq!(o.restart_threshold, 5);
+        assert!(!o.all_namespaces && o.expect_version.is_none());
     }
 
     #[test]

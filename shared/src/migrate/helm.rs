@@ -16,13 +16,12 @@ use std::{
 };
 
 use crate::{
-    cli::KubeArgs,
+    client::ConnectOptions,
     error::{Error, Result},
-    version::Version,
 };
 
 /// The oldest helm upstream's pre-check accepts.
-pub const MIN_HELM: Version = Version::new(3, 13, 0);
+pub const MIN_HELM: semver::Version = semver::Version::new(3, 13, 0);
 
 /// The run's log file (`ks-migrate.log`); a no-op until opened (dry runs have none).
 #[derive(Clone, Default)]
@@ -44,11 +43,6 @@ impl Log {
         Ok(Self {
             file: Some(Arc::new(Mutex::new(f))),
         })
-    }
-
-    /// True when a file is open.
-    pub fn is_open(&self) -> bool {
-        self.file.is_some()
     }
 
     /// A second handle on the log file (opened for appending), for a child's output.
@@ -125,7 +119,7 @@ impl Helm {
     }
 
     /// A runner for `path`, carrying kubectl's connection flags over to helm's.
-    pub fn new(path: PathBuf, kube: &KubeArgs) -> Self {
+    pub fn new(path: PathBuf, kube: &ConnectOptions) -> Self {
         let mut conn = Vec::new();
         let mut env = Vec::new();
         if let Some(k) = &kube.kubeconfig {
@@ -184,7 +178,7 @@ impl Helm {
     }
 
     /// `helm version --short`, parsed.
-    pub async fn version(&self, log: &Log) -> Result<(String, Version)> {
+    pub async fn version(&self, log: &Log) -> Result<(String, semver::Version)> {
         let args = vec!["version".to_string(), "--short".to_string()];
         let out = self.output(&args, log, false).await?;
         let text = out.trim().to_string();
@@ -357,11 +351,12 @@ fn failure_reason(status: &str, stderr: &str) -> String {
     }
 }
 
-/// Parses `helm version --short` (`v3.15.4+gfa9efb0`).
-pub fn parse_version(text: &str) -> Result<Version> {
+/// Parses `helm version --short` (`v3.15.4+gfa9efb0`): helm's versions are SemVer (a release
+/// candidate orders before its release), with a `v` in front and the git commit as build
+/// metadata.
+pub fn parse_version(text: &str) -> Result<semver::Version> {
     let first = text.split_whitespace().next().unwrap_or_default();
-    first
-        .parse::<Version>()
+    semver::Version::parse(first.strip_prefix('v').unwrap_or(first))
         .map_err(|_| Error::parse("`helm version --short` output", format!("`{text}`")))
 }
 
@@ -400,9 +395,13 @@ mod tests {
         assert!(v >= MIN_HELM);
         // What the real helm the tests pin prints (tests/real-helm/helm.env).
         let v = parse_version("v3.17.3+ge4da497\n").unwrap();
-        assert_eq!(v, Version::new(3, 17, 3));
+        assert_eq!((v.major, v.minor, v.patch), (3, 17, 3));
+        assert_eq!(v.build.as_str(), "ge4da497");
         assert!(parse_version("v3.12.3+g3a31588").unwrap() < MIN_HELM);
+        assert!(parse_version("v3.13.0-rc.1+g1234567").unwrap() < MIN_HELM);
+        assert!(parse_version("v3.13.0+g1234567").unwrap() >= MIN_HELM);
         assert!(parse_version("garbage").is_err());
+        assert!(parse_version("").is_err());
     }
 
     #[test]
@@ -419,7 +418,7 @@ mod tests {
 
     #[test]
     fn tokens_never_reach_the_argument_vector() {
-        let kube = KubeArgs {
+        let kube = ConnectOptions {
             kubeconfig: Some("/k".into()),
             context: Some("c".into()),
             token: Some("s3cret".into()),

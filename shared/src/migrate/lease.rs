@@ -330,11 +330,6 @@ impl Guard {
         }
     }
 
-    /// The `holderIdentity` this run writes.
-    pub fn identity(&self) -> &str {
-        &self.identity
-    }
-
     /// True once the Lease could not be renewed before it expired, or was taken by another run.
     pub fn lost(&self) -> bool {
         self.lost.load(Ordering::SeqCst)

@@ -11,30 +11,26 @@
 //! step's objects, patches and helm argument vectors and changes nothing.
 
 pub mod backup;
-pub mod ctx;
-pub mod gateway;
-pub mod helm;
-pub mod identity;
-pub mod journal;
-pub mod lease;
-pub mod local;
-pub mod precheck;
-pub mod progress;
-pub mod report;
+pub(crate) mod ctx;
+pub(crate) mod gateway;
+pub(crate) mod helm;
+pub(crate) mod identity;
+pub(crate) mod journal;
+pub(crate) mod lease;
+pub(crate) mod local;
+pub(crate) mod precheck;
+pub(crate) mod progress;
+pub(crate) mod report;
 pub mod rollback;
-pub mod runner;
-pub mod step;
-pub mod steps;
+pub(crate) mod runner;
+pub(crate) mod step;
+pub(crate) mod steps;
 pub mod values;
 
 use std::{
     path::{Path, PathBuf},
-    process::ExitCode,
-    str::FromStr,
     time::Duration,
 };
-
-use clap::{Parser, Subcommand};
 
 pub use self::report::{Migration, StepReport};
 use self::{
@@ -49,11 +45,8 @@ use self::{
     steps::StepId,
 };
 use crate::{
-    ExitStatus, Result,
-    cli::{KubeArgs, OutputFormat, parse_duration},
-    error::Error,
-    kubesphere::Role,
-    run::Printer,
+    ExitStatus, Result, client::ConnectOptions, error::Error, kubesphere::Role,
+    output::OutputFormat, run::Printer,
 };
 
 /// The chart upstream's `upgrade.sh` pulls.
@@ -63,105 +56,125 @@ pub const DEFAULT_CHART: &str = "charts/ks-core";
 /// Upstream's values file name.
 pub const DEFAULT_VALUES: &str = "ks-core-values.yaml";
 
-/// Migrate KubeSphere v3.4 to v4.1 (host, member, gateway) with pre-checks, backup and a resumable journal
-#[derive(Debug, Parser)]
-#[command(name = "kubectl ks-migrate", bin_name = "kubectl ks-migrate", version = crate::VERSION)]
-pub struct Args {
-    #[command(subcommand)]
-    target: Target,
-    #[command(flatten)]
-    opts: Opts,
-    #[command(flatten)]
-    kube: KubeArgs,
-}
+/// `--image-registry`'s default.
+pub const DEFAULT_IMAGE_REGISTRY: &str = "docker.io";
+/// `--tag`'s default: the KubeSphere release the migration installs.
+pub const DEFAULT_TAG: &str = "v4.1.3";
+/// `--timeout`'s default: helm upgrade's `--timeout`.
+pub const DEFAULT_HELM_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// `--job-timeout`'s default: how long the prepare-upgrade and dynamic-upgrade Jobs may take.
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-/// What to migrate.
-#[derive(Debug, Clone, Subcommand)]
-enum Target {
-    /// Migrate the host cluster (or a single cluster) to KubeSphere v4.1
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Migrate the host cluster (or a single cluster).
     Host,
-    /// Migrate a member cluster to KubeSphere v4.1 (after the host)
+    /// Migrate a member cluster (after the host).
     Member,
-    /// Upgrade v3 gateways (after host and members): NAME, or `all`; without one, list them
-    Gateway {
-        /// A gateway (`kubesphere-router-<namespace>`) or `all`
-        name: Option<String>,
-    },
-    /// Undo a host/member migration from its backup (--backup-dir DIR): helm rollback of
-    /// ks-core, the objects it changed restored; says what it cannot undo
+    /// Upgrade v3 gateways: one by name, or `all`; without one, list them.
+    Gateway(Option<String>),
+    /// Undo a host/member migration from its backup ([`Options::backup_dir`]).
     Rollback,
 }
 
-/// The migration's flags.
-#[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Migration")]
-struct Opts {
-    /// Upstream's ks-core-values.yaml (default: ./ks-core-values.yaml)
-    #[arg(short = 'f', long = "values", value_name = "PATH", global = true)]
-    values: Option<PathBuf>,
-    /// The ks-core chart, a directory or .tgz (default: ./charts/ks-core, pulled with helm when absent)
-    #[arg(long, value_name = "PATH", global = true)]
-    chart: Option<PathBuf>,
-    /// Do not ask for confirmation (required without a terminal)
-    #[arg(short = 'y', long, global = true)]
-    yes: bool,
-    /// Show every step's objects, patches and helm arguments; change nothing
-    #[arg(long, global = true)]
-    dry_run: bool,
-    /// Where the backup, the log and the journal copy go (default: ./ks-migrate-backup-<timestamp>)
-    #[arg(long, value_name = "DIR", global = true)]
-    backup_dir: Option<PathBuf>,
-    /// The helm executable (default: helm on PATH)
-    #[arg(long, value_name = "PATH", global = true)]
-    helm: Option<PathBuf>,
-    /// Image registry of KubeSphere and ks-upgrade
-    #[arg(
-        long,
-        value_name = "REGISTRY",
-        default_value = "docker.io",
-        global = true
-    )]
-    image_registry: String,
-    /// Image registry of the extensions (upstream's EXTENSION_IMAGE_REGISTRY)
-    #[arg(long, value_name = "REGISTRY", global = true)]
-    extension_image_registry: Option<String>,
-    /// KubeSphere and ks-upgrade image tag
-    #[arg(long, value_name = "TAG", default_value = "v4.1.3", global = true)]
-    tag: String,
-    /// helm upgrade --timeout
-    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration, global = true)]
-    timeout: Duration,
-    /// How long to wait for the prepare-upgrade and dynamic-upgrade Jobs
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, global = true)]
-    job_timeout: Duration,
-    /// Turn a failing pre-check into a warning (repeatable; see the docs for the codes)
-    #[arg(long = "ignore-check", value_name = "CODE", global = true)]
-    ignore_checks: Vec<String>,
-    /// Output format: table, wide, json, yaml, or jsonpath=TEMPLATE (kubectl's dialect); as
-    /// `OutputArgs`, but accepted after the subcommand too
-    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "table", value_parser = OutputFormat::from_str, global = true)]
-    output: OutputFormat,
+/// How to migrate. The default is upstream's: its values file and chart in the current
+/// directory, KubeSphere v4.1.3 from docker.io, and a prompt before anything changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Upstream's ks-core-values.yaml (default: [`DEFAULT_VALUES`] in the current directory).
+    pub values: Option<PathBuf>,
+    /// The ks-core chart, a directory or .tgz (default: [`DEFAULT_CHART`], pulled with helm
+    /// when absent).
+    pub chart: Option<PathBuf>,
+    /// Do not ask for confirmation (required without a terminal).
+    pub yes: bool,
+    /// Show every step's objects, patches and helm arguments; change nothing.
+    pub dry_run: bool,
+    /// Where the backup, the log and the journal copy go (default:
+    /// `./ks-migrate-backup-<timestamp>`); the backup to restore for [`Command::Rollback`].
+    pub backup_dir: Option<PathBuf>,
+    /// The helm executable (default: helm on `PATH`).
+    pub helm: Option<PathBuf>,
+    /// Image registry of KubeSphere and ks-upgrade.
+    pub image_registry: String,
+    /// Image registry of the extensions (upstream's `EXTENSION_IMAGE_REGISTRY`).
+    pub extension_image_registry: Option<String>,
+    /// KubeSphere and ks-upgrade image tag.
+    pub tag: String,
+    /// helm upgrade's `--timeout`.
+    pub timeout: Duration,
+    /// How long to wait for the prepare-upgrade and dynamic-upgrade Jobs.
+    pub job_timeout: Duration,
+    /// Pre-check codes whose failure is only a warning.
+    pub ignore_checks: Vec<String>,
+    /// How the report is printed.
+    pub output: OutputFormat,
 }
 
-/// Entry point of the `kubectl-ks-migrate` binary.
-pub fn main() -> ExitCode {
-    crate::run::run(command)
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            values: None,
+            chart: None,
+            yes: false,
+            dry_run: false,
+            backup_dir: None,
+            helm: None,
+            image_registry: DEFAULT_IMAGE_REGISTRY.into(),
+            extension_image_registry: None,
+            tag: DEFAULT_TAG.into(),
+            timeout: DEFAULT_HELM_TIMEOUT,
+            job_timeout: DEFAULT_JOB_TIMEOUT,
+            ignore_checks: Vec::new(),
+            output: OutputFormat::Table,
+        }
+    }
 }
 
-async fn command(args: Args, printer: Printer) -> Result<ExitStatus> {
+/// Everything a ks-migrate command is given: how to migrate and how to reach the cluster.
+///
+/// ```no_run
+/// # async fn example() -> kupgrade::Result<()> {
+/// use kupgrade::{client::ConnectOptions, migrate, run::Printer};
+///
+/// let args = migrate::Args {
+///     opts: migrate::Options {
+///         values: Some("ks-core-values.yaml".into()),
+///         dry_run: true,
+///         ..migrate::Options::default()
+///     },
+///     kube: ConnectOptions::default(),
+/// };
+/// let status = migrate::run(migrate::Command::Host, args, Printer::stdio()).await?;
+/// # let _ = status;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    /// How to migrate.
+    pub opts: Options,
+    /// The connection.
+    pub kube: ConnectOptions,
+}
+
+/// Runs one ks-migrate command: its report goes to `printer`'s stdout, its questions and
+/// progress to its stderr.
+pub async fn run(command: Command, args: Args, printer: Printer) -> Result<ExitStatus> {
     args.opts
         .output
         .require_not_markdown("kubectl ks-migrate")?;
-    match args.target.clone() {
-        Target::Host => migrate(args, Role::Host, printer).await,
-        Target::Member => migrate(args, Role::Member, printer).await,
-        Target::Gateway { name } => gateways(args, name, printer).await,
-        Target::Rollback => rollback::run(args, printer).await,
+    match command {
+        Command::Host => migrate(args, Role::Host, printer).await,
+        Command::Member => migrate(args, Role::Member, printer).await,
+        Command::Gateway(name) => gateways(args, name, printer).await,
+        Command::Rollback => rollback::run(args, printer).await,
     }
 }
 
 /// A Go duration for helm (`30m`, `90s`).
-pub fn go_duration(d: Duration) -> String {
+pub(crate) fn go_duration(d: Duration) -> String {
     let s = d.as_secs().max(1);
     if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
@@ -172,7 +185,7 @@ pub fn go_duration(d: Duration) -> String {
     }
 }
 
-fn resolve_values(opts: &Opts) -> Result<PathBuf> {
+fn resolve_values(opts: &Options) -> Result<PathBuf> {
     match &opts.values {
         Some(p) if p.is_file() => Ok(p.clone()),
         Some(p) => Err(Error::usage(format!(
@@ -188,7 +201,7 @@ fn resolve_values(opts: &Opts) -> Result<PathBuf> {
 
 /// The chart: `--chart`, `./charts/ks-core`, or pulled with helm (as upstream does).
 async fn resolve_chart(
-    opts: &Opts,
+    opts: &Options,
     helm: &Helm,
     log: &Log,
     printer: &mut Printer,
@@ -224,7 +237,7 @@ async fn resolve_chart(
 }
 
 /// Asks on a terminal; refuses without one unless `--yes`.
-async fn confirm(printer: &mut Printer, opts: &Opts, lines: &[String]) -> Result<()> {
+async fn confirm(printer: &mut Printer, opts: &Options, lines: &[String]) -> Result<()> {
     if opts.dry_run || opts.yes {
         return Ok(());
     }
@@ -707,8 +720,7 @@ mod tests {
         assert_eq!(go_duration(Duration::ZERO), "1s");
     }
 
-    fn confirmed(argv: &[&str], input: Option<&'static str>) -> Result<()> {
-        let args = Args::try_parse_from(argv).unwrap();
+    fn confirmed(opts: Options, input: Option<&'static str>) -> Result<()> {
         let (printer, _) = crate::run::testing::Captured::printer();
         let mut printer = match input {
             Some(i) => printer.with_input(Box::new(i.as_bytes())),
@@ -717,40 +729,27 @@ mod tests {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
-            .block_on(confirm(&mut printer, &args.opts, &["This migrates".into()]))
+            .block_on(confirm(&mut printer, &opts, &["This migrates".into()]))
     }
 
     #[test]
     fn the_confirmation_is_asked_through_the_printer() {
-        let host = ["kubectl-ks_migrate", "host"];
-        assert!(confirmed(&host, Some("y\n")).is_ok());
-        let e = confirmed(&host, Some("no\n")).unwrap_err();
+        let host = Options::default;
+        assert!(confirmed(host(), Some("y\n")).is_ok());
+        let e = confirmed(host(), Some("no\n")).unwrap_err();
         assert_eq!(e.exit_status(), ExitStatus::Findings, "{e}");
         // No terminal: refused unless --yes or --dry-run, and nothing is read.
-        let e = confirmed(&host, None).unwrap_err();
+        let e = confirmed(host(), None).unwrap_err();
         assert!(e.to_string().contains("pass --yes"), "{e}");
-        assert!(confirmed(&["kubectl-ks_migrate", "host", "--yes"], None).is_ok());
-        assert!(confirmed(&["kubectl-ks_migrate", "host", "--dry-run"], Some("n\n")).is_ok());
-    }
-
-    #[test]
-    fn arguments_parse() {
-        let a = Args::try_parse_from([
-            "kubectl-ks_migrate",
-            "gateway",
-            "all",
-            "--dry-run",
-            "-f",
-            "v.yaml",
-            "--ignore-check",
-            "installer-idle",
-        ])
-        .unwrap();
-        assert!(matches!(a.target, Target::Gateway { name: Some(ref n) } if n == "all"));
-        assert!(a.opts.dry_run);
-        assert_eq!(a.opts.ignore_checks, ["installer-idle"]);
-        assert_eq!(a.opts.tag, "v4.1.3");
-        assert!(Args::try_parse_from(["kubectl-ks_migrate"]).is_err());
-        assert!(Args::try_parse_from(["kubectl-ks_migrate", "hots"]).is_err());
+        let yes = Options {
+            yes: true,
+            ..host()
+        };
+        assert!(confirmed(yes, None).is_ok());
+        let dry_run = Options {
+            dry_run: true,
+            ..host()
+        };
+        assert!(confirmed(dry_run, Some("n\n")).is_ok());
     }
 }

@@ -158,7 +158,7 @@ pub fn kubernetes_version(git_version: &str) -> Check {
 }
 
 /// `helm-version`: helm v3.13 or later answers `helm version --short`.
-pub fn helm_version(found: std::result::Result<(String, Version), String>) -> Check {
+pub fn helm_version(found: std::result::Result<(String, semver::Version), String>) -> Check {
     const CODE: &str = "helm-version";
     match found {
         Ok((text, v)) if v >= MIN_HELM && v.major == 3 => Check::pass(CODE, format!("helm {text}")),
@@ -705,7 +705,7 @@ mod tests {
 
     #[test]
     fn helm_must_be_3_13_or_later() {
-        let v = |s: &str| Ok((s.to_string(), s.parse::<Version>().unwrap()));
+        let v = |s: &str| Ok((s.to_string(), super::super::helm::parse_version(s).unwrap()));
         assert!(helm_version(v("v3.15.4+gfa9efb0")).ok);
         assert!(helm_version(v("v3.13.0")).ok);
         let c = helm_version(v("v3.12.3+g3a31588"));

@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::{
-    Opts, backup,
+    Options, backup,
     ctx::Ctx,
     gateway,
     helm::{self, Log},
@@ -260,7 +260,7 @@ pub(super) async fn wait_for_orphaned_upgrade(
 }
 
 /// Picks the backup directory: the flag, the one an unfinished run recorded, or a new one.
-pub(super) fn backup_dir(opts: &Opts, journal: &Journal, resuming: bool) -> PathBuf {
+pub(super) fn backup_dir(opts: &Options, journal: &Journal, resuming: bool) -> PathBuf {
     if let Some(d) = &opts.backup_dir {
         return d.clone();
     }

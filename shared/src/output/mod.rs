@@ -4,20 +4,19 @@
 //! Nothing here touches stdout directly: every renderer takes `&mut dyn Write`, so tests render
 //! into a `Vec<u8>` and the runner hands in a locked stdout.
 
+mod format;
 pub mod jsonpath;
-pub mod progress;
-pub mod style;
-pub mod table;
+pub(crate) mod progress;
+mod style;
+pub(crate) mod table;
 
 use std::io::Write;
 
 use serde::Serialize;
 
-use crate::{
-    cli::OutputFormat,
-    error::{Error, Result},
-};
+use crate::error::{Error, Result};
 
+pub use format::OutputFormat;
 pub use style::Style;
 
 /// A report a plugin computed. JSON, YAML and jsonpath come from its `Serialize` form; the

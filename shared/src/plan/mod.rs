@@ -8,17 +8,15 @@
 
 pub mod apis;
 pub mod checks;
-pub mod codes;
+pub(crate) mod codes;
 pub mod findings;
 pub mod inventory;
 pub mod path;
 pub mod report;
-pub mod steps;
-pub mod summary;
+pub(crate) mod steps;
+pub(crate) mod summary;
 
-use std::process::ExitCode;
-
-use clap::{Parser, ValueEnum};
+use clap::ValueEnum;
 
 use self::{
     checks::KubeSphereFacts,
@@ -31,12 +29,7 @@ use self::{
         ScannedKind, Summary, Targets, UpgradePlan,
     },
 };
-use crate::{
-    ExitStatus, Result,
-    cli::{KubeArgs, OutputArgs},
-    run::Printer,
-    version::Version,
-};
+use crate::{ExitStatus, Result, client::Cluster, version::Version};
 
 /// Which findings make the exit status 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,90 +50,42 @@ impl FailOn {
     }
 }
 
-/// Read-only upgrade plan and readiness gate for Kubernetes and KubeSphere
-#[derive(Debug, Parser)]
-#[command(name = "kubectl upgrade-plan", bin_name = "kubectl upgrade-plan", version = crate::VERSION)]
-pub struct Args {
-    /// Kubernetes target (v1.27 = its newest patch, or v1.27.16); default: the next minor
-    #[arg(long, value_name = "VERSION")]
-    target: Option<String>,
-    /// KubeSphere target (v4.1.3, or v4.1); default: the next release on the supported path
-    #[arg(long = "ks-target", value_name = "VERSION")]
-    ks_target: Option<String>,
-    /// Exit 1 on Required findings (default), or also on Recommended ones (warn)
-    #[arg(long = "fail-on", value_enum, default_value = "required")]
-    fail_on: FailOn,
-    #[command(flatten)]
-    fleet: crate::fleet::FleetArgs,
-    #[command(flatten)]
-    kube: KubeArgs,
-    #[command(flatten)]
-    output: OutputArgs,
+/// What to plan for. The default plans the next Kubernetes minor and the next KubeSphere release
+/// on the supported path.
+///
+/// ```no_run
+/// # async fn example() -> kupgrade::Result<()> {
+/// use kupgrade::{client, plan};
+///
+/// let cluster = client::connect(&client::ConnectOptions::default()).await?;
+/// let options = plan::Options {
+///     kubernetes_target: Some(plan::path::parse_kubernetes_target("v1.28")?),
+///     ..plan::Options::default()
+/// };
+/// let report = plan::plan(&cluster, &options).await?;
+/// let status = plan::exit_status(&report.findings, plan::FailOn::Required);
+/// # let _ = status;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// The Kubernetes target (`--target`; see [`path::parse_kubernetes_target`]).
+    pub kubernetes_target: Option<Version>,
+    /// The KubeSphere target (`--ks-target`; see [`path::parse_kubesphere_target`]).
+    pub kubesphere_target: Option<Version>,
 }
 
-/// Entry point of the `kubectl-upgrade_plan` binary.
-pub fn main() -> ExitCode {
-    crate::run::run(command)
+/// Plans one connected cluster: reads its version and state and builds the report.
+pub async fn plan(cluster: &Cluster, options: &Options) -> Result<UpgradePlan> {
+    plan_with(cluster, options, |_| {}).await
 }
 
-async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
-    // Bad targets are usage errors before anything touches the network.
-    let k8s_requested = args
-        .target
-        .as_deref()
-        .map(path::parse_kubernetes_target)
-        .transpose()?;
-    let ks_requested = args
-        .ks_target
-        .as_deref()
-        .map(path::parse_kubesphere_target)
-        .transpose()?;
-    if args.fleet.fleet {
-        return crate::fleet::plan::command(
-            &args.kube,
-            &args.fleet,
-            crate::fleet::plan::Params {
-                k8s_requested,
-                ks_requested,
-                fail_on: args.fail_on,
-            },
-            &args.output.output,
-            &mut printer,
-        )
-        .await;
-    }
-    let cluster = crate::client::connect(&args.kube).await?;
-    for w in &cluster.warnings {
-        printer.warn(w);
-    }
-    let note = !args.output.output.is_machine();
-    let plan = plan_cluster(
-        &cluster,
-        k8s_requested.as_ref(),
-        ks_requested.as_ref(),
-        |current| {
-            if note {
-                printer.note(&format!("reading cluster state (Kubernetes {current})..."));
-            }
-        },
-    )
-    .await?;
-    crate::output::render(
-        &plan,
-        &args.output.output,
-        &printer.out_style.clone(),
-        printer.out(),
-    )?;
-    crate::run::flush(&mut printer)?;
-    Ok(exit_status(&plan.findings, args.fail_on))
-}
-
-/// Plans one connected cluster: reads its version and state and builds the report (`reading`
-/// is told the version before the state is read). `--fleet` calls this for every cluster.
-pub(crate) async fn plan_cluster(
-    cluster: &crate::client::Cluster,
-    k8s_requested: Option<&Version>,
-    ks_requested: Option<&Version>,
+/// [`plan`], telling `reading` the cluster's version before its state is read (the command
+/// says so on stderr). `--fleet` calls [`plan`] for every cluster.
+pub async fn plan_with(
+    cluster: &Cluster,
+    options: &Options,
     reading: impl FnOnce(&Version),
 ) -> Result<UpgradePlan> {
     let info = crate::list::retry_read("get the API server version", || {
@@ -150,12 +95,13 @@ pub(crate) async fn plan_cluster(
     let current: Version = info.git_version.parse().map_err(|e| {
         crate::Error::parse(format!("API server version `{}`", info.git_version), e)
     })?;
-    let k8s_target = path::resolve_kubernetes_target(&current, k8s_requested)?;
+    let k8s_target = path::resolve_kubernetes_target(&current, options.kubernetes_target.as_ref())?;
     reading(&current);
     let mut inv = inventory::collect(&cluster.client, &current, &k8s_target).await?;
     inv.apiserver = Some(current.clone());
     let ks_current = inv.kubesphere.as_ref().and_then(|k| k.version.clone());
-    let ks_target = path::resolve_kubesphere_target(ks_current.as_ref(), ks_requested)?;
+    let ks_target =
+        path::resolve_kubesphere_target(ks_current.as_ref(), options.kubesphere_target.as_ref())?;
     // The 3.3.1 role changes matter only to a path that crosses 3.3.1: a cluster already past
     // it is not read (its IAM CRDs may even be gone) and gets no KS003.
     if checks::crosses_role_changes(ks_current.as_ref(), ks_target.as_ref()) {
@@ -174,7 +120,7 @@ pub(crate) async fn plan_cluster(
 /// The exit status, with the same precedence as `kubectl health`: a real blocking finding (1)
 /// beats a check that could not run (`CHECK001`, 2), which beats a clean plan (0). "Fix the
 /// cluster" and "give me the permissions to look" are different answers for CI.
-pub(crate) fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
+pub fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
     let counts = |f: &&Finding| f.severity.reaches(fail_on.threshold());
     let not_checked = |f: &Finding| f.code == Code::Check001;
     if findings.iter().filter(counts).any(|f| !not_checked(f)) {
@@ -187,7 +133,7 @@ pub(crate) fn exit_status(findings: &[Finding], fail_on: FailOn) -> ExitStatus {
 }
 
 /// Builds the report from what was collected (pure: no API calls).
-pub fn build_plan(
+pub(crate) fn build_plan(
     inv: &Inventory,
     current: &Version,
     k8s_target: &Version,

@@ -18,13 +18,12 @@
 //!
 //! The pure decisions live in [`patch`], the report in [`report`]; this file does the I/O.
 
-pub mod patch;
+pub(crate) mod patch;
 pub mod report;
-pub mod wait;
+pub(crate) mod wait;
 
-use std::{process::ExitCode, time::Duration};
+use std::time::Duration;
 
-use clap::Parser;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use kube::{
     Api,
@@ -38,70 +37,20 @@ use self::{
 };
 use crate::{
     Error, ExitStatus, Result,
-    cli::{KubeArgs, OutputArgs, parse_duration},
     kubesphere::{ClusterInfo, HOST_CLUSTER_LABEL, cluster_resource},
     list,
-    output::render,
-    run::{Printer, report_error},
+    run::Printer,
 };
 
 /// The field manager our writes are recorded under in `managedFields`.
-pub const FIELD_MANAGER: &str = "kubectl-untaint-member";
+pub(crate) const FIELD_MANAGER: &str = "kubectl-untaint-member";
 /// PATCH attempts per member, the first included, before giving up on a Cluster that keeps
 /// changing under us.
-pub const MAX_ATTEMPTS: u32 = 5;
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Release KubeSphere member clusters after the v4 migration by removing their Schedulable
-/// condition
-///
-/// Removes only the `Schedulable` condition of each member's `Cluster` object on the host, with
-/// an RFC 6902 JSON patch that tests what it removes and the object's resourceVersion; every
-/// other field and condition stays as it was. Members must be Ready and already run KubeSphere v4.
-///
-/// Exit status: 0 every member was untainted or already schedulable; 1 a member was refused or
-/// --wait timed out; 2 bad flags, kubeconfig or API errors.
-#[derive(Debug, Parser)]
-#[command(name = "kubectl untaint-member", bin_name = "kubectl untaint-member", version = crate::VERSION)]
-#[command(group = clap::ArgGroup::new("target").required(true).args(["names", "all"]))]
-#[command(after_help = "Examples:\n  \
-    kubectl untaint-member member-a                # untaint one migrated member\n  \
-    kubectl untaint-member --all --dry-run         # show the patch for every tainted member\n  \
-    kubectl untaint-member member-a --wait         # then wait for the gateway agent")]
-pub struct Args {
-    /// Member Cluster names (`kubectl get clusters.cluster.kubesphere.io`)
-    #[arg(value_name = "NAME")]
-    pub names: Vec<String>,
-
-    /// Every member that carries `Schedulable=False` (never the host)
-    #[arg(long, conflicts_with = "names")]
-    pub all: bool,
-
-    /// Untaint even when a member is not Ready, not on v4, being deleted, or a v3 Cluster webhook
-    /// is left (never the host, never a missing member)
-    #[arg(long)]
-    pub force: bool,
-
-    /// Print the JSON patch for each member and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// After untainting, wait until InstallPlan `gateway` reports the member's agent Installed
-    #[arg(long)]
-    pub wait: bool,
-
-    /// How long --wait waits (e.g. 90s, 10m)
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub timeout: Duration,
-
-    #[command(flatten)]
-    kube: KubeArgs,
-    #[command(flatten)]
-    output: OutputArgs,
-}
-
 /// What to untaint and how (the flags, without connection and output).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// Members named on the command line.
     pub names: Vec<String>,
@@ -111,61 +60,69 @@ pub struct Options {
     pub force: bool,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--wait`: how long to wait for the members' agents after untainting.
+    pub wait: Option<Duration>,
 }
 
-/// Entry point of the `kubectl-untaint-member` binary.
-pub fn main() -> ExitCode {
-    crate::run::run(command)
-}
-
-async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
-    let format = args.output.output.clone();
-    format.require_not_markdown("kubectl untaint-member")?;
-    let cluster = crate::client::connect(&args.kube).await?;
-    for w in &cluster.warnings {
-        printer.warn(w);
-    }
-    let options = Options {
-        names: args.names.clone(),
-        all: args.all,
-        force: args.force,
-        dry_run: args.dry_run,
-    };
-    let mut outcome = untaint(&cluster.client, &options, &mut printer).await?;
-    let report = &mut outcome.report;
-    if args.wait {
+/// Untaints the members `options` selects and, with [`Options::wait`], waits for their agents
+/// (not in a dry run): the whole run as a report. [`exit_status`] says how it ended.
+///
+/// ```no_run
+/// # async fn example() -> kupgrade::Result<()> {
+/// use kupgrade::{client, run::Printer, untaint};
+///
+/// let cluster = client::connect(&client::ConnectOptions::default()).await?;
+/// let options = untaint::Options {
+///     names: vec!["member-a".into()],
+///     dry_run: true,
+///     ..untaint::Options::default()
+/// };
+/// let mut printer = Printer::new(Box::new(std::io::sink()), Box::new(std::io::sink()));
+/// let report = untaint::run(&cluster.client, &options, &mut printer).await?;
+/// let status = untaint::exit_status(&report, &options);
+/// # let _ = status;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn run(
+    client: &kube::Client,
+    options: &Options,
+    printer: &mut Printer,
+) -> Result<UntaintReport> {
+    let Outcome {
+        mut report,
+        waitable,
+    } = untaint(client, options, printer).await?;
+    if let Some(timeout) = options.wait {
         if options.dry_run {
             printer.note("--dry-run: not waiting for extension agents");
         } else {
-            let result = wait::wait_for_agents(
-                &cluster.client,
-                &outcome.waitable,
-                args.timeout,
-                &mut printer,
-            )
-            .await?;
+            let result = wait::wait_for_agents(client, &waitable, timeout, printer).await?;
             for m in &mut report.members {
                 m.agent_state = result.states.get(&m.name).cloned();
             }
             report.wait = Some(result);
         }
     }
+    Ok(report)
+}
 
-    let style = printer.out_style;
-    render(report, &format, &style, printer.out())?;
-    crate::run::flush(&mut printer)?;
-
-    // One `error:` per distinct problem (a leftover webhook blocks every member the same way).
-    let err_style = printer.err_style;
+/// One error per distinct problem of the members refused or failed (a leftover webhook blocks
+/// every member the same way), for the command to print after the report.
+pub fn problems(report: &UntaintReport) -> Vec<Error> {
     let mut said = std::collections::BTreeSet::new();
-    for m in &report.members {
-        if matches!(m.action, Action::Refused | Action::Failed)
-            && said.insert((m.reason.clone(), m.hint.clone()))
-        {
-            let e = Error::refused(m.reason.clone().unwrap_or_default(), m.hint.clone());
-            report_error(printer.err(), &e, &err_style);
-        }
-    }
+    report
+        .members
+        .iter()
+        .filter(|m| matches!(m.action, Action::Refused | Action::Failed))
+        .filter(|m| said.insert((m.reason.clone(), m.hint.clone())))
+        .map(|m| Error::refused(m.reason.clone().unwrap_or_default(), m.hint.clone()))
+        .collect()
+}
+
+/// How a run ended: 2 when a member failed, a timeout error when the wait ran out, 1 when a
+/// member was refused, else 0.
+pub fn exit_status(report: &UntaintReport, options: &Options) -> Result<ExitStatus> {
     if report.any_failed() {
         return Ok(ExitStatus::Error);
     }
@@ -188,7 +145,7 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
                 "InstallPlan `{}` to install the agent on {states}",
                 wait.install_plan
             ),
-            seconds: args.timeout.as_secs(),
+            seconds: options.wait.unwrap_or_default().as_secs(),
         });
     }
     Ok(if report.any_refused() {
@@ -200,7 +157,7 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
 
 /// The result of [`untaint`]: the report, and the members whose agents `--wait` should follow.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// What was done to each member.
     pub report: UntaintReport,
     /// Members that are schedulable now and passed every check (untainted in this run, or
@@ -211,7 +168,7 @@ pub struct Outcome {
 /// Untaints the members `options` selects. Refusals and per-member API failures are recorded
 /// in the report; only errors that stop the whole run (the Clusters cannot be listed, the
 /// context is not a host) are returned as `Err`.
-pub async fn untaint(
+pub(crate) async fn untaint(
     client: &kube::Client,
     options: &Options,
     printer: &mut Printer,

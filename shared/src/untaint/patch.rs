@@ -117,8 +117,6 @@ pub const NOT_READY: &str = "MemberNotReady";
 pub const NOT_V4: &str = "MemberNotOnV4";
 /// Refusal code: a v3 Cluster webhook is still registered.
 pub const LEFTOVER_WEBHOOK: &str = "LeftoverV3Webhook";
-/// Refusal code: the context is not a KubeSphere host.
-pub const NOT_A_HOST: &str = "NotAHostCluster";
 
 /// The refusal for a name that matches no Cluster.
 pub fn not_found(name: &str) -> Refusal {

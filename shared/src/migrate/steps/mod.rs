@@ -21,9 +21,7 @@ use kube::Api;
 use serde::{Deserialize, Serialize};
 
 pub use self::{
-    args::{prepare_template_args, upgrade_args},
-    etcd::{etcd_ips, etcd_patch},
-    ks_core::{KsCoreV4, ks_core_v4},
+    ks_core::ks_core_v4,
     prepare::{delete_job, render_apply_wait},
     redis::REDIS_OBJECTS,
 };
