@@ -256,7 +256,7 @@ async fn confirm(printer: &mut Printer, opts: &Options, lines: &[String]) -> Res
 async fn migrate(args: Args, target: Role, mut printer: Printer) -> Result<ExitStatus> {
     let opts = args.opts.clone();
     let name = target.to_string();
-    precheck::validate_ignores(&opts.ignore_checks, precheck::CODES)?;
+    precheck::validate_ignores(&opts.ignore_checks, &precheck::Code::MIGRATION)?;
     let values_path = resolve_values(&opts)?;
     let values = values::load(&values_path)?;
     for w in &values.warnings {
@@ -391,7 +391,7 @@ async fn migrate_held(
     if !failed.is_empty() {
         report.outcome = "refused".into();
         print_report(&mut printer, &args, &report)?;
-        let codes: Vec<&str> = failed.iter().map(|c| c.code).collect();
+        let codes: Vec<&str> = failed.iter().map(|c| c.code.as_str()).collect();
         let first = failed[0];
         return Err(Error::refused(
             format!(
@@ -514,8 +514,7 @@ async fn migrate_held(
 
 async fn gateways(args: Args, which: Option<String>, mut printer: Printer) -> Result<ExitStatus> {
     let opts = args.opts.clone();
-    let known = ["helm-version", "ks-core-v4"];
-    precheck::validate_ignores(&opts.ignore_checks, &known)?;
+    precheck::validate_ignores(&opts.ignore_checks, &precheck::Code::GATEWAY)?;
     let cluster = crate::client::connect(&args.kube).await?;
     for w in &cluster.warnings {
         printer.warn(w);
@@ -585,7 +584,7 @@ async fn gateways_held(
     });
     let v4 = steps::ks_core_v4(&client).await?;
     let v4_check = Check {
-        code: "ks-core-v4",
+        code: precheck::Code::KsCoreV4,
         ok: v4.as_ref().is_some_and(|v| v.latest_deployed),
         ignored: false,
         message: match &v4 {
@@ -593,6 +592,7 @@ async fn gateways_held(
             None => "ks-core is not deployed at v4: gateways are upgraded after the host/member migration".into(),
         },
         hint: Some("run `kubectl ks-migrate host` (or member) first".into()),
+        objects: Vec::new(),
     };
     let mut checks = vec![v4_check, helm_check];
     precheck::apply_ignores(&mut checks, &opts.ignore_checks);

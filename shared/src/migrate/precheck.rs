@@ -26,6 +26,7 @@ use crate::{
     helm as releases,
     kubesphere::{self, KS_CORE_RELEASE, Role, SYSTEM_NAMESPACE},
     list,
+    model::{ObjectRef, Severity},
     version::Version,
 };
 
@@ -34,18 +35,71 @@ pub const MIN_KUBESPHERE: Version = Version::new(3, 4, 0);
 /// Kubernetes range KubeSphere 4.1 supports (inclusive minors).
 pub const KUBERNETES_RANGE: ((u64, u64), (u64, u64)) = ((1, 21), (1, 30));
 
-/// Every check code, in the order they run.
-pub const CODES: &[&str] = &[
-    "installer-version",
-    "kubernetes-version",
-    "helm-version",
-    "default-storage-class",
-    "nodes-ready",
-    "installer-idle",
-    "ks-core-not-pending",
-    "role-matches",
-    "crd-stored-versions",
-];
+/// A pre-check's stable code, as the report and `--ignore-check` spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// The ClusterConfiguration `ks-installer` exists, labelled v3.4.0 or later.
+    InstallerVersion,
+    /// The Kubernetes minor is in KubeSphere 4.1's range.
+    KubernetesVersion,
+    /// helm is found and recent enough.
+    HelmVersion,
+    /// A default StorageClass exists (or the values name a class).
+    DefaultStorageClass,
+    /// Every node is Ready.
+    NodesReady,
+    /// ks-installer is not in the middle of a run.
+    InstallerIdle,
+    /// ks-core's latest Helm revision is not pending.
+    KsCoreNotPending,
+    /// The cluster's KubeSphere role is the one migrated.
+    RoleMatches,
+    /// No CRD the v4 chart replaces still lists an old stored version.
+    CrdStoredVersions,
+    /// `gateway`: ks-core is deployed at v4 (the host or member is migrated).
+    KsCoreV4,
+}
+
+impl Code {
+    /// The host and member checks, in the order they run (the docs' table).
+    pub const MIGRATION: [Code; 9] = [
+        Self::InstallerVersion,
+        Self::KubernetesVersion,
+        Self::HelmVersion,
+        Self::DefaultStorageClass,
+        Self::NodesReady,
+        Self::InstallerIdle,
+        Self::KsCoreNotPending,
+        Self::RoleMatches,
+        Self::CrdStoredVersions,
+    ];
+
+    /// The `gateway` checks.
+    pub const GATEWAY: [Code; 2] = [Self::HelmVersion, Self::KsCoreV4];
+
+    /// The code's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InstallerVersion => "installer-version",
+            Self::KubernetesVersion => "kubernetes-version",
+            Self::HelmVersion => "helm-version",
+            Self::DefaultStorageClass => "default-storage-class",
+            Self::NodesReady => "nodes-ready",
+            Self::InstallerIdle => "installer-idle",
+            Self::KsCoreNotPending => "ks-core-not-pending",
+            Self::RoleMatches => "role-matches",
+            Self::CrdStoredVersions => "crd-stored-versions",
+            Self::KsCoreV4 => "ks-core-v4",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Kubernetes' procedure for moving stored objects to a new version and dropping the old one
 /// from `status.storedVersions`.
@@ -56,7 +110,7 @@ pub const STORED_VERSION_DOC: &str = "https://kubernetes.io/docs/tasks/extend-ku
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     /// Stable code.
-    pub code: &'static str,
+    pub code: Code,
     /// True when it passed.
     pub ok: bool,
     /// True when it failed but `--ignore-check` downgraded it to a warning.
@@ -67,38 +121,60 @@ pub struct Check {
     /// What to do about a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The objects a failed check is about (the nodes not Ready, the busy ks-installer pods,
+    /// the CRDs with a stored version the chart drops), in the finding model every report
+    /// uses; empty when it passed or is about the cluster as a whole.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ObjectRef>,
 }
 
 impl Check {
-    fn pass(code: &'static str, message: impl Into<String>) -> Self {
+    fn pass(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             ok: true,
             ignored: false,
             message: message.into(),
             hint: None,
+            objects: Vec::new(),
         }
     }
-    fn fail(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    fn fail(code: Code, message: impl Into<String>, hint: impl Into<String>) -> Self {
         Self {
             code,
             ok: false,
             ignored: false,
             message: message.into(),
             hint: Some(hint.into()),
+            objects: Vec::new(),
+        }
+    }
+
+    fn about(mut self, objects: Vec<ObjectRef>) -> Self {
+        self.objects = objects;
+        self
+    }
+
+    /// How much a failed check matters, on the scale every report uses: blocking, or advisory
+    /// once `--ignore-check` named it; `None` when it passed.
+    pub fn severity(&self) -> Option<Severity> {
+        match (self.ok, self.ignored) {
+            (true, _) => None,
+            (false, false) => Some(Severity::Blocking),
+            (false, true) => Some(Severity::Advisory),
         }
     }
 
     /// True when it blocks the migration.
     pub fn blocks(&self) -> bool {
-        !self.ok && !self.ignored
+        self.severity() == Some(Severity::Blocking)
     }
 }
 
 /// `installer-version`: the ClusterConfiguration `ks-installer` exists and its `version`
 /// label is v3.4.0 or later.
 pub fn installer_version(cc: Option<&DynamicObject>) -> Check {
-    const CODE: &str = "installer-version";
+    const CODE: Code = Code::InstallerVersion;
     let Some(cc) = cc else {
         return Check::fail(
             CODE,
@@ -134,7 +210,7 @@ pub fn installer_version(cc: Option<&DynamicObject>) -> Check {
 
 /// `kubernetes-version`: the API server is within v1.21 to v1.30.
 pub fn kubernetes_version(git_version: &str) -> Check {
-    const CODE: &str = "kubernetes-version";
+    const CODE: Code = Code::KubernetesVersion;
     let ((lo_maj, lo_min), (hi_maj, hi_min)) = KUBERNETES_RANGE;
     match git_version.parse::<Version>() {
         Ok(v) if v.minor_key() >= (lo_maj, lo_min) && v.minor_key() <= (hi_maj, hi_min) => {
@@ -159,7 +235,7 @@ pub fn kubernetes_version(git_version: &str) -> Check {
 
 /// `helm-version`: helm v3.13 or later answers `helm version --short`.
 pub fn helm_version(found: std::result::Result<(String, semver::Version), String>) -> Check {
-    const CODE: &str = "helm-version";
+    const CODE: Code = Code::HelmVersion;
     match found {
         Ok((text, v)) if v >= MIN_HELM && v.major == 3 => Check::pass(CODE, format!("helm {text}")),
         Ok((text, _)) => Check::fail(
@@ -174,7 +250,7 @@ pub fn helm_version(found: std::result::Result<(String, semver::Version), String
 /// `default-storage-class`: the PVC `ks-upgrade` needs a default StorageClass, unless the
 /// values name one (which must exist).
 pub fn default_storage_class(classes: &[(String, bool)], from_values: Option<&str>) -> Check {
-    const CODE: &str = "default-storage-class";
+    const CODE: Code = Code::DefaultStorageClass;
     if let Some(name) = from_values {
         return if classes.iter().any(|(n, _)| n == name) {
             Check::pass(
@@ -213,7 +289,7 @@ pub fn default_storage_class(classes: &[(String, bool)], from_values: Option<&st
 
 /// `nodes-ready`: every node's Ready condition is True.
 pub fn nodes_ready(nodes: &[(String, String)]) -> Check {
-    const CODE: &str = "nodes-ready";
+    const CODE: Code = Code::NodesReady;
     let bad: Vec<String> = nodes
         .iter()
         .filter(|(_, s)| s != "True")
@@ -228,6 +304,11 @@ pub fn nodes_ready(nodes: &[(String, String)]) -> Check {
     } else if bad.is_empty() {
         Check::pass(CODE, format!("all {} nodes are Ready", nodes.len()))
     } else {
+        let objects = nodes
+            .iter()
+            .filter(|(_, s)| s != "True")
+            .map(|(n, _)| ObjectRef::cluster("Node", n))
+            .collect();
         Check::fail(
             CODE,
             format!(
@@ -238,6 +319,7 @@ pub fn nodes_ready(nodes: &[(String, String)]) -> Check {
             ),
             "bring the nodes back to Ready (or remove them) before migrating",
         )
+        .about(objects)
     }
 }
 
@@ -248,7 +330,7 @@ pub type InstallerPod = (String, String, std::result::Result<String, String>);
 /// `installer-idle`: no ks-installer pod, or each running one's last 20 log lines contain
 /// `Welcome to KubeSphere!` (ks-installer prints it when its tasks are done).
 pub fn installer_idle(pods: &[InstallerPod]) -> Check {
-    const CODE: &str = "installer-idle";
+    const CODE: Code = Code::InstallerIdle;
     let running: Vec<&InstallerPod> = pods
         .iter()
         .filter(|p| p.1 == "Running" || p.1 == "Pending")
@@ -266,6 +348,10 @@ pub fn installer_idle(pods: &[InstallerPod]) -> Check {
         }
     }
     if !busy.is_empty() {
+        let objects = busy
+            .iter()
+            .map(|p| ObjectRef::namespaced("Pod", SYSTEM_NAMESPACE, p))
+            .collect();
         Check::fail(
             CODE,
             format!(
@@ -274,6 +360,7 @@ pub fn installer_idle(pods: &[InstallerPod]) -> Check {
             ),
             "wait for ks-installer to finish (`kubectl -n kubesphere-system logs -f deploy/ks-installer`)",
         )
+        .about(objects)
     } else if !unknown.is_empty() {
         Check::fail(
             CODE,
@@ -293,7 +380,7 @@ pub fn installer_idle(pods: &[InstallerPod]) -> Check {
 
 /// `ks-core-not-pending`: the ks-core release exists and its newest revision is not pending.
 pub fn ks_core_not_pending(revisions: &[releases::Revision]) -> Check {
-    const CODE: &str = "ks-core-not-pending";
+    const CODE: Code = Code::KsCoreNotPending;
     let ks: Vec<releases::Revision> = revisions
         .iter()
         .filter(|r| r.name == KS_CORE_RELEASE && r.namespace == SYSTEM_NAMESPACE)
@@ -326,7 +413,7 @@ pub fn ks_core_not_pending(revisions: &[releases::Revision]) -> Check {
 /// `role-matches`: the subcommand matches kubesphere-config's `multicluster.clusterRole`
 /// (`none`, a single cluster, migrates as host).
 pub fn role_matches(wanted: Role, configured: Option<Role>) -> Check {
-    const CODE: &str = "role-matches";
+    const CODE: Code = Code::RoleMatches;
     let effective = match configured {
         Some(Role::None) => Some(Role::Host),
         other => other,
@@ -377,7 +464,7 @@ pub struct CrdVersions {
 /// (`status.storedVersions[0]: Invalid value: "v1alpha1": must appear in spec.versions`) and
 /// the CRDs would be applied half-way.
 pub fn crd_stored_versions(crds: std::result::Result<&[CrdVersions], String>) -> Check {
-    const CODE: &str = "crd-stored-versions";
+    const CODE: Code = Code::CrdStoredVersions;
     let crds = match crds {
         Ok(c) => c,
         Err(e) => {
@@ -391,6 +478,7 @@ pub fn crd_stored_versions(crds: std::result::Result<&[CrdVersions], String>) ->
     let live: Vec<&CrdVersions> = crds.iter().filter(|c| c.stored.is_some()).collect();
     let mut bad = Vec::new();
     let mut fixes = Vec::new();
+    let mut objects = Vec::new();
     for c in &live {
         let stored = c.stored.as_deref().unwrap_or_default();
         let dropped: Vec<&String> = stored.iter().filter(|v| !c.chart.contains(v)).collect();
@@ -398,6 +486,7 @@ pub fn crd_stored_versions(crds: std::result::Result<&[CrdVersions], String>) ->
             continue;
         }
         let names: Vec<&str> = dropped.iter().map(|v| v.as_str()).collect();
+        objects.push(ObjectRef::cluster("CustomResourceDefinition", &c.name));
         bad.push(format!(
             "CRD {} has stored {} (status.storedVersions), which the chart's CRD no longer lists (spec.versions: {})",
             c.name,
@@ -442,6 +531,7 @@ pub fn crd_stored_versions(crds: std::result::Result<&[CrdVersions], String>) ->
             fixes.join("; ")
         ),
     )
+    .about(objects)
 }
 
 /// The CRDs in `helm show crds` output: name, versions and storage version.
@@ -628,19 +718,20 @@ pub async fn run(client: &kube::Client, inputs: &Inputs<'_>, log: &Log) -> Resul
 /// Marks failing checks named in `ignore` as ignored.
 pub fn apply_ignores(checks: &mut [Check], ignore: &[String]) {
     for c in checks.iter_mut() {
-        if !c.ok && ignore.iter().any(|i| i == c.code) {
+        if !c.ok && ignore.iter().any(|i| i == c.code.as_str()) {
             c.ignored = true;
         }
     }
 }
 
-/// Validates `--ignore-check` codes.
-pub fn validate_ignores(ignore: &[String], known: &[&str]) -> Result<()> {
+/// Validates `--ignore-check` codes against the checks of the command.
+pub fn validate_ignores(ignore: &[String], known: &[Code]) -> Result<()> {
     for i in ignore {
-        if !known.contains(&i.as_str()) {
+        if !known.iter().any(|c| c.as_str() == i) {
+            let names: Vec<&str> = known.iter().map(|c| c.as_str()).collect();
             return Err(Error::usage(format!(
                 "unknown check `{i}` in --ignore-check (checks: {})",
-                known.join(", ")
+                names.join(", ")
             )));
         }
     }
@@ -675,10 +766,39 @@ mod tests {
             .filter_map(|l| l.strip_prefix("| `")?.split_once("` |"))
             .map(|(code, _)| code)
             .collect();
+        let codes: Vec<&str> = Code::MIGRATION.iter().map(|c| c.as_str()).collect();
         assert_eq!(
-            documented, CODES,
-            "docs/ks-migrate.md's pre-check table (left) differs from precheck::CODES (right)"
+            documented, codes,
+            "docs/ks-migrate.md's pre-check table (left) differs from precheck::Code::MIGRATION (right)"
         );
+    }
+
+    #[test]
+    fn a_failed_check_names_its_objects_and_ignoring_it_makes_it_advisory() {
+        let nodes = [
+            ("a".to_string(), "True".to_string()),
+            ("b".to_string(), "False".to_string()),
+            ("c".to_string(), "Unknown".to_string()),
+        ];
+        let mut c = nodes_ready(&nodes);
+        assert_eq!(
+            c.objects,
+            [
+                ObjectRef::cluster("Node", "b"),
+                ObjectRef::cluster("Node", "c")
+            ]
+        );
+        assert_eq!(c.severity(), Some(Severity::Blocking));
+        assert!(c.blocks());
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["code"], "nodes-ready");
+        assert_eq!(v["objects"][0], json!({"kind": "Node", "name": "b"}));
+        apply_ignores(std::slice::from_mut(&mut c), &["nodes-ready".into()]);
+        assert_eq!(c.severity(), Some(Severity::Advisory));
+        assert!(!c.blocks());
+        let ok = nodes_ready(&nodes[..1]);
+        assert_eq!(ok.severity(), None);
+        assert!(serde_json::to_value(&ok).unwrap().get("objects").is_none());
     }
 
     #[test]
@@ -863,7 +983,13 @@ mod tests {
         let mut checks = vec![nodes_ready(&[]), kubernetes_version("v1.26.0")];
         apply_ignores(&mut checks, &["nodes-ready".to_string()]);
         assert!(checks.iter().all(|c| !c.blocks()));
-        assert!(validate_ignores(&["nodes-ready".into()], CODES).is_ok());
-        assert!(validate_ignores(&["nodes".into()], CODES).is_err());
+        assert!(validate_ignores(&["nodes-ready".into()], &Code::MIGRATION).is_ok());
+        assert!(validate_ignores(&["nodes".into()], &Code::MIGRATION).is_err());
+        assert!(validate_ignores(&["ks-core-v4".into()], &Code::GATEWAY).is_ok());
+        assert!(validate_ignores(&["ks-core-v4".into()], &Code::MIGRATION).is_err());
+        // The report spells each code as the flag does.
+        for c in Code::MIGRATION.iter().chain(&Code::GATEWAY) {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
     }
 }

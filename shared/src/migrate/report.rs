@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{Args, gateway, precheck::Check, values};
 use crate::{
     Result,
+    model::Severity,
     output::{Report, Style, table::Table},
     run::Printer,
 };
@@ -64,14 +65,16 @@ impl Report for Migration {
         if !self.checks.is_empty() {
             let mut t = Table::new(&["PRE-CHECK", "RESULT", "MESSAGE"]);
             for c in &self.checks {
-                let result = if c.ok {
-                    style.good("ok")
-                } else if c.ignored {
-                    style.warn("ignored")
-                } else {
-                    style.bad("FAIL")
+                let result = match c.severity() {
+                    None => style.good("ok"),
+                    Some(Severity::Advisory) => style.warn("ignored"),
+                    Some(Severity::Blocking) => style.bad("FAIL"),
                 };
-                t.row(vec![c.code.into(), result.into(), c.message.clone().into()]);
+                t.row(vec![
+                    c.code.as_str().into(),
+                    result.into(),
+                    c.message.clone().into(),
+                ]);
             }
             t.write(out)?;
             for c in self.checks.iter().filter(|c| !c.ok) {
