@@ -3,8 +3,11 @@
 //! them. A change to any output shows up as a snapshot diff to review (`cargo insta review`, or
 //! `INSTA_UPDATE=always cargo test -p e2e --test snapshots` and `git diff`).
 //!
-//! Filters replace what differs between runs: kubesim's port, the backup directory's timestamp,
-//! durations and dates.
+//! Filters replace what differs between runs: kubesim's port, the test directory, the backup
+//! directory's timestamp, durations and dates. ks-migrate runs with the real helm and the test
+//! chart (`common::migrate::Mig::real`).
+
+mod common;
 
 use e2e::Env;
 
@@ -109,4 +112,72 @@ fn untaint_member_dry_run() {
             &["--all", "--dry-run", "-o", "json"],
         ],
     );
+}
+
+/// ks-migrate's dry run with the real helm and the test chart: the pre-checks and the planned
+/// steps, as a table and as JSON; then the same run refused by a pre-check that names its objects.
+#[test]
+fn ks_migrate_host_dry_run() {
+    let m = common::migrate::Mig::real("ks34-host");
+    let mut settings = settings();
+    // The test's own directory (the chart and values paths are under it).
+    settings.add_filter(
+        &regex_escape(&m.env.dir().display().to_string()),
+        "[TESTDIR]",
+    );
+    let runs: [(&str, &[&str]); 2] = [
+        (
+            "ks-migrate__ks34-host__host_dry-run",
+            &["host", "--dry-run"],
+        ),
+        (
+            "ks-migrate__ks34-host__host_dry-run_o_json",
+            &["host", "--dry-run", "-o", "json"],
+        ),
+    ];
+    for (name, args) in runs {
+        let out = transcript_of(m.migrate().args(args).run(), "ks-migrate", args);
+        settings.bind(|| insta::assert_snapshot!(name, out));
+    }
+    // A node goes NotReady: `nodes-ready` fails and names it.
+    m.env
+        .sim
+        .patch_status(
+            "/api/v1/nodes/master-2",
+            &serde_json::json!({"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady"}]}),
+        )
+        .expect("patch node status");
+    let args: &[&str] = &["host", "--dry-run", "-o", "json"];
+    let out = transcript_of(m.migrate().args(args).run(), "ks-migrate", args);
+    settings.bind(|| {
+        insta::assert_snapshot!(
+            "ks-migrate__ks34-host__host_dry-run_o_json_node_not_ready",
+            out
+        )
+    });
+}
+
+/// The transcript of a run made by the caller.
+fn transcript_of(run: e2e::Run, plugin: &str, args: &[&str]) -> String {
+    run.assert_no_panic();
+    format!(
+        "$ kubectl {plugin} {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        run.code.map_or("signal".to_string(), |c| c.to_string()),
+        run.stdout,
+        run.stderr
+    )
+}
+
+/// `s` as a regular expression matching itself.
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
 }
