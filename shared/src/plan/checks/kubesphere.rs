@@ -142,3 +142,200 @@ pub(crate) fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        helm::Storage,
+        kubesphere::{ClusterCondition, Role},
+    };
+
+    fn v(s: &str) -> Version {
+        s.parse().unwrap()
+    }
+
+    fn ks(version: &str, installer_target: Option<&str>, source: &str) -> KubeSphere {
+        KubeSphere {
+            version: Some(v(version)),
+            source: source.into(),
+            installer_target: installer_target.map(v),
+            role: Role::Host,
+            has_cluster_configuration: true,
+            ks_core: None,
+            ks_core_chart: None,
+            ks_core_unreadable: None,
+        }
+    }
+
+    fn member(name: &str, ks: &str, k8s: &str, schedulable: Option<&str>) -> ClusterInfo {
+        ClusterInfo {
+            name: name.into(),
+            host: false,
+            kubesphere_version: Some(ks.into()),
+            kubernetes_version: Some(k8s.into()),
+            conditions: schedulable
+                .map(|s| ClusterCondition {
+                    type_: "Schedulable".into(),
+                    status: s.into(),
+                    reason: String::new(),
+                    message: String::new(),
+                })
+                .into_iter()
+                .collect(),
+            resource_version: None,
+        }
+    }
+
+    fn release(name: &str, namespace: &str, status: &str) -> Revision {
+        Revision {
+            name: name.into(),
+            namespace: namespace.into(),
+            revision: 1,
+            status: status.into(),
+            object: format!("sh.helm.release.v1.{name}.v1"),
+            storage: Storage::Secret,
+        }
+    }
+
+    fn step(component: Component, from: &str, to: &str, supported: bool) -> PathStep {
+        PathStep {
+            number: 1,
+            component,
+            from: from.into(),
+            to: to.into(),
+            tool: String::new(),
+            kubernetes: "v1.27".into(),
+            kubesphere: None,
+            supported,
+            note: (!supported).then(|| "KubeSphere v4.1 supports Kubernetes v1.21 to v1.30".into()),
+        }
+    }
+
+    fn codes(found: &[Finding]) -> Vec<(Code, String)> {
+        found
+            .iter()
+            .map(|f| (f.code, f.object.name.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_v3_installer_still_at_work_is_ks002() {
+        let busy = ks("v3.4.0", Some("v3.4.1"), "status.core.version");
+        let facts = KubeSphereFacts {
+            ks: &busy,
+            clusters: None,
+            helm: &[],
+            installer_deployment: true,
+            path: &[],
+        };
+        let found = check_kubesphere(&facts);
+        assert_eq!(codes(&found), [(Code::Ks002, "ks-installer".into())]);
+        assert!(
+            found[0]
+                .message
+                .contains("target v3.4.1 but status.core.version v3.4.0"),
+            "{}",
+            found[0].message
+        );
+        // Done (target reached), or no ks-installer Deployment: nothing.
+        let done = ks("v3.4.1", Some("v3.4.1"), "status.core.version");
+        assert!(check_kubesphere(&KubeSphereFacts { ks: &done, ..facts }).is_empty());
+        assert!(
+            check_kubesphere(&KubeSphereFacts {
+                installer_deployment: false,
+                ..facts
+            })
+            .is_empty()
+        );
+        // No status.core.version yet (the version came from the label): still working.
+        let fresh = ks(
+            "v3.4.1",
+            Some("v3.4.1"),
+            "ClusterConfiguration metadata.labels.version",
+        );
+        let found = check_kubesphere(&KubeSphereFacts {
+            ks: &fresh,
+            ..facts
+        });
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.ends_with("status.core.version -"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn under_a_v4_host_members_gateways_are_judged() {
+        let host = ks("v4.1.3", None, "ks-core");
+        let clusters = [
+            member("old", "v3.4.1", "v1.26.15", None),
+            member("tainted", "v4.1.3", "v1.26.15", Some("False")),
+            member("done", "v4.1.3", "v1.26.15", Some("True")),
+        ];
+        let helm = [
+            release(
+                "kubesphere-router-demo",
+                "kubesphere-controls-system",
+                "deployed",
+            ),
+            release(
+                "kubesphere-router-demo-ingress",
+                "kubesphere-controls-system",
+                "deployed",
+            ),
+            release(
+                "kubesphere-router-gone",
+                "kubesphere-controls-system",
+                "uninstalled",
+            ),
+        ];
+        let facts = KubeSphereFacts {
+            ks: &host,
+            clusters: Some(&clusters),
+            helm: &helm,
+            installer_deployment: true,
+            path: &[],
+        };
+        assert_eq!(
+            codes(&check_kubesphere(&facts)),
+            [
+                (Code::Ks004, "old".into()),
+                (Code::Ks005, "tainted".into()),
+                (Code::Ks006, "kubesphere-router-demo".into()),
+            ]
+        );
+        // The same members under a v3 host are not findings yet.
+        let v3 = ks("v3.4.1", Some("v3.4.1"), "status.core.version");
+        assert!(check_kubesphere(&KubeSphereFacts { ks: &v3, ..facts }).is_empty());
+    }
+
+    #[test]
+    fn unsupported_steps_and_members_out_of_range_block_the_path() {
+        let host = ks("v3.4.1", Some("v3.4.1"), "status.core.version");
+        let clusters = [
+            member("in-range", "v3.4.1", "v1.26.15", None),
+            member("too-new", "v3.4.1", "v1.31.2", None),
+        ];
+        let path = [
+            step(Component::Kubesphere, "v3.4.1", "v4.1.3", true),
+            step(Component::Kubernetes, "v1.30", "v1.31", false),
+        ];
+        let facts = KubeSphereFacts {
+            ks: &host,
+            clusters: Some(&clusters),
+            helm: &[],
+            installer_deployment: false,
+            path: &path,
+        };
+        let found = check_kubesphere(&facts);
+        assert_eq!(
+            found.iter().map(|f| f.code).collect::<Vec<_>>(),
+            [Code::Path001, Code::Path002]
+        );
+        assert_eq!(found[0].step.as_deref(), Some("v1.31"));
+        assert_eq!(found[1].object.name, "too-new");
+        assert_eq!(found[1].step.as_deref(), Some("v4.1.3"));
+    }
+}
