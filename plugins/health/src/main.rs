@@ -115,7 +115,7 @@ async fn command(args: Args, mut printer: Printer) -> Result<ExitStatus> {
         let params = kupgrade::fleet::health::Params {
             options,
             fail_on: args.fail_on,
-            wait: wait.map(|w| (w.timeout, w.interval)),
+            wait,
         };
         return kupgrade::fleet::health::command(
             &args.kube.options(),

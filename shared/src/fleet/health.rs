@@ -12,7 +12,10 @@ use super::{
 use crate::{
     ExitStatus, Result,
     client::{Cluster, ConnectOptions},
-    health::{FailOn, HealthReport, Options, Severity, Status, human, run_checks, server_version},
+    health::{
+        FailOn, HealthReport, Options, Severity, Status, WaitOptions, human, run_checks,
+        server_version,
+    },
     output::{self, OutputFormat, progress::Line},
     run::Printer,
 };
@@ -24,8 +27,8 @@ pub struct Params {
     pub options: Options,
     /// `--fail-on`.
     pub fail_on: FailOn,
-    /// `--wait`: the timeout and the interval.
-    pub wait: Option<(Duration, Duration)>,
+    /// `--wait`: until when and how often.
+    pub wait: Option<WaitOptions>,
 }
 
 /// Runs the fleet health check and prints the report.
@@ -76,7 +79,7 @@ pub async fn command(
                 results[i] = Some(outcome);
             }
         }
-        Some((timeout, interval)) => {
+        Some(w) => {
             wait(
                 &mut targets,
                 &mut results,
@@ -84,8 +87,8 @@ pub async fn command(
                 max,
                 job,
                 params.fail_on,
-                timeout,
-                interval,
+                w.timeout,
+                w.interval,
                 printer,
             )
             .await;
