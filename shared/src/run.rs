@@ -31,7 +31,7 @@ pub struct Printer {
     /// Colour for stderr.
     pub err_style: Style,
     /// True when stderr is a terminal: live progress is drawn there; otherwise plain lines.
-    pub interactive: bool,
+    interactive: bool,
     /// The live lines on stderr.
     progress: Progress,
     /// Where answers are read from; taken while a read is in flight.
