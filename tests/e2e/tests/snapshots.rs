@@ -13,15 +13,7 @@ use e2e::Env;
 
 /// Runs a plugin and renders what the user sees: the command, the exit code, stdout and stderr.
 fn transcript(env: &Env, plugin: &str, args: &[&str]) -> String {
-    let run = env.plugin(plugin).args(args).run();
-    run.assert_no_panic();
-    format!(
-        "$ kubectl {plugin} {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        run.code.map_or("signal".to_string(), |c| c.to_string()),
-        run.stdout,
-        run.stderr
-    )
+    transcript_of(env.plugin(plugin).args(args).run(), plugin, args)
 }
 
 /// The filters for everything that differs between runs.
@@ -122,7 +114,7 @@ fn ks_migrate_host_dry_run() {
     let mut settings = settings();
     // The test's own directory (the chart and values paths are under it).
     settings.add_filter(
-        &regex_escape(&m.env.dir().display().to_string()),
+        &regex::escape(&m.env.dir().display().to_string()),
         "[TESTDIR]",
     );
     let runs: [(&str, &[&str]); 2] = [
@@ -157,7 +149,7 @@ fn ks_migrate_host_dry_run() {
     });
 }
 
-/// The transcript of a run made by the caller.
+/// What the user sees of a run: the command, the exit code, stdout and stderr.
 fn transcript_of(run: e2e::Run, plugin: &str, args: &[&str]) -> String {
     run.assert_no_panic();
     format!(
@@ -167,17 +159,4 @@ fn transcript_of(run: e2e::Run, plugin: &str, args: &[&str]) -> String {
         run.stdout,
         run.stderr
     )
-}
-
-/// `s` as a regular expression matching itself.
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
 }
