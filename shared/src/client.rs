@@ -16,6 +16,8 @@ use kube::config::{
 
 use crate::error::{Error, Result};
 
+mod stack;
+
 /// How to reach the cluster: kubectl's connection flags as plain values (the plugins fill it
 /// from `cli::ConnectOptions`; a library caller builds it, usually from [`Default`]).
 #[derive(Debug, Clone)]
@@ -135,7 +137,7 @@ fn from_config(
         .exec
         .as_ref()
         .and_then(|e| e.command.clone());
-    let client = kube::client::ClientBuilder::try_from(config)
+    let client = stack::http_stack(config)
         .map_err(|e| Error::LoadKubeconfig {
             path: None,
             reason: crate::error::describe_client_error(&e, exec_command.as_deref()),
@@ -250,14 +252,12 @@ fn apply_timeouts(config: &mut kube::Config, timeout: Duration) {
     // repeated. Reads are retried by `crate::list::retry_read` (bounded), writes only by callers
     // that know they are safe; `RetryAfterLayer` honours the server's Retry-After for reads.
     config.default_retry = false;
-    if timeout.is_zero() {
-        config.connect_timeout = Some(DEFAULT_CONNECT_TIMEOUT);
+    // the request itself is bounded by `Observe` (see `http_stack`)
+    config.connect_timeout = Some(if timeout.is_zero() {
+        DEFAULT_CONNECT_TIMEOUT
     } else {
-        config.connect_timeout = Some(timeout.min(DEFAULT_CONNECT_TIMEOUT));
-        config.read_timeout = Some(timeout);
-        config.write_timeout = Some(timeout);
-        config.reset_reader_on_write = true;
-    }
+        timeout.min(DEFAULT_CONNECT_TIMEOUT)
+    });
 }
 
 /// Reads the kubeconfig kubectl would read, or `None` when there is none.
@@ -340,7 +340,7 @@ impl<S> tower::Layer<S> for RetryAfterLayer {
 #[derive(Clone, Debug)]
 struct RetryAfter<S>(S);
 
-type BoxedFuture<T, E> =
+pub(crate) type BoxedFuture<T, E> =
     std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<T, E>> + Send>>;
 
 impl<S, B> tower::Service<http::Request<kube::client::Body>> for RetryAfter<S>
@@ -409,6 +409,46 @@ impl std::fmt::Display for DeadlineExceeded {
 }
 
 impl std::error::Error for DeadlineExceeded {}
+
+/// A request that was not answered (headers and body) within `--request-timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTimedOut {
+    /// `METHOD /path?query` of the request.
+    pub request: String,
+    /// The bound (`--request-timeout`).
+    pub timeout: Duration,
+}
+
+impl std::fmt::Display for RequestTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the request timed out: `{}` was not answered within --request-timeout {}",
+            self.request,
+            crate::output::human_duration(self.timeout)
+        )
+    }
+}
+
+impl std::error::Error for RequestTimedOut {}
+
+/// Which bound cut a request short.
+#[derive(Debug, Clone, Copy)]
+enum Cutoff {
+    /// The run's `--deadline` (its value).
+    Deadline(Duration),
+    /// `--request-timeout` (its value).
+    Timeout(Duration),
+}
+
+impl Cutoff {
+    fn error(self, request: String) -> tower::BoxError {
+        match self {
+            Cutoff::Deadline(deadline) => Box::new(DeadlineExceeded { request, deadline }),
+            Cutoff::Timeout(timeout) => Box::new(RequestTimedOut { request, timeout }),
+        }
+    }
+}
 
 /// The requests in flight, oldest first, with how long each has waited (for the progress line
 /// drawn on a terminal while the API server is slow to answer).
@@ -513,6 +553,8 @@ impl Drop for InFlight {
 #[derive(Clone, Debug)]
 struct ObserveLayer {
     budget: std::sync::Arc<Budget>,
+    /// `--request-timeout` (zero: none).
+    request_timeout: Duration,
     verbosity: u8,
     /// The server URL without its trailing `/`, for the logged URL.
     server: std::sync::Arc<str>,
@@ -525,6 +567,7 @@ impl ObserveLayer {
                 limit: args.deadline,
                 state: Default::default(),
             }),
+            request_timeout: args.request_timeout,
             verbosity: args.verbosity,
             server: server.trim_end_matches('/').into(),
         }
@@ -595,22 +638,32 @@ where
         let verbosity = self.layer.verbosity;
         let deadline = self.layer.budget.limit;
         let (guard, expiry) = InFlight::start(&self.layer.budget, &label);
-        let exceeded = move |request: String| -> tower::BoxError {
-            Box::new(DeadlineExceeded { request, deadline })
-        };
         let started = std::time::Instant::now();
-        if expiry.is_some_and(|at| at <= tokio::time::Instant::now()) {
+        // the earlier of the run's deadline and this request's timeout
+        let timeout = self.layer.request_timeout;
+        let timeout_at = (!timeout.is_zero())
+            .then(|| tokio::time::Instant::now().checked_add(timeout))
+            .flatten();
+        let cutoff = match (expiry, timeout_at) {
+            (Some(d), Some(t)) if t < d => Some((t, Cutoff::Timeout(timeout))),
+            (Some(d), _) => Some((d, Cutoff::Deadline(deadline))),
+            (None, Some(t)) => Some((t, Cutoff::Timeout(timeout))),
+            (None, None) => None,
+        };
+        if let Some((at, why)) = cutoff
+            && at <= tokio::time::Instant::now()
+        {
             if verbosity >= 6 {
                 log_request(&verb, &url, "deadline exceeded", Duration::ZERO);
             }
-            return Box::pin(std::future::ready(Err(exceeded(label))));
+            return Box::pin(std::future::ready(Err(why.error(label))));
         }
         let fut = self.inner.call(req);
         Box::pin(async move {
-            let answer = match expiry {
-                Some(at) => match tokio::time::timeout_at(at, fut).await {
+            let answer = match cutoff {
+                Some((at, why)) => match tokio::time::timeout_at(at, fut).await {
                     Ok(answer) => answer.map_err(Into::into),
-                    Err(_) => Err(exceeded(label.clone())),
+                    Err(_) => Err(why.error(label.clone())),
                 },
                 None => fut.await.map_err(Into::into),
             };
@@ -618,6 +671,7 @@ where
                 let status = match &answer {
                     Ok(resp) => resp.status().to_string(),
                     Err(e) if e.is::<DeadlineExceeded>() => "deadline exceeded".to_string(),
+                    Err(e) if e.is::<RequestTimedOut>() => "timed out".to_string(),
                     Err(e) => format!("error: {}", crate::error::one_line(e.as_ref())),
                 };
                 log_request(&verb, &url, &status, started.elapsed());
@@ -625,23 +679,22 @@ where
             let resp = answer?;
             Ok(resp.map(|body| GuardedBody {
                 inner: Box::pin(body),
-                expiry: expiry.map(|at| Box::pin(tokio::time::sleep_until(at))),
+                cutoff: cutoff.map(|(at, why)| (Box::pin(tokio::time::sleep_until(at)), why)),
                 guard: Some(guard),
                 label,
-                deadline,
             }))
         })
     }
 }
 
 /// A response body that stays counted as in flight until it has been read, and fails with
-/// [`DeadlineExceeded`] when the deadline runs out while it is being read.
+/// [`DeadlineExceeded`] or [`RequestTimedOut`] when the deadline or the request's timeout runs
+/// out while it is being read.
 pub struct GuardedBody<B> {
     inner: std::pin::Pin<Box<B>>,
-    expiry: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    cutoff: Option<(std::pin::Pin<Box<tokio::time::Sleep>>, Cutoff)>,
     guard: Option<InFlight>,
     label: String,
-    deadline: Duration,
 }
 
 impl<B> http_body::Body for GuardedBody<B>
@@ -672,15 +725,13 @@ where
                 Poll::Ready(Some(frame))
             }
             Poll::Pending => {
-                if let Some(sleep) = this.expiry.as_mut()
+                if let Some((sleep, why)) = this.cutoff.as_mut()
                     && sleep.as_mut().poll(cx).is_ready()
                 {
+                    let why = *why;
                     this.guard.take();
-                    this.expiry = None;
-                    return Poll::Ready(Some(Err(Box::new(DeadlineExceeded {
-                        request: this.label.clone(),
-                        deadline: this.deadline,
-                    }))));
+                    this.cutoff = None;
+                    return Poll::Ready(Some(Err(why.error(this.label.clone()))));
                 }
                 Poll::Pending
             }
@@ -938,7 +989,10 @@ users:
             config.auth_info.impersonate_groups,
             Some(vec!["devs".to_string()])
         );
-        assert_eq!(config.read_timeout, Some(Duration::from_secs(7)));
+        // --request-timeout bounds the connect, and each request in `Observe`; a read timeout
+        // on a shared HTTP/2 connection would fire while it is idle
+        assert_eq!(config.connect_timeout, Some(Duration::from_secs(7)));
+        assert_eq!(config.read_timeout, None);
         assert_eq!(config.default_namespace, "default");
     }
 

@@ -346,6 +346,9 @@ fn transport_cause(err: &(dyn std::error::Error + 'static)) -> String {
     if let Some(deadline) = find_deadline(err) {
         return deadline.to_string();
     }
+    if let Some(timeout) = find_in_chain::<crate::client::RequestTimedOut>(err) {
+        return timeout.to_string();
+    }
     if let Some(auth) = find_auth_error(err) {
         return format!("authentication failed: {}", describe_auth_error(auth, None));
     }
@@ -367,6 +370,8 @@ fn transport_cause(err: &(dyn std::error::Error + 'static)) -> String {
         || lower.contains("end of file before message")
         || lower.contains("connection closed before message completed")
         || lower.contains("incompletemessage")
+        || lower.contains("stream error received")
+        || lower.contains("connection error")
     {
         "the API server closed the connection in the middle of its answer".into()
     } else if lower.contains("timed out") || lower.contains("elapsed") {
@@ -396,9 +401,16 @@ pub(crate) fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
 pub(crate) fn find_deadline<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a crate::client::DeadlineExceeded> {
+    find_in_chain(err)
+}
+
+/// The first error of type `E` in an error chain, if any.
+fn find_in_chain<'a, E: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
     let mut cur = Some(err);
     while let Some(e) = cur {
-        if let Some(d) = e.downcast_ref::<crate::client::DeadlineExceeded>() {
+        if let Some(d) = e.downcast_ref::<E>() {
             return Some(d);
         }
         cur = e.source();
@@ -452,7 +464,7 @@ fn kube_error_hint(err: &kube::Error) -> Option<String> {
                 Some("check the server address of the context (`kubectl config view --minify`)".into())
             } else if text.starts_with("the API server closed the connection") {
                 Some("try again; if it keeps happening, check the API server and any proxy or load balancer in front of it".into())
-            } else if text == "the request timed out" {
+            } else if text.starts_with("the request timed out") {
                 Some("raise --request-timeout, or check the network path to the API server".into())
             } else {
                 None

@@ -12,7 +12,7 @@
 //!
 //! Requests and memory: every list is paginated and judged page by page, keeping only counts
 //! and findings. Pods and workloads (`scan.rs`): a scope of at most 25 namespaces is listed
-//! namespace by namespace (4 at a time per kind), so requests grow with the scope's pages,
+//! namespace by namespace (12 at a time per kind), so requests grow with the scope's pages,
 //! never with the cluster's size or namespace count; `-A` (or a larger scope) reads one
 //! cluster-wide list. Time: the API server version is read while the checks run (only `nodes`
 //! waits for it), and every check's independent requests are sent at once, so the wall time

@@ -90,6 +90,7 @@ pub struct EnvBuilder {
     scenario: String,
     users: Vec<(String, String, Vec<String>)>,
     tls: bool,
+    http2: bool,
     controllers: bool,
 }
 
@@ -111,6 +112,12 @@ impl EnvBuilder {
         self
     }
 
+    /// Offer HTTP/1.1 only (kubesim offers HTTP/2 too by default, as a real API server does).
+    pub fn http1_only(mut self) -> Self {
+        self.http2 = false;
+        self
+    }
+
     /// Runs kubesim's controllers (Jobs complete, workloads roll out, PVCs bind, …), which the
     /// real helm's `--wait` and hooks need.
     pub fn controllers(mut self) -> Self {
@@ -123,6 +130,7 @@ impl EnvBuilder {
         let mut b = Sim::builder()
             .scenario(&self.scenario)
             .tls(self.tls)
+            .http2(self.http2)
             .controllers(self.controllers);
         for (name, token, groups) in &self.users {
             let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
@@ -175,6 +183,7 @@ impl Env {
             scenario: scenario.to_string(),
             users: Vec::new(),
             tls: true,
+            http2: true,
             controllers: false,
         }
     }

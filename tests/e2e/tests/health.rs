@@ -988,3 +988,35 @@ fn gzipped_pages_are_read_like_plain_ones() {
         format!("{total} pods in all namespaces: all Running and Ready, or Succeeded")
     );
 }
+
+/// The connections a run opened: the requests kubesim saw first on their connection.
+fn connections(records: &[kubesim::RequestRecord]) -> usize {
+    records.iter().filter(|r| r.first_on_connection).count()
+}
+
+#[test]
+fn every_request_shares_one_connection_over_http2() {
+    // kubesim offers HTTP/2 as a real API server does; the ~55 requests health sends at once
+    // go over one connection and one TLS handshake (the others wait for it), not one each.
+    let env = Env::new("ks34-host");
+    let before = env.sim.requests().len();
+    health(&env, &["-o", "json"]).assert_success();
+    let run = &env.sim.requests()[before..];
+    assert!(run.len() > 40, "{run:?}");
+    assert_eq!(connections(run), 1, "{run:?}");
+}
+
+#[test]
+fn an_http1_only_server_gets_the_same_report() {
+    // A server (or proxy) that offers only HTTP/1.1 is spoken to in HTTP/1.1: the requests in
+    // flight each need a connection of their own, and the report is the same.
+    let h2 = Env::new("ks34-host");
+    let h1 = Env::builder("ks34-host").http1_only().start();
+    let before = h1.sim.requests().len();
+    let over_h1 = health(&h1, &["-o", "json"]);
+    over_h1.assert_success();
+    assert!(connections(&h1.sim.requests()[before..]) > 1);
+    let over_h2 = health(&h2, &["-o", "json"]);
+    let checks = |run: &Run| run.json()["checks"].clone();
+    assert_eq!(checks(&over_h1), checks(&over_h2));
+}

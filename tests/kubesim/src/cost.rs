@@ -228,7 +228,7 @@ pub struct Arrival {
     /// Arrival time, µs since the epoch.
     pub at_us: u64,
     /// Arrival instant (for the deadline).
-    pub at: tokio::time::Instant,
+    pub at: std::time::Instant,
 }
 
 impl Arrival {
@@ -239,7 +239,7 @@ impl Arrival {
             gzip: accepts_gzip(accept_encoding),
             conn,
             at_us: now_us(),
-            at: tokio::time::Instant::now(),
+            at: std::time::Instant::now(),
         }
     }
 }
@@ -297,7 +297,7 @@ pub async fn shape(
         .map(|m| m.cost(body_bytes.unwrap_or(0) as usize, arrival.conn))
         .unwrap_or_default();
     if !cost.is_zero() {
-        tokio::time::sleep_until(arrival.at + cost).await;
+        alarm::sleep_until(arrival.at + cost).await;
     }
     log.push(RequestRecord {
         request: arrival.request,
@@ -313,10 +313,147 @@ pub async fn shape(
     resp
 }
 
+/// Sleeps that end when they should. tokio's timer counts in whole milliseconds and rounds a
+/// deadline up to the next tick, so a modelled 2.1 ms answer would leave after 3 to 4 ms, and a
+/// command's critical path would carry about a millisecond per request that no real server
+/// adds. One thread holds the pending deadlines and wakes each on time, to the precision of
+/// the OS's timed waits (tens of microseconds).
+mod alarm {
+    use std::collections::BinaryHeap;
+    use std::sync::{Condvar, Mutex, OnceLock};
+    use std::time::Instant;
+    use tokio::sync::oneshot;
+
+    struct Entry {
+        at: Instant,
+        seq: u64,
+        wake: oneshot::Sender<()>,
+    }
+
+    impl PartialEq for Entry {
+        fn eq(&self, other: &Self) -> bool {
+            (self.at, self.seq) == (other.at, other.seq)
+        }
+    }
+    impl Eq for Entry {}
+    impl PartialOrd for Entry {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Entry {
+        /// Earliest first (the heap is a max-heap).
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            (other.at, other.seq).cmp(&(self.at, self.seq))
+        }
+    }
+
+    #[derive(Default)]
+    struct Pending {
+        heap: BinaryHeap<Entry>,
+        seq: u64,
+    }
+
+    struct Alarm {
+        pending: Mutex<Pending>,
+        changed: Condvar,
+    }
+
+    /// The alarm, its thread started on first use; `None` if no thread could be started.
+    fn alarm() -> Option<&'static Alarm> {
+        static ALARM: OnceLock<Option<&'static Alarm>> = OnceLock::new();
+        *ALARM.get_or_init(|| {
+            let alarm: &'static Alarm = Box::leak(Box::new(Alarm {
+                pending: Mutex::new(Pending::default()),
+                changed: Condvar::new(),
+            }));
+            std::thread::Builder::new()
+                .name("kubesim-alarm".into())
+                .spawn(move || ring(alarm))
+                .ok()
+                .map(|_| alarm)
+        })
+    }
+
+    /// The alarm thread: wakes every entry whose time has come, then waits for the next.
+    fn ring(alarm: &'static Alarm) {
+        let mut pending = alarm.pending.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let now = Instant::now();
+            while pending.heap.peek().is_some_and(|e| e.at <= now) {
+                if let Some(e) = pending.heap.pop() {
+                    let _ = e.wake.send(());
+                }
+            }
+            pending = match pending.heap.peek().map(|e| e.at - now) {
+                Some(wait) => {
+                    alarm
+                        .changed
+                        .wait_timeout(pending, wait)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+                None => alarm
+                    .changed
+                    .wait(pending)
+                    .unwrap_or_else(|e| e.into_inner()),
+            };
+        }
+    }
+
+    /// Waits until `at`.
+    pub(super) async fn sleep_until(at: Instant) {
+        if at <= Instant::now() {
+            return;
+        }
+        let Some(alarm) = alarm() else {
+            return tokio::time::sleep_until(at.into()).await;
+        };
+        let (wake, woken) = oneshot::channel();
+        {
+            let mut pending = alarm.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.seq += 1;
+            let seq = pending.seq;
+            let earliest = pending.heap.peek().is_none_or(|e| at < e.at);
+            pending.heap.push(Entry { at, seq, wake });
+            if earliest {
+                alarm.changed.notify_one();
+            }
+        }
+        if woken.await.is_err() {
+            tokio::time::sleep_until(at.into()).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read as _;
+
+    #[tokio::test]
+    async fn alarms_ring_in_deadline_order_and_never_early() {
+        let start = std::time::Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        // pushed latest first, so each new one is the earliest and must wake the alarm thread
+        for (i, ms) in [9u64, 6, 3, 1].into_iter().enumerate() {
+            let tx = tx.clone();
+            let at = start + Duration::from_millis(ms);
+            tokio::spawn(async move {
+                alarm::sleep_until(at).await;
+                let _ = tx.send((i, at, std::time::Instant::now()));
+            });
+        }
+        drop(tx);
+        let mut order = Vec::new();
+        while let Some((i, at, woke)) = rx.recv().await {
+            assert!(woke >= at, "alarm {i} rang before its time");
+            order.push(i);
+        }
+        assert_eq!(order, vec![3, 2, 1, 0]);
+        // a time already past returns at once
+        alarm::sleep_until(start).await;
+    }
 
     fn warm() -> Connection {
         Connection {

@@ -30,6 +30,9 @@ enum Cmd {
         /// Serve plain HTTP instead of HTTPS.
         #[arg(long)]
         http: bool,
+        /// Offer HTTP/1.1 only (by default HTTP/2 is offered too, as a real API server does).
+        #[arg(long)]
+        http1_only: bool,
         /// Extra bearer-token user, `NAME:TOKEN[:GROUP,GROUP]` (repeatable).
         #[arg(long = "user")]
         users: Vec<String>,
@@ -98,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             kubeconfig,
             port,
             http,
+            http1_only,
             users,
             version_git,
             controllers,
@@ -107,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut b = kubesim::Sim::builder()
                 .scenario(&scenario)
                 .tls(!http)
+                .http2(!http1_only)
                 .port(port)
                 .controllers(controllers)
                 .cost(cost);

@@ -394,11 +394,19 @@ impl Shared {
     }
 }
 
-/// Accepts connections until `shutdown` flips to true.
+/// HTTP/2 flow-control windows kubesim advertises for what clients send (bodies of writes).
+const H2_STREAM_WINDOW: u32 = 1 << 20;
+const H2_CONNECTION_WINDOW: u32 = 4 << 20;
+/// Streams a client may open at once on one HTTP/2 connection (the API server's
+/// `--http2-max-streams-per-connection` default).
+const H2_MAX_STREAMS: u32 = 1000;
+
+/// Accepts connections until `shutdown` flips to true; `http2` offers HTTP/2 besides HTTP/1.1.
 pub async fn run(
     listener: TcpListener,
     shared: Arc<Shared>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    http2: bool,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -436,6 +444,7 @@ pub async fn run(
                         shared,
                         cert_user,
                         conn,
+                        http2,
                         &mut conn_shutdown,
                     )
                     .await;
@@ -445,7 +454,15 @@ pub async fn run(
                         first_request: true,
                         ..Default::default()
                     };
-                    serve_conn(TokioIo::new(stream), shared, None, conn, &mut conn_shutdown).await
+                    serve_conn(
+                        TokioIo::new(stream),
+                        shared,
+                        None,
+                        conn,
+                        http2,
+                        &mut conn_shutdown,
+                    )
+                    .await
                 }
             }
         });
@@ -457,6 +474,7 @@ async fn serve_conn<I>(
     shared: Arc<Shared>,
     cert_user: Option<User>,
     conn: cost::Connection,
+    http2: bool,
     shutdown: &mut watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -474,11 +492,27 @@ async fn serve_conn<I>(
         };
         async move { Ok::<_, std::convert::Infallible>(shared.serve(req, cu, conn).await) }
     });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, svc);
-    tokio::select! {
-        _ = conn => {}
-        _ = shutdown.changed() => {}
+    if http2 {
+        // HTTP/1.1 or HTTP/2, by what the client sends first (after ALPN chose it)
+        let mut builder =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        builder
+            .http2()
+            .initial_stream_window_size(H2_STREAM_WINDOW)
+            .initial_connection_window_size(H2_CONNECTION_WINDOW)
+            .max_concurrent_streams(H2_MAX_STREAMS);
+        let conn = builder.serve_connection(io, svc);
+        tokio::select! {
+            _ = conn => {}
+            _ = shutdown.changed() => {}
+        }
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(io, svc);
+        tokio::select! {
+            _ = conn => {}
+            _ = shutdown.changed() => {}
+        }
     }
 }

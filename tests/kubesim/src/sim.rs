@@ -53,6 +53,7 @@ pub struct SimBuilder {
     git_version: Option<String>,
     controllers: bool,
     cost: Cost,
+    http2: bool,
 }
 
 impl Default for SimBuilder {
@@ -65,6 +66,7 @@ impl Default for SimBuilder {
             git_version: None,
             controllers: false,
             cost: Cost::Free,
+            http2: true,
         }
     }
 }
@@ -135,6 +137,14 @@ impl SimBuilder {
         self
     }
 
+    /// Offers HTTP/2 as well as HTTP/1.1 (ALPN `h2`, `http/1.1`), as a real API server does
+    /// (the default); `false` serves HTTP/1.1 only, as a server behind an HTTP/1.1-only proxy
+    /// would.
+    pub fn http2(mut self, on: bool) -> Self {
+        self.http2 = on;
+        self
+    }
+
     /// Loads the scenario, binds, and starts serving on a background thread.
     pub fn start(self) -> Result<Sim, SimError> {
         let core = Arc::new(Core::new());
@@ -177,7 +187,11 @@ impl SimBuilder {
         } else {
             None
         };
-        let tls_cfg = pki.as_ref().map(Pki::server_config).transpose()?;
+        let tls_cfg = pki
+            .as_ref()
+            .map(|p| p.server_config(self.http2))
+            .transpose()?;
+        let http2 = self.http2;
         let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -212,7 +226,7 @@ impl SimBuilder {
                         tokio::spawn(crate::controllers::run(core, rx));
                     }
                     if let Ok(l) = tokio::net::TcpListener::from_std(listener) {
-                        server::run(l, sh, tls_cfg, stop_rx).await
+                        server::run(l, sh, tls_cfg, http2, stop_rx).await
                     }
                 });
                 rt.shutdown_background();

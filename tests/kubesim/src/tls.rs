@@ -84,7 +84,7 @@ impl Pki {
     }
 
     /// The rustls server configuration: HTTP/1.1, optional client certificates.
-    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    pub fn server_config(&self, http2: bool) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.ca_der.clone())?;
@@ -101,7 +101,11 @@ impl Pki {
                 vec![self.server_der.clone()],
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key.clone())),
             )?;
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        cfg.alpn_protocols = if http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         Ok(Arc::new(cfg))
     }
 }
@@ -154,6 +158,9 @@ mod tests {
         let u = user_from_cert(&der).unwrap();
         assert_eq!(u.name, "alice");
         assert_eq!(u.groups, ["devs", "system:authenticated"]);
-        assert!(pki.server_config().is_ok());
+        let h2 = pki.server_config(true).unwrap();
+        assert_eq!(h2.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+        let h1 = pki.server_config(false).unwrap();
+        assert_eq!(h1.alpn_protocols, [b"http/1.1".to_vec()]);
     }
 }
