@@ -442,6 +442,14 @@ enum Cutoff {
 }
 
 impl Cutoff {
+    /// The status the `-v=6` log gives a request it cut short.
+    fn status(self) -> &'static str {
+        match self {
+            Cutoff::Deadline(_) => "deadline exceeded",
+            Cutoff::Timeout(_) => "timed out",
+        }
+    }
+
     fn error(self, request: String) -> tower::BoxError {
         match self {
             Cutoff::Deadline(deadline) => Box::new(DeadlineExceeded { request, deadline }),
@@ -654,7 +662,7 @@ where
             && at <= tokio::time::Instant::now()
         {
             if verbosity >= 6 {
-                log_request(&verb, &url, "deadline exceeded", Duration::ZERO);
+                log_request(&verb, &url, why.status(), Duration::ZERO);
             }
             return Box::pin(std::future::ready(Err(why.error(label))));
         }

@@ -265,13 +265,16 @@ pub(crate) fn image_tag(image: &str) -> Option<&str> {
     (!tag.is_empty()).then_some(tag)
 }
 
+/// A version literal in tests: `v("1.26.15")`.
+#[cfg(test)]
+pub(crate) fn v(s: &str) -> Version {
+    s.parse().expect("a valid version literal")
+}
+
 #[cfg(test)]
 mod tests {
+    use super::v;
     use super::*;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
 
     #[test]
     fn parses_what_clusters_report() {

@@ -27,10 +27,7 @@ pub fn kube_proxy_kubelet_skew(kube_proxy: &Version, kubelet: &Version) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
+    use crate::version::v;
 
     #[test]
     fn kube_proxy_may_be_three_minors_from_its_kubelet_two_below_1_25() {

@@ -274,6 +274,7 @@ fn failed_condition(plan: &DynamicObject) -> Option<String> {
 mod tests {
     use super::*;
     use crate::health::Severity;
+    use crate::version::v;
     use serde_json::json;
 
     fn obj(v: Value) -> DynamicObject {
@@ -286,10 +287,6 @@ mod tests {
             "metadata": {"name": name},
             "status": {"kubeSphereVersion": version, "conditions": conditions}
         })))
-    }
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
     }
 
     #[test]

@@ -189,6 +189,7 @@ pub(super) fn node_findings(
 mod tests {
     use super::*;
     use crate::health::Severity;
+    use crate::version::v;
     use serde_json::json;
 
     fn node(name: &str, ready: &str, kubelet: &str, cordoned: bool) -> Node {
@@ -208,10 +209,6 @@ mod tests {
             }
         }))
         .unwrap()
-    }
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
     }
 
     #[test]

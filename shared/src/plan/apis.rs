@@ -435,11 +435,8 @@ pub fn parse_deprecated_metric(text: &str) -> Vec<MetricUse> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::v;
     use std::collections::HashSet;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
 
     fn t() -> &'static [ApiEntry] {
         table().unwrap()

@@ -410,10 +410,7 @@ pub fn plan_path(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
+    use crate::version::v;
 
     #[test]
     fn every_compatibility_row_names_a_public_source() {

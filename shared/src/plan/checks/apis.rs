@@ -197,10 +197,7 @@ pub(crate) fn check_apis(
 mod tests {
     use super::*;
     use crate::model::Severity;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
+    use crate::version::v;
 
     fn stored(
         kind: &str,

@@ -146,14 +146,11 @@ pub(crate) fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::v;
     use crate::{
         helm::Storage,
         kubesphere::{ClusterCondition, Role},
     };
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
 
     fn ks(version: &str, installer_target: Option<&str>, source: &str) -> KubeSphere {
         KubeSphere {

@@ -79,11 +79,8 @@ pub(crate) fn check_runtime(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::v;
     use serde_json::json;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
 
     #[test]
     fn containerd_1_is_required_past_1_35_and_recommended_at_it() {

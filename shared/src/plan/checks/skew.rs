@@ -128,10 +128,7 @@ pub(crate) fn check_skew(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
+    use crate::version::v;
 
     #[test]
     fn skew_now_and_after() {

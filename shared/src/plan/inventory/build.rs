@@ -191,12 +191,9 @@ pub(crate) fn detect_build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::v;
     use k8s_openapi::api::core::v1::Node;
     use serde_json::json;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
 
     fn node(labels: serde_json::Value, provider: Option<&str>) -> NodeSummary {
         let n: Node = serde_json::from_value(

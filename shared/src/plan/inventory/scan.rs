@@ -214,11 +214,7 @@ pub(super) async fn helm_manifest_uses(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::version::Version;
-
-    fn v(s: &str) -> Version {
-        s.parse().unwrap()
-    }
+    use crate::version::v;
 
     #[test]
     fn kinds_listed_anyway_are_not_scanned_twice() {
