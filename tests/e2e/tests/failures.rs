@@ -142,6 +142,41 @@ fn an_exec_credential_plugin_supplies_the_token() {
 }
 
 #[test]
+fn an_exec_credential_plugin_supplies_a_client_certificate() {
+    // The certificate goes into the TLS handshake (the client's own HTTP stack builds its TLS
+    // from the kubeconfig, exec identity included), and kubesim authenticates by it: the
+    // kubeconfig has no token left.
+    let env = Env::new("ks41-host-migrated");
+    let (cert, key) = env
+        .sim
+        .client_cert("exec-admin", &["system:masters"])
+        .expect("kubesim serves TLS");
+    let credential = serde_json::json!({
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"clientCertificateData": cert, "clientKeyData": key},
+    });
+    let json = env.write("exec-cert.json", &credential.to_string());
+    let kc = exec_kubeconfig(
+        &env,
+        "exec-cert",
+        &format!("#!/bin/sh\ncat '{}'\n", json.display()),
+    );
+    for (plugin, _) in PLUGINS {
+        let admin = env.plugin(plugin).args(read_only(plugin)).run();
+        let exec = env
+            .plugin(plugin)
+            .args(read_only(plugin))
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .run();
+        exec.assert_no_panic();
+        assert_eq!(exec.code, admin.code, "{plugin}\n{}", exec.stderr);
+        assert_eq!(exec.stdout, admin.stdout, "{plugin}");
+    }
+}
+
+#[test]
 fn a_failing_exec_credential_plugin_is_one_line_without_its_output() {
     let env = Env::new("empty");
     // It prints a credential on stdout and then fails: the credential must not be shown.
