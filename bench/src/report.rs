@@ -490,13 +490,14 @@ pub fn cells(rows: &[Row]) -> Vec<[String; 12]> {
     out
 }
 
-const TIME_HEAD: [&str; 9] = [
+const TIME_HEAD: [&str; 10] = [
     "scale",
     "command",
     "wall",
     "start-up",
     "request floor",
     "wall ÷ floor",
+    "requests' span ÷ floor",
     "requests on the critical path",
     "client work between requests",
     "after the last response",
@@ -509,10 +510,13 @@ pub fn time_cells(rows: &[Row]) -> Vec<Vec<String>> {
         .filter(|r| r.side == Side::Plugin && r.cost == "real")
         .filter_map(|r| {
             let b = r.breakdown()?;
-            let ratio = if b.floor.is_zero() {
-                "-".to_string()
-            } else {
-                format!("{:.2}", b.wall.as_secs_f64() / b.floor.as_secs_f64())
+            // the whole run, and first request to last answer (without start-up and tail)
+            let ratio = |d: Duration| {
+                if b.floor.is_zero() {
+                    "-".to_string()
+                } else {
+                    format!("{:.2}", d.as_secs_f64() / b.floor.as_secs_f64())
+                }
             };
             Some(vec![
                 r.scale.clone(),
@@ -520,7 +524,8 @@ pub fn time_cells(rows: &[Row]) -> Vec<Vec<String>> {
                 fmt_dur(b.wall),
                 fmt_dur(b.startup),
                 fmt_dur(b.floor),
-                ratio,
+                ratio(b.wall),
+                ratio(b.span),
                 b.path.len().to_string(),
                 fmt_dur(b.span.saturating_sub(b.floor)),
                 fmt_dur(b.tail),
@@ -681,9 +686,10 @@ pub fn targets_real(rows: &[Row]) -> Vec<Target> {
         .map(|(what, p)| match p.and_then(Row::breakdown) {
             Some(b) if !b.floor.is_zero() => {
                 let x = b.wall.as_secs_f64() / b.floor.as_secs_f64();
+                let span = b.span.as_secs_f64() / b.floor.as_secs_f64();
                 (
                     format!(
-                        "{what}: {} for a floor of {} ({} requests on the critical path): {x:.2}×",
+                        "{what}: {} for a floor of {} ({} requests on the critical path): {x:.2}× ({span:.2}× from the first request to the last answer)",
                         fmt_dur(b.wall),
                         fmt_dur(b.floor),
                         b.path.len()
@@ -1111,6 +1117,26 @@ mod tests {
             ("GET /api/v1/namespaces/a/pods".to_string(), 5_000)
         );
         assert!(breakdown(0, Duration::ZERO, &[]).is_none());
+    }
+
+    #[test]
+    fn the_time_table_gives_both_ratios_to_the_floor() {
+        let mut h = row("standard", "health", Side::Plugin, "kubectl health", &[15]);
+        h.cost = "real";
+        h.breakdowns = vec![Breakdown {
+            wall: Duration::from_millis(15),
+            startup: Duration::from_millis(4),
+            span: Duration::from_millis(9),
+            floor: Duration::from_millis(6),
+            tail: Duration::from_millis(2),
+            path: vec![("GET /api/v1/namespaces".into(), 2_000); 2],
+        }];
+        let cells = time_cells(&[h]);
+        assert_eq!(cells.len(), 1);
+        let col = |name: &str| TIME_HEAD.iter().position(|h| *h == name).unwrap();
+        assert_eq!(cells[0][col("wall ÷ floor")], "2.50");
+        assert_eq!(cells[0][col("requests' span ÷ floor")], "1.50");
+        assert_eq!(cells[0][col("requests on the critical path")], "2");
     }
 
     #[test]
