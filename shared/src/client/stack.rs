@@ -17,8 +17,9 @@ pub(super) type Stack = tower::util::BoxService<
 >;
 
 /// HTTP/2 flow-control windows: a stream may have this much unread data in flight, and the
-/// connection this much over all its streams (client-go's are 4 MiB and 1 GiB). The default
-/// 64 KiB would make the server stop for a window update every 64 KiB of a 1 MB list page.
+/// connection this much over all its streams (client-go's are 4 MiB and 1 GiB; a command reads
+/// a few lists at a time, so 32 MiB is plenty). The default 64 KiB would make the server stop
+/// for a window update every 64 KiB of a 1 MB list page.
 const H2_STREAM_WINDOW: u32 = 4 << 20;
 const H2_CONNECTION_WINDOW: u32 = 32 << 20;
 /// With requests open and nothing heard for this long, ping the server, and close the
@@ -119,7 +120,7 @@ struct FirstRequestLayer(Arc<Gate>);
 struct Gate {
     /// A request has gone ahead.
     led: AtomicBool,
-    /// Its answer (or failure) has come: every request goes straight through.
+    /// Its connection is up, or it has ended: every request goes straight through.
     open: tokio::sync::watch::Sender<bool>,
 }
 
