@@ -397,7 +397,12 @@ fn a_slow_answer_times_out_against_request_timeout() {
         None,
         &["--request-timeout", "1s"],
         |plugin, _, run, took, count| {
-            assert_cannot_run(run, took, &["timed out"]);
+            // the error names the bound (the request itself is named too, by its path)
+            assert_cannot_run(
+                run,
+                took,
+                &["the request timed out", "within --request-timeout 1s"],
+            );
             run.assert_stderr_contains("hint: raise --request-timeout");
             assert!(count <= READ_ATTEMPTS + 1, "{plugin}: {count} requests");
         },

@@ -492,27 +492,21 @@ async fn serve_conn<I>(
         };
         async move { Ok::<_, std::convert::Infallible>(shared.serve(req, cu, conn).await) }
     });
-    if http2 {
-        // HTTP/1.1 or HTTP/2, by what the client sends first (after ALPN chose it)
-        let mut builder =
-            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-        builder
-            .http2()
-            .initial_stream_window_size(H2_STREAM_WINDOW)
-            .initial_connection_window_size(H2_CONNECTION_WINDOW)
-            .max_concurrent_streams(H2_MAX_STREAMS);
-        let conn = builder.serve_connection(io, svc);
-        tokio::select! {
-            _ = conn => {}
-            _ = shutdown.changed() => {}
-        }
-    } else {
-        let conn = hyper::server::conn::http1::Builder::new()
-            .keep_alive(true)
-            .serve_connection(io, svc);
-        tokio::select! {
-            _ = conn => {}
-            _ = shutdown.changed() => {}
-        }
+    // HTTP/1.1 or HTTP/2, by what the client sends first (after ALPN chose it); HTTP/1.1 only
+    // when HTTP/2 is off
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    if !http2 {
+        builder = builder.http1_only();
+    }
+    builder
+        .http2()
+        .initial_stream_window_size(H2_STREAM_WINDOW)
+        .initial_connection_window_size(H2_CONNECTION_WINDOW)
+        .max_concurrent_streams(H2_MAX_STREAMS);
+    let conn = builder.serve_connection(io, svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = shutdown.changed() => {}
     }
 }
