@@ -36,6 +36,9 @@ pub const SYSTEM_WORKSPACE_SELECTOR: &str = "kubesphere.io/workspace=system-work
 pub const HOST_CLUSTER_LABEL: &str = "cluster-role.kubesphere.io/host";
 /// The ks-core Helm release.
 pub const KS_CORE_RELEASE: &str = "ks-core";
+/// The v3 installer: its Deployment and the ClusterConfiguration it reads, both named so in
+/// [`SYSTEM_NAMESPACE`].
+pub const INSTALLER: &str = "ks-installer";
 
 fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
@@ -159,8 +162,21 @@ pub async fn cluster_configuration(client: &kube::Client) -> Result<Option<Dynam
     );
     list::get_opt(
         &api,
-        "ks-installer",
-        "get ClusterConfiguration `kubesphere-system/ks-installer`",
+        INSTALLER,
+        &format!("get ClusterConfiguration `{SYSTEM_NAMESPACE}/{INSTALLER}`"),
+    )
+    .await
+}
+
+/// Gets the Deployment `kubesphere-system/ks-installer`, `None` when absent.
+pub async fn installer_deployment(
+    client: &kube::Client,
+) -> Result<Option<k8s_openapi::api::apps::v1::Deployment>> {
+    let api = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    list::get_opt(
+        &api,
+        INSTALLER,
+        &format!("get Deployment `{SYSTEM_NAMESPACE}/{INSTALLER}`"),
     )
     .await
 }

@@ -115,7 +115,7 @@ pub(super) fn component_findings(cc: &DynamicObject) -> Vec<Finding> {
             out.push(Finding::fail(
                 "ClusterConfiguration",
                 Some(ks::SYSTEM_NAMESPACE),
-                "ks-installer",
+                ks::INSTALLER,
                 "ComponentFailed",
                 format!("component `{path}` has status failed; see the ks-installer logs"),
             ));

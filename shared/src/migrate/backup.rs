@@ -395,7 +395,7 @@ async fn read_part(
         None => Api::all_with(client.clone(), &ar),
     };
     let one = match kind {
-        Kind::ClusterConfiguration => Some((SYSTEM_NAMESPACE, "ks-installer")),
+        Kind::ClusterConfiguration => Some((SYSTEM_NAMESPACE, crate::kubesphere::INSTALLER)),
         Kind::Object(_, name) => Some((namespace.unwrap_or(SYSTEM_NAMESPACE), name)),
         _ => None,
     };

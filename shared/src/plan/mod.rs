@@ -215,10 +215,9 @@ pub(crate) fn build_plan(
         &inv.storage_classes,
         migration_step,
     ));
-    let installer_deployment = inv
-        .deployments
-        .iter()
-        .any(|d| d.namespace == crate::kubesphere::SYSTEM_NAMESPACE && d.name == "ks-installer");
+    let installer_deployment = inv.deployments.iter().any(|d| {
+        d.namespace == crate::kubesphere::SYSTEM_NAMESPACE && d.name == crate::kubesphere::INSTALLER
+    });
     if let Some(k) = ks {
         f.extend(checks::check_kubesphere(&KubeSphereFacts {
             ks: k,

@@ -24,10 +24,7 @@ use std::{
 };
 
 use k8s_openapi::{
-    api::{
-        apps::v1::Deployment,
-        core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Service},
-    },
+    api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Service},
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{

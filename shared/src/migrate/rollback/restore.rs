@@ -2,6 +2,8 @@
 //! their volume claims, the IAM and tenant objects, and ks-installer's replicas.
 
 use super::*;
+use crate::kubesphere::INSTALLER;
+use crate::migrate::steps::installer::Scaled;
 
 /// The annotations the PV controller and the scheduler write on a claim as they bind it
 /// (`AnnBindCompleted`, `AnnBoundByController`, `AnnSelectedNode`, `AnnStorageProvisioner` and its
@@ -209,7 +211,7 @@ pub(super) async fn restore_object(ctx: &mut Ctx, saved: &Value) -> Result<bool>
 }
 
 pub(super) async fn restore_etcd(ctx: &mut Ctx, b: &Backup) -> Result<String> {
-    let Some(saved) = b.find("backup-cc.yaml", "ClusterConfiguration", "ks-installer") else {
+    let Some(saved) = b.find("backup-cc.yaml", "ClusterConfiguration", INSTALLER) else {
         return Ok(
             "the backup holds no ClusterConfiguration ks-installer: nothing to restore".into(),
         );
@@ -230,7 +232,7 @@ pub(super) async fn restore_etcd(ctx: &mut Ctx, b: &Backup) -> Result<String> {
     ctx.json_patch(
         &cluster_configuration_resource(),
         Some(SYSTEM_NAMESPACE),
-        "ks-installer",
+        INSTALLER,
         patch,
     )
     .await?;
@@ -419,34 +421,21 @@ pub(super) async fn restore_redis(ctx: &mut Ctx, b: &Backup) -> Result<String> {
 }
 
 pub(super) async fn restore_installer(ctx: &mut Ctx, b: &Backup) -> Result<String> {
-    let Some(saved) = b.find(SYSTEM_FILE, "Deployment", "ks-installer") else {
+    let Some(saved) = b.find(SYSTEM_FILE, "Deployment", INSTALLER) else {
         return Ok("the backup holds no Deployment ks-installer: nothing to restore".into());
     };
     let want = saved
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
         .unwrap_or(1);
-    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), SYSTEM_NAMESPACE);
-    let Some(d) = list::get_opt(
-        &api,
-        "ks-installer",
-        "get Deployment `kubesphere-system/ks-installer`",
-    )
-    .await?
-    else {
-        return Ok("there is no Deployment ks-installer now: nothing to scale".into());
-    };
-    if d.spec.as_ref().and_then(|s| s.replicas).map(i64::from) == Some(want) {
-        return Ok(format!("ks-installer already has {want} replicas"));
-    }
-    ctx.merge_patch(
-        &ApiResource::erase::<Deployment>(&()),
-        Some(SYSTEM_NAMESPACE),
-        "ks-installer",
-        json!({"spec": {"replicas": want}}),
-    )
-    .await?;
-    Ok(format!("ks-installer scaled back to {want}"))
+    Ok(match steps::installer::set_replicas(ctx, want).await? {
+        Scaled::NoDeployment => {
+            format!("there is no Deployment {INSTALLER} now: nothing to scale")
+        }
+        Scaled::Already => format!("{INSTALLER} already has {want} replicas"),
+        Scaled::Done => format!("{INSTALLER} scaled back to {want}"),
+    })
 }
 
 /// The IAM and tenant files of a backup.

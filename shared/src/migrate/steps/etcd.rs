@@ -79,7 +79,7 @@ pub(super) async fn fill(ctx: &mut Ctx) -> Result<String> {
     ctx.json_patch(
         &cluster_configuration_resource(),
         Some(SYSTEM_NAMESPACE),
-        "ks-installer",
+        crate::kubesphere::INSTALLER,
         patch,
     )
     .await?;

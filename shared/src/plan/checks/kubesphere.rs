@@ -41,7 +41,7 @@ pub(crate) fn check_kubesphere(f: &KubeSphereFacts<'_>) -> Vec<Finding> {
             out.push(
                 Finding::new(
                     Code::Ks002,
-                    ObjectRef::namespaced("ClusterConfiguration", crate::kubesphere::SYSTEM_NAMESPACE, "ks-installer"),
+                    ObjectRef::namespaced("ClusterConfiguration", crate::kubesphere::SYSTEM_NAMESPACE, crate::kubesphere::INSTALLER),
                     format!(
                         "ks-installer is still working: target {} but status.core.version {}",
                         ks.installer_target.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
