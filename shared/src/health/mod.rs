@@ -14,8 +14,9 @@
 //! and findings. Pods and workloads (`scan.rs`): a scope of at most 25 namespaces is listed
 //! namespace by namespace (12 at a time per kind), so requests grow with the scope's pages,
 //! never with the cluster's size or namespace count; `-A` (or a larger scope) reads one
-//! cluster-wide list. Time: the API server version is read while the checks run (only `nodes`
-//! waits for it), and every check's independent requests are sent at once, so the wall time
+//! cluster-wide list. Time: the API server version is read while the checks run (no request
+//! waits for it: `nodes` judges the version skew once both are in), and every check's
+//! independent requests are sent at once, so the wall time
 //! is close to the longest chain of dependent requests.
 //!
 //! Exit codes: 0 every check passed (warnings allowed unless `--fail-on warn`); 1 a check failed
@@ -149,8 +150,8 @@ pub(crate) async fn server_version(client: &kube::Client) -> Result<String> {
     Ok(info.git_version)
 }
 
-/// Reads the API server version and runs the checks once, at the same time: the checks that
-/// do not need the version (all but `nodes`) do not wait for it. If the version cannot be read
+/// Reads the API server version and runs the checks once, at the same time: no check's
+/// requests wait for the version (`nodes` only judges the skew with it). If the version cannot be read
 /// the command stops with that error, whatever the checks found, as when it is read first.
 pub async fn check(client: &kube::Client, options: &Options) -> Result<HealthReport> {
     let (tx, rx) = tokio::sync::watch::channel(None);

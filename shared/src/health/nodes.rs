@@ -1,10 +1,12 @@
 //! Check `nodes`: every node Ready, cordoned nodes named, kubelets at `--expect-version` when
 //! given and within the version skew policy against the API server.
 //!
-//! One cluster-wide paginated list, judged page by page: only counts, kubelet versions and
-//! findings are kept.
+//! One cluster-wide paginated list, judged page by page: only counts, kubelet versions, node
+//! names and findings are kept. The list is read while the API server version is (it does not
+//! wait for it): each node is judged as its page arrives, and the version skew, which needs the
+//! API server's version, is judged once both are in, from the node names kept per kubelet version.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::{Api, api::ListParams};
@@ -26,35 +28,48 @@ pub(super) struct NodeTally {
     pub(super) total: usize,
     /// Nodes with `Ready=True`.
     pub(super) ready: usize,
-    /// The distinct kubelet versions.
-    pub(super) kubelets: BTreeSet<Version>,
+    /// The names of the nodes, by the kubelet version they run (nodes whose version cannot be
+    /// read are not here).
+    pub(super) by_kubelet: BTreeMap<Version, Vec<String>>,
     /// What is wrong with them.
     pub(super) findings: Vec<Finding>,
 }
 
 impl NodeTally {
-    /// Judges one node and keeps only what the check reports.
-    pub(super) fn add(
-        &mut self,
-        node: &Node,
-        apiserver: Option<&Version>,
-        expect: Option<&Version>,
-    ) {
+    /// Judges one node (all but the version skew; see [`NodeTally::judge_skew`]) and keeps
+    /// only what the check reports.
+    pub(super) fn add(&mut self, node: &Node, expect: Option<&Version>) {
         self.total += 1;
         if is_ready(node) {
             self.ready += 1;
         }
-        if let Some(v) = kubelet_version(node) {
-            self.kubelets.insert(v);
+        let (findings, kubelet) = node_findings(node, expect);
+        self.findings.extend(findings);
+        if let Some(v) = kubelet {
+            let name = node.metadata.name.clone().unwrap_or_default();
+            self.by_kubelet.entry(v).or_default().push(name);
         }
-        self.findings.extend(node_findings(node, apiserver, expect));
+    }
+
+    /// Adds a finding for each node whose kubelet is outside the skew policy against
+    /// `apiserver` (nothing when the API server's version is unknown).
+    pub(super) fn judge_skew(&mut self, apiserver: Option<&Version>) {
+        let Some(api) = apiserver else { return };
+        for (kubelet, names) in &self.by_kubelet {
+            for name in names {
+                self.findings.extend(skew_finding(name, kubelet, api));
+            }
+        }
     }
 
     /// `5 nodes, 4 Ready, kubelets v1.24.17 to v1.27.16`.
     pub(super) fn summary(&self) -> String {
-        let versions = match (self.kubelets.first(), self.kubelets.last()) {
-            (Some(a), Some(b)) if a == b => format!(", kubelet {a}"),
-            (Some(a), Some(b)) => format!(", kubelets {a} to {b}"),
+        let versions = match (
+            self.by_kubelet.first_key_value(),
+            self.by_kubelet.last_key_value(),
+        ) {
+            (Some((a, _)), Some((b, _))) if a == b => format!(", kubelet {a}"),
+            (Some((a, _)), Some((b, _))) => format!(", kubelets {a} to {b}"),
             _ => String::new(),
         };
         format!(
@@ -67,27 +82,31 @@ impl NodeTally {
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let api: Api<Node> = Api::all(ctx.client.clone());
-    let apiserver = ctx.server_version().await;
-    let apiserver = apiserver.as_ref();
     let expect = ctx.options.expect_version.as_ref();
-    let mut tally = NodeTally::default();
-    // Page by page: only the verdicts are kept, not the Nodes (large with `status.images`).
-    list::for_each_page(&api, &ListParams::default(), "list nodes", |page| {
-        for node in &page {
-            tally.add(node, apiserver, expect);
-        }
-    })
-    .await?;
+    let listing = async {
+        let mut tally = NodeTally::default();
+        // Page by page: only the verdicts are kept, not the Nodes (large with `status.images`).
+        list::for_each_page(&api, &ListParams::default(), "list nodes", |page| {
+            for node in &page {
+                tally.add(node, expect);
+            }
+        })
+        .await
+        .map(|_| tally)
+    };
+    let (apiserver, tally) = futures::join!(ctx.server_version(), listing);
+    let mut tally = tally?;
+    tally.judge_skew(apiserver.as_ref());
     let summary = tally.summary();
     Ok((summary, tally.findings))
 }
 
-/// What is wrong with one node.
+/// What is wrong with one node, but for its version skew; and its kubelet version, when it can
+/// be read.
 pub(super) fn node_findings(
     node: &Node,
-    apiserver: Option<&Version>,
     expect: Option<&Version>,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, Option<Version>) {
     let name = node.metadata.name.as_deref().unwrap_or_default();
     let mut out = Vec::new();
     match condition(node, "Ready") {
@@ -138,16 +157,21 @@ pub(super) fn node_findings(
             ),
         ));
     }
-    let raw = kubelet_version_text(node);
-    match raw.parse::<Version>() {
-        Err(_) => out.push(Finding::warn(
-            "Node",
-            None,
-            name,
-            "UnknownKubeletVersion",
-            format!("kubelet version `{raw}` cannot be read"),
-        )),
-        Ok(kubelet) => {
+    let kubelet = match kubelet_version(node) {
+        None => {
+            out.push(Finding::warn(
+                "Node",
+                None,
+                name,
+                "UnknownKubeletVersion",
+                format!(
+                    "kubelet version `{}` cannot be read",
+                    kubelet_version_text(node)
+                ),
+            ));
+            None
+        }
+        Some(kubelet) => {
             if let Some(want) = expect
                 && kubelet != *want
             {
@@ -159,30 +183,23 @@ pub(super) fn node_findings(
                     format!("kubelet {kubelet}, expected {want}"),
                 ));
             }
-            if let Some(api) = apiserver {
-                match node_skew(api, &kubelet) {
-                    Skew::Supported => {}
-                    Skew::NewerThanApiServer => out.push(Finding::fail(
-                        "Node",
-                        None,
-                        name,
-                        "VersionSkew",
-                        format!("kubelet {kubelet} is newer than the API server {api}"),
-                    )),
-                    Skew::TooOld { behind, allowed } => out.push(Finding::fail(
-                        "Node",
-                        None,
-                        name,
-                        "VersionSkew",
-                        format!(
-                            "kubelet {kubelet} is {behind} minor versions behind the API server {api}; the skew policy allows {allowed}"
-                        ),
-                    )),
-                }
-            }
+            Some(kubelet)
         }
-    }
-    out
+    };
+    (out, kubelet)
+}
+
+/// The finding of node `name` whose kubelet runs `kubelet`, when that is outside the version
+/// skew policy against the API server's `api`.
+pub(super) fn skew_finding(name: &str, kubelet: &Version, api: &Version) -> Option<Finding> {
+    let message = match node_skew(api, kubelet) {
+        Skew::Supported => return None,
+        Skew::NewerThanApiServer => format!("kubelet {kubelet} is newer than the API server {api}"),
+        Skew::TooOld { behind, allowed } => format!(
+            "kubelet {kubelet} is {behind} minor versions behind the API server {api}; the skew policy allows {allowed}"
+        ),
+    };
+    Some(Finding::fail("Node", None, name, "VersionSkew", message))
 }
 
 #[cfg(test)]
@@ -211,16 +228,25 @@ mod tests {
         .unwrap()
     }
 
+    /// Every finding about one node, the skew against `api` included.
+    fn findings(n: &Node, api: Option<&Version>, expect: Option<&Version>) -> Vec<Finding> {
+        let (mut out, kubelet) = node_findings(n, expect);
+        if let (Some(k), Some(api)) = (kubelet, api) {
+            out.extend(skew_finding(n.metadata.name.as_deref().unwrap(), &k, api));
+        }
+        out
+    }
+
     #[test]
     fn healthy_node_has_no_findings() {
         let n = node("w1", "True", "v1.27.16", false);
-        assert!(node_findings(&n, Some(&v("v1.27.16")), Some(&v("v1.27.16"))).is_empty());
+        assert!(findings(&n, Some(&v("v1.27.16")), Some(&v("v1.27.16"))).is_empty());
     }
 
     #[test]
     fn not_ready_cordoned_and_skewed_nodes_are_named() {
         let n = node("worker-2", "Unknown", "v1.27.16", false);
-        let f = node_findings(&n, Some(&v("v1.27.16")), None);
+        let f = findings(&n, Some(&v("v1.27.16")), None);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].reason, "NotReady");
         assert_eq!(
@@ -229,7 +255,7 @@ mod tests {
         );
 
         let n = node("worker-3", "True", "v1.27.16", true);
-        let f = node_findings(&n, Some(&v("v1.27.16")), None);
+        let f = findings(&n, Some(&v("v1.27.16")), None);
         assert_eq!(f.len(), 1);
         assert_eq!(
             (f[0].reason.as_str(), f[0].severity),
@@ -238,7 +264,7 @@ mod tests {
         assert!(f[0].message.contains("kubectl uncordon worker-3"));
 
         let n = node("worker-4", "True", "v1.24.17", false);
-        let f = node_findings(&n, Some(&v("v1.27.16")), Some(&v("v1.27.16")));
+        let f = findings(&n, Some(&v("v1.27.16")), Some(&v("v1.27.16")));
         let reasons: Vec<_> = f.iter().map(|f| f.reason.as_str()).collect();
         assert_eq!(reasons, ["KubeletVersion", "VersionSkew"]);
         assert_eq!(f[0].message, "kubelet v1.24.17, expected v1.27.16");
@@ -248,7 +274,7 @@ mod tests {
         );
 
         let n = node("new", "True", "v1.28.1", false);
-        let f = node_findings(&n, Some(&v("v1.27.16")), None);
+        let f = findings(&n, Some(&v("v1.27.16")), None);
         assert_eq!(
             f[0].message,
             "kubelet v1.28.1 is newer than the API server v1.27.16"
@@ -258,7 +284,7 @@ mod tests {
     #[test]
     fn odd_nodes_do_not_panic() {
         let n: Node = serde_json::from_value(json!({"metadata": {"name": "bare"}})).unwrap();
-        let reasons: Vec<_> = node_findings(&n, None, None)
+        let reasons: Vec<_> = findings(&n, None, None)
             .into_iter()
             .map(|f| f.reason)
             .collect();
@@ -267,7 +293,6 @@ mod tests {
 
     #[test]
     fn tally_page_by_page_summarises_all_nodes() {
-        let api = v("v1.27.16");
         let pages = [
             vec![
                 node("a", "True", "v1.27.16", false),
@@ -279,7 +304,7 @@ mod tests {
         let mut paged = NodeTally::default();
         for page in &pages {
             for n in page {
-                paged.add(n, Some(&api), None);
+                paged.add(n, None);
             }
         }
         assert_eq!(
@@ -288,8 +313,20 @@ mod tests {
         );
         let reasons: Vec<_> = paged.findings.iter().map(|f| f.reason.as_str()).collect();
         assert_eq!(reasons, ["NotReady", "Cordoned"]);
+        // the skew, judged once the API server's version is known, names each node behind
+        paged.judge_skew(Some(&v("v1.30.0")));
+        let skewed: Vec<_> = paged.findings[2..]
+            .iter()
+            .map(|f| (f.object.name.as_str(), f.reason.as_str()))
+            .collect();
+        assert_eq!(skewed, [("c", "VersionSkew")]);
+        assert_eq!(paged.by_kubelet[&v("v1.27.16")], ["a", "b"]);
+        let mut unknown = NodeTally::default();
+        unknown.add(&pages[0][0], None);
+        unknown.judge_skew(None);
+        assert!(unknown.findings.is_empty());
         let mut one = NodeTally::default();
-        one.add(&pages[0][0], Some(&api), None);
+        one.add(&pages[0][0], None);
         assert_eq!(one.summary(), "1 node, 1 Ready, kubelet v1.27.16");
         assert_eq!(NodeTally::default().summary(), "0 nodes, 0 Ready");
     }
