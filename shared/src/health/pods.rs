@@ -6,16 +6,22 @@
 //! attempt) is fine.
 //!
 //! Read page by page as [`super::scan`] describes (per scope namespace; cluster-wide with
-//! `-A`); only counts and findings are kept, so memory stays bounded on large clusters.
+//! `-A`); only counts and findings are kept, so memory stays bounded on large clusters. Pods are
+//! decoded without their spec ([`ListedPod`]), which the check does not read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, stream};
-use k8s_openapi::api::{
-    batch::v1::Job,
-    core::v1::{ContainerStatus, Pod},
+use k8s_openapi::{
+    NamespaceResourceScope,
+    api::{
+        batch::v1::Job,
+        core::v1::{ContainerStatus, Pod, PodStatus},
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 use kube::Api;
+use serde::Deserialize;
 
 use super::{
     Ctx, Finding, Outcome, count,
@@ -70,12 +76,54 @@ impl Tally for PodTally {
     }
 }
 
+/// A pod as the check reads it from a list: its metadata and status. The spec, most of a pod's
+/// JSON (containers, volumes, environment), is skipped while the list is decoded and never
+/// allocated; the check judges nothing in it.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct ListedPod {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    status: Option<PodStatus>,
+}
+
+impl k8s_openapi::Resource for ListedPod {
+    const API_VERSION: &'static str = <Pod as k8s_openapi::Resource>::API_VERSION;
+    const GROUP: &'static str = <Pod as k8s_openapi::Resource>::GROUP;
+    const KIND: &'static str = <Pod as k8s_openapi::Resource>::KIND;
+    const VERSION: &'static str = <Pod as k8s_openapi::Resource>::VERSION;
+    const URL_PATH_SEGMENT: &'static str = <Pod as k8s_openapi::Resource>::URL_PATH_SEGMENT;
+    type Scope = NamespaceResourceScope;
+}
+
+impl k8s_openapi::Metadata for ListedPod {
+    type Ty = ObjectMeta;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl From<ListedPod> for Pod {
+    fn from(p: ListedPod) -> Pod {
+        Pod {
+            metadata: p.metadata,
+            spec: None,
+            status: p.status,
+        }
+    }
+}
+
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     let scope = ctx.scope().await?;
     let threshold = ctx.options.restart_threshold;
-    let tally: PodTally = scan(ctx.client, scope, "pods", |t: &mut PodTally, pod: Pod| {
-        t.add(&pod, threshold)
-    })
+    let tally: PodTally = scan(
+        ctx.client,
+        scope,
+        "pods",
+        |t: &mut PodTally, pod: ListedPod| t.add(&Pod::from(pod), threshold),
+    )
     .await?;
     let PodTally {
         total,
@@ -209,7 +257,8 @@ pub(super) fn verdict(pod: &Pod, restart_threshold: u32) -> Verdict {
     let fail = |reason: &str, message: String| {
         Verdict::Finding(Finding::fail("Pod", ns, name, reason, message))
     };
-    let status = pod.status.clone().unwrap_or_default();
+    let no_status = PodStatus::default();
+    let status = pod.status.as_ref().unwrap_or(&no_status);
     let phase = status.phase.as_deref().unwrap_or("Unknown");
     if pods::is_terminating(pod) {
         return Verdict::Finding(Finding::warn(
@@ -361,6 +410,39 @@ mod tests {
         assert_eq!(
             f.message,
             "container `ks-controller-manager` waiting: CrashLoopBackOff: back-off 5m0s restarting failed container (42 restarts, last exit 1 Error)"
+        );
+    }
+
+    #[test]
+    fn a_listed_pod_is_judged_as_the_whole_pod_is() {
+        let whole = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "ks-apiserver-0", "namespace": "kubesphere-system",
+                "deletionTimestamp": null,
+                "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "u"}]},
+            "spec": {"containers": [{"name": "c", "image": "i",
+                "env": [{"name": "A", "value": "b"}], "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+                "volumes": [{"name": "v", "emptyDir": {}}], "nodeName": "worker-1"},
+            "status": {"phase": "Running",
+                "conditions": [{"type": "Ready", "status": "False"}],
+                "containerStatuses": [{"name": "c", "ready": false, "restartCount": 7, "image": "i", "imageID": "",
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+        let listed: ListedPod = serde_json::from_value(whole.clone()).unwrap();
+        let pod: Pod = serde_json::from_value(whole.clone()).unwrap();
+        let from_list = Pod::from(listed);
+        assert!(from_list.spec.is_none(), "the spec is not kept");
+        assert_eq!(verdict(&from_list, 5), verdict(&pod, 5));
+        assert_eq!(finding(verdict(&from_list, 5)).reason, "CrashLoopBackOff");
+        let mut failed = whole;
+        failed["status"] = json!({"phase": "Failed"});
+        let listed: ListedPod = serde_json::from_value(failed).unwrap();
+        assert_eq!(
+            verdict(&Pod::from(listed), 5),
+            Verdict::FailedJobPod("j".into())
+        );
+        // listed where pods are
+        assert_eq!(
+            <ListedPod as kube::Resource>::url_path(&(), Some("kube-system")),
+            "/api/v1/namespaces/kube-system/pods"
         );
     }
 
