@@ -5,13 +5,18 @@
 //! names and findings are kept. The list is read while the API server version is (it does not
 //! wait for it): each node is judged as its page arrives, and the version skew, which needs the
 //! API server's version, is judged once both are in, from the node names kept per kubelet version.
+//! Nodes are decoded without the status the check does not read ([`ListedNode`]).
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::{
+    api::core::v1::{Node, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
 use kube::{Api, api::ListParams};
+use serde::Deserialize;
 
-use super::{Ctx, Finding, Outcome, count};
+use super::{Ctx, Finding, Outcome, count, scan};
 use crate::{
     domain::{
         nodes::{condition, is_cordoned, is_ready, kubelet_version, kubelet_version_text},
@@ -80,15 +85,51 @@ impl NodeTally {
     }
 }
 
+/// A node as the check reads it from a list: metadata, spec, and of its status the conditions
+/// and the versions. The rest of the status is skipped while the list is decoded, never
+/// allocated: on a real cluster most of a node's JSON is `status.images`, every image cached
+/// on it with its size.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct ListedNode {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    spec: Option<NodeSpec>,
+    status: Option<ListedNodeStatus>,
+}
+
+/// What [`ListedNode`] keeps of a node's status.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListedNodeStatus {
+    conditions: Option<Vec<NodeCondition>>,
+    node_info: Option<NodeSystemInfo>,
+}
+
+scan::listed_as!(ListedNode, Node);
+
+impl From<ListedNode> for Node {
+    fn from(n: ListedNode) -> Node {
+        Node {
+            metadata: n.metadata,
+            spec: n.spec,
+            status: n.status.map(|s| NodeStatus {
+                conditions: s.conditions,
+                node_info: s.node_info,
+                ..NodeStatus::default()
+            }),
+        }
+    }
+}
+
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
-    let api: Api<Node> = Api::all(ctx.client.clone());
+    let api: Api<ListedNode> = Api::all(ctx.client.clone());
     let expect = ctx.options.expect_version.as_ref();
     let listing = async {
         let mut tally = NodeTally::default();
-        // Page by page: only the verdicts are kept, not the Nodes (large with `status.images`).
+        // Page by page: only the verdicts are kept, not the nodes.
         list::for_each_page(&api, &ListParams::default(), "list nodes", |page| {
-            for node in &page {
-                tally.add(node, expect);
+            for node in page {
+                tally.add(&Node::from(node), expect);
             }
         })
         .await
@@ -278,6 +319,36 @@ mod tests {
         assert_eq!(
             f[0].message,
             "kubelet v1.28.1 is newer than the API server v1.27.16"
+        );
+    }
+
+    #[test]
+    fn a_listed_node_is_judged_as_the_whole_node_is() {
+        let mut whole = serde_json::to_value(node("w1", "False", "v1.26.15", true)).unwrap();
+        whole["status"]["images"] =
+            json!([{"names": ["registry/ks-apiserver:v3.4.1"], "sizeBytes": 123}]);
+        whole["status"]["addresses"] = json!([{"type": "InternalIP", "address": "10.0.0.1"}]);
+        let listed: ListedNode = serde_json::from_value(whole.clone()).unwrap();
+        let from_list = Node::from(listed);
+        let status = from_list.status.as_ref().unwrap();
+        assert!(
+            status.images.is_none() && status.addresses.is_none(),
+            "not kept"
+        );
+        let whole: Node = serde_json::from_value(whole).unwrap();
+        let api = v("v1.30.0");
+        assert_eq!(
+            findings(&from_list, Some(&api), None),
+            findings(&whole, Some(&api), None)
+        );
+        let reasons: Vec<_> = findings(&from_list, Some(&api), None)
+            .into_iter()
+            .map(|f| f.reason)
+            .collect();
+        assert_eq!(reasons, ["NotReady", "Cordoned", "VersionSkew"]);
+        assert_eq!(
+            <ListedNode as kube::Resource>::url_path(&(), None),
+            "/api/v1/nodes"
         );
     }
 

@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, stream};
 use k8s_openapi::{
-    NamespaceResourceScope,
     api::{
         batch::v1::Job,
         core::v1::{ContainerStatus, Pod, PodStatus},
@@ -25,7 +24,7 @@ use serde::Deserialize;
 
 use super::{
     Ctx, Finding, Outcome, count,
-    scan::{Tally, scan},
+    scan::{self, Tally, scan},
 };
 use crate::{domain::pods, list};
 
@@ -86,24 +85,7 @@ pub(super) struct ListedPod {
     status: Option<PodStatus>,
 }
 
-impl k8s_openapi::Resource for ListedPod {
-    const API_VERSION: &'static str = <Pod as k8s_openapi::Resource>::API_VERSION;
-    const GROUP: &'static str = <Pod as k8s_openapi::Resource>::GROUP;
-    const KIND: &'static str = <Pod as k8s_openapi::Resource>::KIND;
-    const VERSION: &'static str = <Pod as k8s_openapi::Resource>::VERSION;
-    const URL_PATH_SEGMENT: &'static str = <Pod as k8s_openapi::Resource>::URL_PATH_SEGMENT;
-    type Scope = NamespaceResourceScope;
-}
-
-impl k8s_openapi::Metadata for ListedPod {
-    type Ty = ObjectMeta;
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+scan::listed_as!(ListedPod, Pod);
 
 impl From<ListedPod> for Pod {
     fn from(p: ListedPod) -> Pod {

@@ -25,6 +25,33 @@ use serde::de::DeserializeOwned;
 use super::{Finding, Scope};
 use crate::list;
 
+/// Makes `$view`, a narrower decoding of `$of` (a struct with a `metadata: ObjectMeta` field and
+/// only the parts of `$of` a check reads), listable where `$of` is: the same group, version, kind,
+/// URL and scope. The parts a view leaves out are skipped by the JSON parser, never allocated.
+macro_rules! listed_as {
+    ($view:ty, $of:ty) => {
+        impl k8s_openapi::Resource for $view {
+            const API_VERSION: &'static str = <$of as k8s_openapi::Resource>::API_VERSION;
+            const GROUP: &'static str = <$of as k8s_openapi::Resource>::GROUP;
+            const KIND: &'static str = <$of as k8s_openapi::Resource>::KIND;
+            const VERSION: &'static str = <$of as k8s_openapi::Resource>::VERSION;
+            const URL_PATH_SEGMENT: &'static str = <$of as k8s_openapi::Resource>::URL_PATH_SEGMENT;
+            type Scope = <$of as k8s_openapi::Resource>::Scope;
+        }
+
+        impl k8s_openapi::Metadata for $view {
+            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+    };
+}
+pub(crate) use listed_as;
+
 /// Scopes of at most this many namespaces are read namespace by namespace.
 pub(crate) const PER_NAMESPACE_MAX: usize = 25;
 
