@@ -297,6 +297,10 @@ impl Scope {
     }
 }
 
+/// The namespace in every default scope, whether or not KubeSphere labels it: known before the
+/// namespaces are listed, so the namespaced checks start reading it at once (see `scan`).
+pub(crate) const ALWAYS_IN_SCOPE: &str = "kube-system";
+
 /// The system-workspace namespaces (one metadata-only list with the label selector) plus
 /// `kube-system`, which a cluster without KubeSphere does not label.
 pub(crate) async fn system_namespaces(client: &kube::Client) -> Result<BTreeSet<String>> {
@@ -309,7 +313,7 @@ pub(crate) async fn system_namespaces(client: &kube::Client) -> Result<BTreeSet<
     )
     .await?;
     let mut set: BTreeSet<String> = metas.into_iter().filter_map(|m| m.metadata.name).collect();
-    set.insert("kube-system".to_string());
+    set.insert(ALWAYS_IN_SCOPE.to_string());
     Ok(set)
 }
 

@@ -98,15 +98,12 @@ impl From<ListedPod> for Pod {
 }
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
-    let scope = ctx.scope().await?;
     let threshold = ctx.options.restart_threshold;
-    let tally: PodTally = scan(
-        ctx.client,
-        scope,
-        "pods",
-        |t: &mut PodTally, pod: ListedPod| t.add(&Pod::from(pod), threshold),
-    )
+    let tally: PodTally = scan(ctx, "pods", |t: &mut PodTally, pod: ListedPod| {
+        t.add(&Pod::from(pod), threshold)
+    })
     .await?;
+    let scope = ctx.scope().await?;
     let PodTally {
         total,
         mut findings,

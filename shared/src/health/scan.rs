@@ -5,15 +5,16 @@
 //! The request pattern ([`plan`]):
 //! - When the scope is a known set of at most [`PER_NAMESPACE_MAX`] namespaces (the default
 //!   system scope, typically under ten namespaces), each scope namespace is listed on its own
-//!   (`/namespaces/{ns}/…`, paginated), at most [`NAMESPACE_CONCURRENCY`] at a time,
-//!   `kube-system` (which holds a pod per node) first. The cluster's other namespaces are never
-//!   read: the requests grow with what is checked, never with the cluster's size or namespace
-//!   count, and the lists overlap, so the time is that of the largest namespace's list, not of
-//!   the cluster's first page. (No label or field selector can select a set of namespaces, so
-//!   one cluster-wide list with a selector cannot do this.)
+//!   (`/namespaces/{ns}/…`, paginated), at most [`NAMESPACE_CONCURRENCY`] at a time. The
+//!   cluster's other namespaces are never read: the requests grow with what is checked, never
+//!   with the cluster's size or namespace count, and the lists overlap, so the time is that of
+//!   the largest namespace's list, not of the cluster's first page. (No label or field selector
+//!   can select a set of namespaces, so one cluster-wide list with a selector cannot do this.)
 //! - Otherwise (`-A`, or a scope of more than [`PER_NAMESPACE_MAX`] namespaces) one
 //!   cluster-wide list, page by page, each page judged as it arrives and filtered client-side
 //!   by the scope: requests grow with the cluster's pages.
+//! - In the default scope, [`ALWAYS_IN_SCOPE`] is listed on its own at once, while the
+//!   namespaces are being listed, and left out of the rest.
 
 use std::fmt::Debug;
 
@@ -22,7 +23,7 @@ use k8s_openapi::NamespaceResourceScope;
 use kube::{Api, Resource, api::ListParams};
 use serde::de::DeserializeOwned;
 
-use super::{Finding, Scope};
+use super::{ALWAYS_IN_SCOPE, CheckError, Ctx, Finding, Scope};
 use crate::list;
 
 /// Makes `$view`, a narrower decoding of `$of` (a struct with a `metadata: ObjectMeta` field and
@@ -110,25 +111,66 @@ pub(crate) fn plan(scope: &Scope) -> Plan {
     }
 }
 
-/// The order scope namespaces are listed in: `kube-system` first (a pod per node makes it the
-/// largest system namespace), then by name.
-pub(crate) fn listing_order(set: &std::collections::BTreeSet<String>) -> Vec<&str> {
-    let mut v: Vec<&str> = set.iter().map(String::as_str).collect();
-    v.sort_by_key(|ns| *ns != "kube-system");
-    v
-}
-
 fn in_scope<K: Resource>(scope: &Scope, obj: &K) -> bool {
     scope.contains(obj.meta().namespace.as_deref().unwrap_or_default())
 }
 
-/// Reads every `kind` (plural, for messages: `pods`) object in the scope, calling `judge` with
-/// each one as its page arrives; see the module doc for the requests.
-pub(crate) async fn scan<K, T, F>(
+/// Reads every `kind` (plural, for messages: `pods`) object in the check's scope, calling
+/// `judge` with each one as its page arrives; see the module doc for the requests.
+///
+/// In the default scope, [`ALWAYS_IN_SCOPE`] is listed at once, while the scope's other
+/// namespaces are still being looked up: it is the largest system namespace (a pod per node),
+/// so its list no longer waits for the namespaces list.
+pub(crate) async fn scan<K, T, F>(ctx: &Ctx<'_>, kind: &str, judge: F) -> Result<T, CheckError>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    T: Tally,
+    F: Fn(&mut T, K),
+{
+    let judge = &judge;
+    if ctx.options.all_namespaces {
+        let scope = ctx.scope().await?;
+        return Ok(walk_cluster(ctx.client, scope, None, kind, judge).await?);
+    }
+    let first = walk_namespace(ctx.client, ALWAYS_IN_SCOPE, kind, judge);
+    let rest = async {
+        let scope = ctx.scope().await?;
+        Ok::<T, CheckError>(match (plan(scope), scope) {
+            (Plan::PerNamespace, Scope::Namespaces(set)) => {
+                let mut tally = T::default();
+                // Made before they are streamed: see `pods::judge_job_pods`.
+                let lists: Vec<_> = set
+                    .iter()
+                    .filter(|ns| *ns != ALWAYS_IN_SCOPE)
+                    .map(|ns| walk_namespace(ctx.client, ns, kind, judge))
+                    .collect();
+                stream::iter(lists)
+                    .buffer_unordered(NAMESPACE_CONCURRENCY)
+                    .try_for_each(|part| {
+                        tally.merge(part);
+                        futures::future::ready(Ok(()))
+                    })
+                    .await?;
+                tally
+            }
+            _ => walk_cluster(ctx.client, scope, Some(ALWAYS_IN_SCOPE), kind, judge).await?,
+        })
+    };
+    let (mut tally, rest) =
+        futures::try_join!(async { first.await.map_err(CheckError::from) }, rest)?;
+    tally.merge(rest);
+    Ok(tally)
+}
+
+/// Every `kind` object in `namespace`, page by page.
+async fn walk_namespace<K, T, F>(
     client: &kube::Client,
-    scope: &Scope,
+    namespace: &str,
     kind: &str,
-    judge: F,
+    judge: &F,
 ) -> crate::Result<T>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
@@ -138,54 +180,56 @@ where
     T: Tally,
     F: Fn(&mut T, K),
 {
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let mut part = T::default();
+    list::for_each_page(
+        &api,
+        &ListParams::default(),
+        // the API server's 403 message names the namespace
+        &format!("list {kind}"),
+        |page| {
+            for obj in page {
+                judge(&mut part, obj);
+            }
+        },
+    )
+    .await?;
+    Ok(part)
+}
+
+/// Every `kind` object of the cluster in `scope`, except those in `skip` (a namespace read on
+/// its own), page by page.
+async fn walk_cluster<K, T, F>(
+    client: &kube::Client,
+    scope: &Scope,
+    skip: Option<&str>,
+    kind: &str,
+    judge: &F,
+) -> crate::Result<T>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    T: Tally,
+    F: Fn(&mut T, K),
+{
+    let all: Api<K> = Api::all(client.clone());
     let mut tally = T::default();
-    match (plan(scope), scope) {
-        (Plan::PerNamespace, Scope::Namespaces(set)) => {
-            let judge = &judge;
-            // Made before they are streamed: see `pods::judge_job_pods`.
-            let lists: Vec<_> = listing_order(set)
-                .into_iter()
-                .map(|ns| async move {
-                    let api: Api<K> = Api::namespaced(client.clone(), ns);
-                    let mut part = T::default();
-                    list::for_each_page(
-                        &api,
-                        &ListParams::default(),
-                        // the API server's 403 message names the namespace
-                        &format!("list {kind}"),
-                        |page| {
-                            for obj in page {
-                                judge(&mut part, obj);
-                            }
-                        },
-                    )
-                    .await?;
-                    Ok::<_, crate::Error>(part)
-                })
-                .collect();
-            stream::iter(lists)
-                .buffer_unordered(NAMESPACE_CONCURRENCY)
-                .try_for_each(|part| {
-                    tally.merge(part);
-                    futures::future::ready(Ok(()))
-                })
-                .await?;
-        }
-        _ => {
-            let all: Api<K> = Api::all(client.clone());
-            list::for_each_page(
-                &all,
-                &ListParams::default(),
-                &format!("list {kind}"),
-                |page| {
-                    for obj in page.into_iter().filter(|o| in_scope(scope, o)) {
-                        judge(&mut tally, obj);
-                    }
-                },
-            )
-            .await?;
-        }
-    }
+    list::for_each_page(
+        &all,
+        &ListParams::default(),
+        &format!("list {kind}"),
+        |page| {
+            for obj in page.into_iter().filter(|o| {
+                in_scope(scope, o)
+                    && skip.is_none_or(|ns| o.meta().namespace.as_deref() != Some(ns))
+            }) {
+                judge(&mut tally, obj);
+            }
+        },
+    )
+    .await?;
     Ok(tally)
 }
 
@@ -199,18 +243,11 @@ mod tests {
     }
 
     #[test]
-    fn a_small_scope_is_read_per_namespace_kube_system_first() {
+    fn a_small_scope_is_read_per_namespace() {
         assert_eq!(plan(&namespaces(1)), Plan::PerNamespace);
         assert_eq!(plan(&namespaces(PER_NAMESPACE_MAX)), Plan::PerNamespace);
         assert_eq!(plan(&namespaces(PER_NAMESPACE_MAX + 1)), Plan::ClusterWide);
         assert_eq!(plan(&Scope::All), Plan::ClusterWide);
-        let set: BTreeSet<String> = ["default", "kube-system", "a-ns", "kubesphere-system"]
-            .map(String::from)
-            .into();
-        assert_eq!(
-            listing_order(&set),
-            ["kube-system", "a-ns", "default", "kubesphere-system"]
-        );
     }
 
     #[test]

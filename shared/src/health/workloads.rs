@@ -17,28 +17,18 @@ use super::{
 use crate::domain::workloads::Rollout;
 
 pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
-    let scope = ctx.scope().await?;
-    let client = ctx.client;
     let (deploys, sets, daemons) = futures::try_join!(
-        scan(
-            client,
-            scope,
-            "deployments",
-            |t: &mut Counted, d: Deployment| { t.add(deployment(&d)) }
-        ),
-        scan(
-            client,
-            scope,
-            "statefulsets",
-            |t: &mut Counted, s: StatefulSet| { t.add(statefulset(&s)) }
-        ),
-        scan(
-            client,
-            scope,
-            "daemonsets",
-            |t: &mut Counted, d: DaemonSet| { t.add(daemonset(&d)) }
-        ),
+        scan(ctx, "deployments", |t: &mut Counted, d: Deployment| {
+            t.add(deployment(&d))
+        }),
+        scan(ctx, "statefulsets", |t: &mut Counted, s: StatefulSet| {
+            t.add(statefulset(&s))
+        }),
+        scan(ctx, "daemonsets", |t: &mut Counted, d: DaemonSet| {
+            t.add(daemonset(&d))
+        }),
     )?;
+    let scope = ctx.scope().await?;
     let counts = [deploys.seen, sets.seen, daemons.seen];
     let mut findings = deploys.findings;
     findings.extend(sets.findings);

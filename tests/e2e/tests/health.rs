@@ -673,6 +673,88 @@ fn a_small_scope_is_one_list_per_scope_namespace_and_kind() {
     assert_eq!(c.requests, 2 + 4 * scope, "{c:?}");
 }
 
+#[test]
+fn kube_system_is_read_while_the_namespaces_are_listed() {
+    // kube-system is in every default scope, so its lists do not wait for the namespaces list
+    // (docs/health.md): with that list held for a while, they are answered before it is.
+    let env = Env::new("ks34-host");
+    let plain = health(&env, &["--check", "system-pods,workloads", "-o", "json"]);
+    plain.assert_success();
+    env.sim.faults().add(
+        kubesim::FaultRule::new("/api/v1/namespaces", kubesim::Fault::Latency { ms: 1500 })
+            .method("GET")
+            .exact(),
+    );
+    env.sim.reset_counters();
+    let held = health(&env, &["--check", "system-pods,workloads", "-o", "json"]);
+    held.assert_success();
+    assert_eq!(held.json(), plain.json());
+    let log = env.sim.requests();
+    let done = |request: &str| {
+        log.iter()
+            .find(|r| r.request == request)
+            .unwrap_or_else(|| panic!("{request} not served: {log:?}"))
+    };
+    let namespaces = done("GET /api/v1/namespaces");
+    for kind in [
+        "api/v1/namespaces/kube-system/pods",
+        "apis/apps/v1/namespaces/kube-system/deployments",
+        "apis/apps/v1/namespaces/kube-system/statefulsets",
+        "apis/apps/v1/namespaces/kube-system/daemonsets",
+    ] {
+        let list = done(&format!("GET /{kind}"));
+        assert!(list.done_us < namespaces.done_us, "{list:?} {namespaces:?}");
+    }
+    // The other scope namespaces are read once the list has answered.
+    let other = done("GET /api/v1/namespaces/kubesphere-system/pods");
+    assert!(
+        other.arrival_us >= namespaces.done_us,
+        "{other:?} {namespaces:?}"
+    );
+}
+
+#[test]
+fn a_scope_of_many_namespaces_is_read_cluster_wide_with_kube_system_once() {
+    // More than 25 system namespaces: one cluster-wide list, filtered by the scope. kube-system,
+    // read on its own while the namespaces are listed, is not counted twice.
+    let env = Env::new("ks34-host");
+    let mut yaml = String::new();
+    for i in 0..20 {
+        yaml.push_str(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: sys-{i:02}\n  labels:\n    \
+             kubesphere.io/workspace: system-workspace\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: sys-{i:02}\n\
+             spec:\n  containers:\n  - name: app\n    image: nginx:1.27\n---\n"
+        ));
+    }
+    env.apply(&yaml);
+    let scope = system_scope(&env);
+    assert!(scope.len() > 25, "{scope:?}");
+    let pods = per_namespace(&env, "pods");
+    let in_scope: usize = scope
+        .iter()
+        .map(|ns| pods.get(ns).copied().unwrap_or(0))
+        .sum();
+    env.sim.reset_counters();
+    let run = health(&env, &["--check", "system-pods", "-o", "json"]);
+    // The new pods are Pending (kubesim schedules nothing) and named.
+    run.assert_code(1);
+    let c = env.sim.counters();
+    assert_eq!(
+        check(&run.json(), "system-pods")["summary"],
+        format!(
+            "{in_scope} pods in {} namespaces: 20 not healthy",
+            scope.len()
+        )
+    );
+    assert!(c.count("GET /api/v1/pods") >= 1, "{c:?}");
+    assert_eq!(
+        c.count("GET /api/v1/namespaces/{namespace}/pods"),
+        1,
+        "{c:?}"
+    );
+}
+
 /// The default scope: the system-workspace namespaces plus kube-system, by kubectl.
 fn system_scope(env: &Env) -> BTreeSet<String> {
     let list = env.get_json(&[
