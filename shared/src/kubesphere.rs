@@ -222,6 +222,14 @@ pub fn role_from_config(text: &str) -> Role {
 
 /// Detects KubeSphere's version and role.
 pub async fn detect(client: &kube::Client) -> Result<KubeSphere> {
+    detect_with_configuration(client).await.map(|(ks, _)| ks)
+}
+
+/// [`detect`], also returning the ClusterConfiguration it read (`None` when absent), for a
+/// caller that needs more of it than detection does.
+pub async fn detect_with_configuration(
+    client: &kube::Client,
+) -> Result<(KubeSphere, Option<DynamicObject>)> {
     let (cc, revisions, config_role) = futures::try_join!(
         cluster_configuration(client),
         helm::list_revisions(client, Some(SYSTEM_NAMESPACE), Some(KS_CORE_RELEASE), false),
@@ -293,7 +301,7 @@ pub async fn detect(client: &kube::Client) -> Result<KubeSphere> {
         (Some(r), None) => r,
         (None, None) => Role::Unknown,
     };
-    Ok(KubeSphere {
+    let ks = KubeSphere {
         version,
         source,
         installer_target,
@@ -302,7 +310,8 @@ pub async fn detect(client: &kube::Client) -> Result<KubeSphere> {
         ks_core,
         ks_core_chart,
         ks_core_unreadable,
-    })
+    };
+    Ok((ks, cc))
 }
 
 /// A `Cluster` object's condition.

@@ -29,13 +29,12 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     // outcome, not even by failing.
     let plans_api: Api<DynamicObject> = Api::all_with(client.clone(), &ks::install_plan_resource());
     let plans_params = ListParams::default();
-    let (detected, cc, clusters, plans) = futures::join!(
-        ks::detect(client),
-        ks::cluster_configuration(client),
+    let (detected, clusters, plans) = futures::join!(
+        ks::detect_with_configuration(client),
         ks::clusters(client),
         list::list_all(&plans_api, &plans_params, "list installplans.kubesphere.io"),
     );
-    let detected = detected?;
+    let (detected, cc) = detected?;
     if !detected.installed() {
         return Ok(("KubeSphere not installed".into(), Vec::new()));
     }
@@ -68,7 +67,7 @@ pub(super) async fn run(ctx: &Ctx<'_>) -> Outcome {
     }
     if !detected.is_v4()
         && detected.ks_core_unreadable.is_none()
-        && let Some(cc) = cc?
+        && let Some(cc) = cc
     {
         findings.extend(component_findings(&cc));
     }
