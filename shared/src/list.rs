@@ -1,7 +1,8 @@
 //! Bounded, paginated reads with retries.
 //!
 //! Every list goes through here: pages of [`PAGE_SIZE`] with `limit`/`continue`, so memory and
-//! request size stay bounded on a 100,000-pod cluster; metadata-only when the caller needs no
+//! request size stay bounded on a 100,000-pod cluster (the next page is asked for while the
+//! current one is decoded, so at most two are held); metadata-only when the caller needs no
 //! spec or status; and reads retried on 429, 5xx and dropped connections with backoff. Writes are
 //! never retried here: only the caller knows whether a write is safe to repeat.
 
@@ -113,30 +114,121 @@ fn key_hash(meta: &ObjectMeta) -> u64 {
     h.finish()
 }
 
-/// The paging loop every list goes through. A `continue` token that expires half-way (410
-/// Expired) restarts the list from its first page, at most [`LIST_ATTEMPTS`] times in all, as
-/// client-go's pager falls back to a new list when its token expires (there one full list:
+/// One page as it came: the body, not decoded yet, and the `continue` token, read first.
+struct RawPage {
+    body: String,
+    next: Option<String>,
+}
+
+/// What a page says of the list before its items: the `continue` token. Reading it skims the
+/// items (the parser skips them without allocating).
+#[derive(serde::Deserialize)]
+struct ListHead {
+    #[serde(default)]
+    metadata: ListHeadMeta,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListHeadMeta {
+    #[serde(rename = "continue", default)]
+    continue_: Option<String>,
+}
+
+type PageFuture = std::pin::Pin<
+    Box<dyn Future<Output = std::result::Result<RawPage, kube::Error>> + Send + 'static>,
+>;
+
+/// Reads the pages of `api`'s list (`metadata`: `as=PartialObjectMetadataList`), undecoded.
+fn page_reader<K>(
+    api: &Api<K>,
+    metadata: bool,
+) -> impl Fn(ListParams) -> PageFuture + Clone + Send + Sync + 'static
+where
+    K: Resource + Clone,
+{
+    let client = api.clone().into_client();
+    let url = api.resource_url().to_string();
+    move |p: ListParams| {
+        let (client, url) = (client.clone(), url.clone());
+        Box::pin(async move {
+            let r = kube::core::Request::new(url);
+            let mut req = if metadata {
+                r.list_metadata(&p)
+            } else {
+                r.list(&p)
+            }
+            .map_err(kube::Error::BuildRequest)?;
+            req.extensions_mut().insert("list");
+            raw_page(client.request_text(req).await?)
+        }) as PageFuture
+    }
+}
+
+/// A page's body with its `continue` token read (`None` when empty: the last page).
+fn raw_page(body: String) -> std::result::Result<RawPage, kube::Error> {
+    let head: ListHead = serde_json::from_str(&body).map_err(kube::Error::SerdeError)?;
+    let next = head.metadata.continue_.filter(|c| !c.is_empty());
+    Ok(RawPage { body, next })
+}
+
+/// Decodes a page's items.
+fn decode_items<T: DeserializeOwned + Clone>(
+    body: &str,
+) -> std::result::Result<Vec<T>, kube::Error> {
+    serde_json::from_str::<ObjectList<T>>(body)
+        .map(|list| list.items)
+        .map_err(kube::Error::SerdeError)
+}
+
+/// The next page, asked for while the current one is decoded; not wanted any more once dropped.
+struct Ahead(tokio::task::JoinHandle<Result<RawPage>>);
+
+impl Ahead {
+    async fn page(mut self) -> Result<RawPage> {
+        match (&mut self.0).await {
+            Ok(page) => page,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Interrupted),
+        }
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The paging loop every list goes through. The next page is asked for as soon as this one's
+/// `continue` token is read, before its items are decoded, so decoding a page overlaps the
+/// server's time for the next. A `continue` token that expires half-way (410 Expired) restarts
+/// the list from its first page, at most [`LIST_ATTEMPTS`] times in all, as client-go's pager
+/// falls back to a new list when its token expires (there one full list:
 /// k8s.io/client-go tools/pager/pager.go); here the restart is paged too, to keep memory
 /// bounded. A list the caller started from its own `continue` token cannot be restarted (the
 /// objects before it are the caller's): its expiry is returned.
-async fn paged<T, Fut>(
+async fn paged<T, F>(
     params: &ListParams,
     action: &str,
-    mut fetch: impl FnMut(ListParams) -> Fut,
+    fetch: F,
     mut restart: Restart,
     mut each: impl FnMut(Handed<T>),
 ) -> Result<()>
 where
-    T: Resource,
-    Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), kube::Error>>,
+    T: Resource + DeserializeOwned + Clone,
+    F: Fn(ListParams) -> PageFuture + Clone + Send + Sync + 'static,
 {
     let first = params.clone().limit(page_size());
     let resumable = params.continue_token.as_deref().is_none_or(str::is_empty);
     let mut attempt = 1;
     let mut params = first.clone();
+    let mut ahead: Option<Ahead> = None;
     loop {
-        let page = retry_read(action, || fetch(params.clone())).await;
-        let (items, next) = match page {
+        let page = match ahead.take() {
+            Some(next) => next.page().await,
+            None => retry_read(action, || fetch(params.clone())).await,
+        };
+        let RawPage { body, next } = match page {
             Ok(page) => page,
             Err(e) if is_expired(&e) && resumable && params.continue_token.is_some() => {
                 if attempt >= LIST_ATTEMPTS {
@@ -154,6 +246,15 @@ where
             }
             Err(e) => return Err(e),
         };
+        if let Some(token) = &next {
+            params = params.continue_token(token);
+            let (fetch, p, action) = (fetch.clone(), params.clone(), action.to_string());
+            ahead = Some(Ahead(tokio::spawn(async move {
+                retry_read(&action, || fetch(p.clone())).await
+            })));
+        }
+        let items: Vec<T> = decode_items(&body).map_err(|e| Error::api(action, e))?;
+        drop(body);
         match &mut restart {
             Restart::Again => each(Handed::Page(items)),
             Restart::SkipSeen(seen) => {
@@ -164,24 +265,23 @@ where
                 each(Handed::Page(fresh));
             }
         }
-        match next.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(()),
+        if next.is_none() {
+            return Ok(());
         }
     }
 }
 
 /// Streams a list page by page to `each` (objects a restarted list already handed over are not
 /// handed over again).
-async fn stream_pages<T, Fut>(
+async fn stream_pages<T, F>(
     params: &ListParams,
     action: &str,
-    fetch: impl FnMut(ListParams) -> Fut,
+    fetch: F,
     mut each: impl FnMut(Vec<T>),
 ) -> Result<()>
 where
-    T: Resource,
-    Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), kube::Error>>,
+    T: Resource + DeserializeOwned + Clone,
+    F: Fn(ListParams) -> PageFuture + Clone + Send + Sync + 'static,
 {
     let restart = Restart::SkipSeen(HashSet::new());
     paged(params, action, fetch, restart, |h| {
@@ -193,14 +293,10 @@ where
 }
 
 /// Collects a whole list into one vector (a restarted list starts the vector again).
-async fn collect<T, Fut>(
-    params: &ListParams,
-    action: &str,
-    fetch: impl FnMut(ListParams) -> Fut,
-) -> Result<Vec<T>>
+async fn collect<T, F>(params: &ListParams, action: &str, fetch: F) -> Result<Vec<T>>
 where
-    T: Resource,
-    Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), kube::Error>>,
+    T: Resource + DeserializeOwned + Clone,
+    F: Fn(ListParams) -> PageFuture + Clone + Send + Sync + 'static,
 {
     let mut all = Vec::new();
     paged(params, action, fetch, Restart::Again, |h| match h {
@@ -223,7 +319,7 @@ where
     K: Resource + Clone + DeserializeOwned + Debug,
     F: FnMut(Vec<K>),
 {
-    stream_pages(params, action, |p| list_page(api, p), each).await
+    stream_pages(params, action, page_reader(api, false), each).await
 }
 
 /// Lists every object into one vector.
@@ -231,7 +327,7 @@ pub async fn list_all<K>(api: &Api<K>, params: &ListParams, action: &str) -> Res
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    collect(params, action, |p| list_page(api, p)).await
+    collect(params, action, page_reader(api, false)).await
 }
 
 /// Lists the metadata of every object (`as=PartialObjectMetadataList`), page by page, calling
@@ -246,7 +342,7 @@ where
     K: Resource + Clone + DeserializeOwned + Debug,
     F: FnMut(Vec<PartialObjectMeta<K>>),
 {
-    stream_pages(params, action, |p| metadata_page(api, p), each).await
+    stream_pages(params, action, page_reader(api, true), each).await
 }
 
 /// Lists the metadata of every object (`as=PartialObjectMetadataList`) into one vector.
@@ -258,31 +354,7 @@ pub async fn list_all_metadata<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    collect(params, action, |p| metadata_page(api, p)).await
-}
-
-/// One page of objects and the `continue` token.
-async fn list_page<K>(
-    api: &Api<K>,
-    p: ListParams,
-) -> std::result::Result<(Vec<K>, Option<String>), kube::Error>
-where
-    K: Resource + Clone + DeserializeOwned + Debug,
-{
-    let page: ObjectList<K> = api.list(&p).await?;
-    Ok((page.items, page.metadata.continue_))
-}
-
-/// One page of objects' metadata and the `continue` token.
-async fn metadata_page<K>(
-    api: &Api<K>,
-    p: ListParams,
-) -> std::result::Result<(Vec<PartialObjectMeta<K>>, Option<String>), kube::Error>
-where
-    K: Resource + Clone + DeserializeOwned + Debug,
-{
-    let page = api.list_metadata(&p).await?;
-    Ok((page.items, page.metadata.continue_))
+    collect(params, action, page_reader(api, true)).await
 }
 
 /// Gets one object, `None` when it does not exist.
@@ -324,6 +396,34 @@ mod tests {
         assert!(!is_transient(&api_error(403)));
         assert!(!is_transient(&api_error(404)));
         assert!(!is_transient(&api_error(409)));
+    }
+
+    #[test]
+    fn a_page_s_continue_token_is_read_before_its_items_are_decoded() {
+        let page = |meta: &str| {
+            format!(
+                r#"{{"kind":"PodList","apiVersion":"v1","metadata":{meta},"items":[{{"metadata":{{"name":"a","namespace":"n"}},"spec":{{"containers":[]}}}}]}}"#
+            )
+        };
+        let raw = raw_page(page(r#"{"resourceVersion":"7","continue":"abc"}"#)).unwrap();
+        assert_eq!(raw.next.as_deref(), Some("abc"));
+        let items: Vec<k8s_openapi::api::core::v1::Pod> = decode_items(&raw.body).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].metadata.name.as_deref(), Some("a"));
+        // The last page: no token, or an empty one.
+        assert_eq!(
+            raw_page(page(r#"{"resourceVersion":"7"}"#)).unwrap().next,
+            None
+        );
+        assert_eq!(raw_page(page(r#"{"continue":""}"#)).unwrap().next, None);
+        // Items after the metadata or before it: the token is found either way.
+        let items_first = r#"{"items":[],"metadata":{"continue":"x"}}"#.to_string();
+        assert_eq!(raw_page(items_first).unwrap().next.as_deref(), Some("x"));
+        // Not JSON: a decode error, as kube's own list reports it.
+        assert!(matches!(
+            raw_page("<html>".into()),
+            Err(kube::Error::SerdeError(_))
+        ));
     }
 
     #[tokio::test(start_paused = true)]
