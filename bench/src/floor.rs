@@ -242,12 +242,11 @@ mod tests {
             "/api/v1/namespaces/kube-system/pods?limit=500".to_string(),
         ];
         sim.reset_counters();
-        tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap()
-            .block_on(probe(&t, &chain))
             .unwrap();
+        rt.block_on(probe(&t, &chain)).unwrap();
         let mut log = sim.requests();
         log.sort_by_key(|r| r.arrival_us);
         // /version first on the connection (its cost is the new connection's), then the chain,
@@ -273,10 +272,6 @@ mod tests {
         assert!(chain_log.iter().all(|r| r.status == 200 && r.cost_us > 0));
         // A path the server refuses fails the probe.
         let bad = ["/api/v1/namespaces/kube-system/nothing".to_string()];
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         assert!(rt.block_on(probe(&t, &bad)).is_err());
     }
 

@@ -123,10 +123,7 @@ fn in_scope<K: Resource>(scope: &Scope, obj: &K) -> bool {
 /// so its list no longer waits for the namespaces list.
 pub(crate) async fn scan<K, T, F>(ctx: &Ctx<'_>, kind: &str, judge: F) -> Result<T, CheckError>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug,
+    K: Listed,
     T: Tally,
     F: Fn(&mut T, K),
 {
@@ -165,66 +162,66 @@ where
     Ok(tally)
 }
 
+/// A namespaced kind a check reads.
+pub(crate) trait Listed:
+    Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug
+{
+}
+
+impl<K> Listed for K where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+{
+}
+
 /// Every `kind` object in `namespace`, page by page.
-async fn walk_namespace<K, T, F>(
+async fn walk_namespace<K: Listed, T: Tally, F: Fn(&mut T, K)>(
     client: &kube::Client,
     namespace: &str,
     kind: &str,
     judge: &F,
-) -> crate::Result<T>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-    T: Tally,
-    F: Fn(&mut T, K),
-{
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let mut part = T::default();
-    list::for_each_page(
-        &api,
-        &ListParams::default(),
-        // the API server's 403 message names the namespace
-        &format!("list {kind}"),
-        |page| {
-            for obj in page {
-                judge(&mut part, obj);
-            }
-        },
+) -> crate::Result<T> {
+    // the API server's 403 message names the namespace
+    walk(
+        Api::namespaced(client.clone(), namespace),
+        kind,
+        |_| true,
+        judge,
     )
-    .await?;
-    Ok(part)
+    .await
 }
 
 /// Every `kind` object of the cluster in `scope`, except those in `skip` (a namespace read on
 /// its own), page by page.
-async fn walk_cluster<K, T, F>(
+async fn walk_cluster<K: Listed, T: Tally, F: Fn(&mut T, K)>(
     client: &kube::Client,
     scope: &Scope,
     skip: Option<&str>,
     kind: &str,
     judge: &F,
-) -> crate::Result<T>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-    T: Tally,
-    F: Fn(&mut T, K),
-{
-    let all: Api<K> = Api::all(client.clone());
+) -> crate::Result<T> {
+    let keep = |o: &K| {
+        in_scope(scope, o) && skip.is_none_or(|ns| o.meta().namespace.as_deref() != Some(ns))
+    };
+    walk(Api::all(client.clone()), kind, keep, judge).await
+}
+
+/// Judges every object `api` lists that `keep` keeps, page by page.
+async fn walk<K: Listed, T: Tally, F: Fn(&mut T, K)>(
+    api: Api<K>,
+    kind: &str,
+    keep: impl Fn(&K) -> bool,
+    judge: &F,
+) -> crate::Result<T> {
     let mut tally = T::default();
     list::for_each_page(
-        &all,
+        &api,
         &ListParams::default(),
         &format!("list {kind}"),
         |page| {
-            for obj in page.into_iter().filter(|o| {
-                in_scope(scope, o)
-                    && skip.is_none_or(|ns| o.meta().namespace.as_deref() != Some(ns))
-            }) {
+            for obj in page.into_iter().filter(|o| keep(o)) {
                 judge(&mut tally, obj);
             }
         },
